@@ -1,0 +1,85 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# ipsecif: route-based IPsec interfaces with an eBPF ESP data path.
+
+CLANG    ?= clang-16
+BPFTOOL  ?= bpftool
+CC       ?= gcc
+BUILD    := build
+ARCH_INC := /usr/include/$(shell $(CC) -dumpmachine)
+
+BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -Wall -Werror \
+	      -Iinclude -Ibpf -I$(ARCH_INC)
+CFLAGS     ?= -O2 -g
+CFLAGS     += -Wall -Wextra -Werror -std=gnu11 -Iinclude -Idaemon -I$(BUILD)
+LDLIBS_BPF := -lbpf -lelf -lz
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_HDRS := $(wildcard bpf/*.h) $(wildcard include/*.h)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
+SKELS    := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+
+LIB_OBJS := $(BUILD)/keys.o
+TESTS    := $(BUILD)/test_crypto
+BENCHES  := $(BUILD)/bench_crypto
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.DELETE_ON_ERROR:
+.PHONY: all deps check test bench-crypto demo clean
+
+all: $(BPF_OBJS) $(SKELS) $(LIB_OBJS) $(TESTS) $(BENCHES)
+
+deps:
+	$(Q)./scripts/install-deps.sh
+
+$(BUILD):
+	$(Q)mkdir -p $@
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $* > $@
+
+$(BUILD)/%.o: daemon/%.c $(wildcard daemon/*.h) $(wildcard include/*.h) $(SKELS) | $(BUILD)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/test_%: tests/test_%.c tests/test.h tests/ctest.h $(LIB_OBJS) $(SKELS)
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB_OBJS) -o $@ $(LDLIBS_BPF) -lcrypto
+
+$(BUILD)/bench_%: tests/bench_%.c tests/ctest.h $(LIB_OBJS) $(SKELS)
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB_OBJS) -o $@ $(LDLIBS_BPF) -lcrypto
+
+# Everything the tests need is installed first, so this works on a fresh machine.
+check: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory test
+
+test: $(TESTS)
+	$(Q)./scripts/run-tests.sh $(TESTS)
+
+bench-crypto: deps
+	$(Q)$(MAKE) --no-print-directory $(BENCHES)
+	$(Q)mkdir -p $(BUILD)/bench
+	$(Q)$(BUILD)/bench_crypto --json $(BUILD)/bench/crypto.json
+
+# Until the network demo exists: the crypto self-test, then the benchmark.
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(BUILD)/test_crypto --quick
+	$(Q)$(MAKE) --no-print-directory bench-crypto
+
+clean:
+	$(call msg,CLEAN,$(BUILD))
+	$(Q)rm -rf $(BUILD)
