@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * ipsecif BPF object: key management programs and the crypto self-test.
+ * The ESP data path programs join this object and share its maps.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "crypto.h"
+#include "keys.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/*
+ * Install key req->id.  The slot must be free: keys are never changed in
+ * place under a running SA; the daemon allocates a new slot instead.
+ */
+SEC("syscall")
+int key_install(struct ipsecif_key_req *req)
+{
+	struct ipsecif_key *k;
+	struct scratch *s;
+	__u32 id = req->id;
+	int err, i;
+
+	err = key_req_check(req);
+	if (err)
+		goto out;
+	s = scratch_get();
+	if (!s) {
+		err = -EFAULT;
+		goto out;
+	}
+	/* A zeroed value to insert, from the scratch buffer: too big for the stack. */
+#pragma clang loop unroll(full)
+	for (i = 0; i < sizeof(struct ipsecif_key); i += 8)
+		st64(&s->buf[i], 0);
+	err = bpf_map_update_elem(&keys, &id, s->buf, BPF_NOEXIST);
+	if (err)
+		goto out;
+	k = bpf_map_lookup_elem(&keys, &id);
+	if (!k) {
+		err = -ENOENT;
+		goto out;
+	}
+
+	k->enc = req->enc;
+	k->auth = req->auth;
+	k->icv_len = key_icv_len(req->enc, req->auth);
+	__builtin_memcpy(k->salt, req->salt, sizeof(k->salt));
+	if (req->enc == IPSECIF_ENC_CHACHA20_POLY1305) {
+		__builtin_memcpy(k->chacha_key, req->enc_key, sizeof(k->chacha_key));
+		k->flags = IPSECIF_KEY_F_READY;
+		goto out;
+	}
+
+	err = aes_ctx_create(k, req);
+	if (err)
+		goto del;
+	if (req->enc == IPSECIF_ENC_AES_GCM16)
+		goto out;	/* key_derive completes it */
+
+	if (req->auth == IPSECIF_AUTH_NONE) {
+		k->flags = IPSECIF_KEY_F_READY | IPSECIF_KEY_F_NO_AUTH;
+		goto out;
+	}
+	err = hmac_setkey(k, s, req);
+	if (err)
+		goto del;
+	k->flags = IPSECIF_KEY_F_READY;
+	goto out;
+
+del:
+	bpf_map_delete_elem(&keys, &id);
+out:
+	req->err = err;
+	return 0;
+}
+
+struct key_derive_pkt {
+	__u32 id;
+	__s32 err;
+	__u8 pad[8];	/* XDP test runs need a 14-byte frame */
+};
+
+/* Second install step for GCM: H = AES_K(0^128) (GCM spec §2.3). */
+SEC("xdp")
+int key_derive(struct xdp_md *ctx)
+{
+	struct key_derive_pkt pkt;
+	struct ipsecif_key *k;
+	struct keystream *ks = keystream_get();
+	struct bpf_crypto_ctx *aes;
+	struct bpf_dynptr src, dst;
+	int err = 0;
+
+	if (!ks || bpf_xdp_load_bytes(ctx, 0, &pkt, sizeof(pkt)))
+		return XDP_ABORTED;
+	k = bpf_map_lookup_elem(&keys, &pkt.id);
+	if (!k) {
+		err = -ENOENT;
+		goto out;
+	}
+	if (k->enc != IPSECIF_ENC_AES_GCM16 || (k->flags & IPSECIF_KEY_F_READY)) {
+		err = -EINVAL;
+		goto out;
+	}
+	aes = k->aes;
+	if (!aes) {
+		err = -ENOKEY;
+		goto out;
+	}
+	st64(&ks->buf[0], 0);
+	st64(&ks->buf[8], 0);
+	bpf_dynptr_from_mem(ks->buf, 16, 0, &src);
+	bpf_dynptr_from_mem(ks->buf, 16, 0, &dst);
+	if (bpf_crypto_encrypt(aes, &src, &dst, NULL)) {
+		err = -EIO;
+		goto out;
+	}
+	ghash_setkey(k, ks->buf);
+	st64(&ks->buf[0], 0);
+	st64(&ks->buf[8], 0);
+	k->flags |= IPSECIF_KEY_F_READY;
+out:
+	pkt.err = err;
+	bpf_xdp_store_bytes(ctx, 0, &pkt, sizeof(pkt));
+	return XDP_PASS;
+}
+
+/* Per-CPU copy of the test header: BPF's stack is spoken for by the ciphers. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ipsecif_ctest);
+} ctest_map SEC(".maps");
+
+static __noinline int ctest_mac(const struct ipsecif_key *k, struct scratch *s,
+				const struct ipsecif_ctest *t)
+{
+	__u32 len = t->len;
+	int err;
+
+	if (k->auth == IPSECIF_AUTH_NONE || !(k->flags & IPSECIF_KEY_F_READY))
+		return -EINVAL;
+	if (len > IPSECIF_MAX_TEXT)
+		return -EINVAL;
+	err = hmac(k, s, SCR_TEXT, len, t->flags & IPSECIF_CTEST_F_ESN, t->seq_hi);
+	if (err)
+		return err;
+	/* The full digest goes behind the text. */
+	__builtin_memcpy(&s->buf[SCR_TEXT + len], s->tag, 32);
+	return 0;
+}
+
+static __noinline int ctest_keystream(const struct ipsecif_key *k, struct scratch *s,
+				      const struct ipsecif_ctest *t)
+{
+	struct ctr_loop cl = { .s = s };
+
+	if (k->enc != IPSECIF_ENC_AES_GCM16 || t->len > IPSECIF_MAX_TEXT)
+		return -EINVAL;
+	cl.ks = keystream_get();
+	if (!cl.ks)
+		return -EFAULT;
+	cl.salt = ld32(k->salt);
+	cl.iv = ld64(t->iv);
+	return gcm_keystream(k, &cl, (t->len + 15) / 16);
+}
+
+static __always_inline int ctest_run(struct xdp_md *ctx, struct ipsecif_ctest *t,
+				     struct scratch *s)
+{
+	struct crypt_args a = {};
+	struct ipsecif_key *k;
+	__u32 len = t->len, in, out, i;
+	int err;
+
+	k = bpf_map_lookup_elem(&keys, &t->key_id);
+	if (!k)
+		return -ENOENT;
+	if (len > IPSECIF_MAX_TEXT || t->aad_len > IPSECIF_MAX_AAD)
+		return -EINVAL;
+
+	in = len;
+	if (t->op == IPSECIF_CTEST_OPEN)
+		in += k->icv_len;
+	if (in > IPSECIF_MAX_TEXT + IPSECIF_MAX_ICV_LEN)
+		return -EINVAL;
+	if (in && bpf_xdp_load_bytes(ctx, sizeof(*t), &s->buf[SCR_TEXT], in))
+		return -EMSGSIZE;
+
+	/* AEAD AAD, zero-padded; for CBC the first 8 bytes are SPI | seq. */
+#pragma clang loop unroll(full)
+	for (i = 0; i < IPSECIF_MAX_AAD; i++)
+		s->aad[i] = t->aad[i] & lt_mask(i, t->aad_len);
+	__builtin_memcpy(&s->buf[CBC_AUTH_OFF], t->aad, 8);
+	__builtin_memcpy(&s->buf[SCR_TEXT - IPSECIF_CBC_IV_LEN], t->iv, IPSECIF_CBC_IV_LEN);
+
+	a.len = len;
+	a.aad_len = t->aad_len;
+	a.seq_hi = t->seq_hi;
+	a.esn = !!(t->flags & IPSECIF_CTEST_F_ESN);
+	__builtin_memcpy(a.iv, t->iv, sizeof(a.iv));
+
+	out = len;
+	switch (t->op) {
+	case IPSECIF_CTEST_SEAL:
+		err = ipsecif_crypt(k, s, &a, false);
+		out += k->icv_len;
+		break;
+	case IPSECIF_CTEST_OPEN:
+		err = ipsecif_crypt(k, s, &a, true);
+		break;
+	case IPSECIF_CTEST_MAC:
+		err = ctest_mac(k, s, t);
+		out += sha_words(k->auth) * 4;
+		break;
+	case IPSECIF_CTEST_KEYSTREAM:
+		return ctest_keystream(k, s, t);
+	default:
+		return -EINVAL;
+	}
+	if (err)
+		return err;
+
+	t->out_len = out;
+	if ((t->flags & IPSECIF_CTEST_F_NOSTORE) || !out)
+		return 0;
+	if (out > IPSECIF_MAX_TEXT + 32)
+		return -EINVAL;
+	if (bpf_xdp_store_bytes(ctx, sizeof(*t), &s->buf[SCR_TEXT], out))
+		return -EMSGSIZE;
+	return 0;
+}
+
+/*
+ * Crypto self-test: a struct ipsecif_ctest header, then the text.  Run
+ * through BPF_PROG_TEST_RUN by the tests and the benchmark; frags let it
+ * take texts past a page.
+ */
+SEC("xdp.frags")
+int crypto_test(struct xdp_md *ctx)
+{
+	struct scratch *s = scratch_get();
+	struct ipsecif_ctest *t;
+	__u32 zero = 0;
+
+	t = bpf_map_lookup_elem(&ctest_map, &zero);
+	if (!s || !t || bpf_xdp_load_bytes(ctx, 0, t, sizeof(*t)))
+		return XDP_ABORTED;
+	t->out_len = 0;
+	t->status = ctest_run(ctx, t, s);
+	bpf_xdp_store_bytes(ctx, 0, t, sizeof(*t));
+	return XDP_PASS;
+}
