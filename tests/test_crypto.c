@@ -61,8 +61,6 @@ static int unhex(const char *s, __u8 *out, size_t max, size_t *len)
 
 static int vector_field(struct vector *v, const char *k, const char *val)
 {
-	size_t dummy;
-
 #define HEXF(f) if (!strcmp(k, #f)) return unhex(val, v->f, sizeof(v->f), &v->f##_len)
 	HEXF(key); HEXF(salt); HEXF(iv); HEXF(aad); HEXF(pt); HEXF(ct); HEXF(tag);
 #undef HEXF
@@ -74,7 +72,6 @@ static int vector_field(struct vector *v, const char *k, const char *val)
 		snprintf(v->source, sizeof(v->source), "%s", val);
 	else if (!strcmp(k, "trunc"))
 		v->trunc = atoi(val);
-	(void)dummy;
 	return 0;
 }
 
