@@ -19,7 +19,7 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 SKELS    := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 
 LIB_OBJS := $(BUILD)/keys.o
-TESTS    := $(BUILD)/test_crypto
+TESTS    := $(BUILD)/test_crypto $(BUILD)/test_replay
 BENCHES  := $(BUILD)/bench_crypto
 
 ifeq ($(V),1)
@@ -55,7 +55,7 @@ $(BUILD)/%.o: daemon/%.c $(wildcard daemon/*.h) $(wildcard include/*.h) $(SKELS)
 
 $(BUILD)/test_%: tests/test_%.c tests/test.h tests/ctest.h $(LIB_OBJS) $(SKELS)
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB_OBJS) -o $@ $(LDLIBS_BPF) -lcrypto
+	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB_OBJS) -o $@ $(LDLIBS_BPF) -lcrypto -lpthread
 
 $(BUILD)/bench_%: tests/bench_%.c tests/ctest.h $(LIB_OBJS) $(SKELS)
 	$(call msg,CCLD,$@)

@@ -7,6 +7,7 @@
 #include <bpf/bpf_helpers.h>
 #include "crypto.h"
 #include "keys.h"
+#include "replay.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -252,5 +253,53 @@ int crypto_test(struct xdp_md *ctx)
 	t->out_len = 0;
 	t->status = ctest_run(ctx, t, s);
 	bpf_xdp_store_bytes(ctx, 0, t, sizeof(*t));
+	return XDP_PASS;
+}
+
+/* One replay window for replay_test, the self-test of bpf/replay.h. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ipsecif_replay);
+} replay_test_map SEC(".maps");
+
+SEC("xdp")
+int replay_test(struct xdp_md *ctx)
+{
+	struct ipsecif_rtest t;
+	struct ipsecif_replay *r;
+	__u32 zero = 0, i;
+
+	r = bpf_map_lookup_elem(&replay_test_map, &zero);
+	if (!r || bpf_xdp_load_bytes(ctx, 0, &t, sizeof(t)))
+		return XDP_ABORTED;
+	switch (t.op) {
+	case IPSECIF_RTEST_RESET:
+		if (t.arg > IPSECIF_REPLAY_WINDOW_MAX) {
+			t.verdict = -EINVAL;
+			break;
+		}
+		bpf_spin_lock(&r->lock);
+		r->window = t.arg;
+		r->top = t.seq;
+		for (i = 0; i < IPSECIF_REPLAY_WORDS; i++)
+			r->bitmap[i] = 0;
+		bpf_spin_unlock(&r->lock);
+		t.verdict = 0;
+		break;
+	case IPSECIF_RTEST_CHECK:
+		t.verdict = replay_check(r, (__u32)t.seq, t.esn, &t.seq64);
+		break;
+	case IPSECIF_RTEST_ACCEPT:
+		t.verdict = replay_check(r, (__u32)t.seq, t.esn, &t.seq64);
+		if (t.verdict == IPSECIF_REPLAY_OK)
+			t.verdict = replay_accept(r, t.seq64);
+		break;
+	default:
+		t.verdict = -EINVAL;
+	}
+	t.top = r->top;
+	bpf_xdp_store_bytes(ctx, 0, &t, sizeof(t));
 	return XDP_PASS;
 }

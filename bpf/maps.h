@@ -7,6 +7,7 @@
 #include <bpf/bpf_helpers.h>
 #include "kfuncs.h"
 #include "ipsecif_crypto.h"
+#include "ipsecif.h"
 
 #define IPSECIF_MAX_KEYS	8192
 
