@@ -181,8 +181,8 @@ static __noinline int chapoly_crypt(const struct ipsecif_key *k, struct scratch 
 					 const struct crypt_args *a, bool open)
 {
 	struct chacha_loop cl = { .s = s, .k = k };
-	struct poly1305 st;
-	struct mac_loop ml = { .s = s, .k = k, .st = &st };
+	struct poly1305 *st = &s->poly;
+	struct mac_loop ml = { .s = s, .k = k, .st = st };
 	__u32 len = a->len, aad_len = a->aad_len;
 
 	if (len > IPSECIF_MAX_TEXT || aad_len > IPSECIF_MAX_AAD)
@@ -196,7 +196,7 @@ static __noinline int chapoly_crypt(const struct ipsecif_key *k, struct scratch 
 	/* One-time Poly1305 key from block 0 (RFC 8439 §2.6). */
 	zero64(s->tail);
 	chacha20_xor_block(k, &cl.nc, 0, s->tail);
-	poly1305_init(&st, s->tail);
+	poly1305_init(st, s->tail);
 
 	if (open)
 		tag_save(s, len);
@@ -205,14 +205,14 @@ static __noinline int chapoly_crypt(const struct ipsecif_key *k, struct scratch 
 	zero_pad16(s, len);
 
 	if (aad_len)
-		poly1305_block(&st, &s->aad[0]);
+		poly1305_block(st, &s->aad[0]);
 	if (aad_len > 16)
-		poly1305_block(&st, &s->aad[16]);
+		poly1305_block(st, &s->aad[16]);
 	bpf_loop((len + 15) / 16, poly_loop_cb, &ml, 0);
 	st64(&s->tail[0], aad_len);
 	st64(&s->tail[8], len);
-	poly1305_block(&st, s->tail);
-	poly1305_finish(&st, s->tag);
+	poly1305_block(st, s->tail);
+	poly1305_finish(st, s->tag);
 
 	if (!open) {
 		tag_put(s, len);
@@ -432,27 +432,63 @@ static __always_inline int hmac_alg(const __u8 auth, const struct ipsecif_key *k
 
 /*
  * HMAC (RFC 2104) of s->buf[off, off + mlen) [+ seq_hi] into s->tag[0..],
- * from the precomputed inner and outer states.
+ * from the precomputed inner and outer states.  A subprogram of its own,
+ * so its frame is not stacked on its callers' (BPF's 512 bytes are
+ * shared along the call chain); ESN and the high half travel in one
+ * argument because BPF calls take five.
  */
+#define HMAC_ESN(seq_hi) ((1ULL << 32) | (seq_hi))
+
+static __noinline __attribute__((used)) int hmac_(const struct ipsecif_key *k, struct scratch *s,
+						  __u32 off, __u32 mlen, __u64 esn_hi)
+{
+	bool esn = esn_hi >> 32;
+
+	return sha_dispatch(k->auth, hmac_alg, k, s, off, mlen, esn, (__u32)esn_hi);
+}
+
 static __always_inline int hmac(const struct ipsecif_key *k, struct scratch *s, __u32 off,
 				__u32 mlen, bool esn, __u32 seq_hi)
 {
-	return sha_dispatch(k->auth, hmac_alg, k, s, off, mlen, esn, seq_hi);
+	return hmac_(k, s, off, mlen, esn ? HMAC_ESN(seq_hi) : 0);
 }
 
 /* Offset of SPI | sequence | IV in front of a CBC text. */
 #define CBC_AUTH_OFF	(SCR_TEXT - 8 - IPSECIF_CBC_IV_LEN)
 
-static __noinline int cbc_crypt(const struct ipsecif_key *k, struct scratch *s,
-				     const struct crypt_args *a, bool open)
+/* CBC over the text in place, from the IV in front of it (RFC 3602 §2.4). */
+static __noinline __attribute__((used)) int cbc_cipher(const struct ipsecif_key *k,
+							struct scratch *s, __u32 len, bool open)
 {
 	struct bpf_crypto_ctx *ctx = k->aes;
 	struct bpf_dynptr src, dst, iv;
-	__u32 len = a->len, icv = k->icv_len;
 	int err;
 
 	if (!ctx)
 		return -ENOKEY;
+	if (!len)
+		return 0;
+	if (len > IPSECIF_MAX_TEXT)
+		return -EINVAL;
+	/* The cipher leaves the chaining value in the IV: use a copy. */
+	st64(&s->iv[0], ld64(&s->buf[SCR_TEXT - 16]));
+	st64(&s->iv[8], ld64(&s->buf[SCR_TEXT - 8]));
+	bpf_dynptr_from_mem(&s->buf[SCR_TEXT], len, 0, &src);
+	bpf_dynptr_from_mem(&s->buf[SCR_TEXT], len, 0, &dst);
+	bpf_dynptr_from_mem(s->iv, sizeof(s->iv), 0, &iv);
+	if (open)
+		err = bpf_crypto_decrypt(ctx, &src, &dst, &iv);
+	else
+		err = bpf_crypto_encrypt(ctx, &src, &dst, &iv);
+	return err ? -EIO : 0;
+}
+
+static __noinline int cbc_crypt(const struct ipsecif_key *k, struct scratch *s,
+				const struct crypt_args *a, bool open)
+{
+	__u32 len = a->len, icv = k->icv_len;
+	int err;
+
 	if (len > IPSECIF_MAX_TEXT || (len & 15) || icv > IPSECIF_MAX_ICV_LEN)
 		return -EINVAL;
 
@@ -465,20 +501,9 @@ static __noinline int cbc_crypt(const struct ipsecif_key *k, struct scratch *s,
 			return -EBADMSG;
 	}
 
-	if (len) {
-		/* The cipher leaves the chaining value in the IV: use a copy. */
-		st64(&s->iv[0], ld64(&s->buf[SCR_TEXT - 16]));
-		st64(&s->iv[8], ld64(&s->buf[SCR_TEXT - 8]));
-		bpf_dynptr_from_mem(&s->buf[SCR_TEXT], len, 0, &src);
-		bpf_dynptr_from_mem(&s->buf[SCR_TEXT], len, 0, &dst);
-		bpf_dynptr_from_mem(s->iv, sizeof(s->iv), 0, &iv);
-		if (open)
-			err = bpf_crypto_decrypt(ctx, &src, &dst, &iv);
-		else
-			err = bpf_crypto_encrypt(ctx, &src, &dst, &iv);
-		if (err)
-			return -EIO;
-	}
+	err = cbc_cipher(k, s, len, open);
+	if (err)
+		return err;
 
 	if (!open && k->auth) {
 		err = hmac(k, s, CBC_AUTH_OFF, 8 + IPSECIF_CBC_IV_LEN + len, a->esn, a->seq_hi);

@@ -22,8 +22,17 @@
 #define SCR_TEXT	64
 #define SCR_SIZE	(SCR_TEXT + IPSECIF_MAX_TEXT + 128)
 
+struct poly1305 {
+	__u32 r[5];
+	__u32 s[5];		/* s[i] = r[i] * 5; s[0] unused */
+	__u32 h[5];
+	__u32 pad[4];		/* the "s" half of the one-time key */
+};
+
 struct scratch {
 	__u8 buf[SCR_SIZE];
+	struct poly1305 poly;		/* here, not on the stack: BPF's is small */
+	__u32 w[16];			/* SHA message schedule, likewise */
 	__u8 aad[IPSECIF_MAX_AAD];	/* AEAD AAD, zero-padded to 16 */
 	__u8 iv[IPSECIF_CBC_IV_LEN];	/* CBC IV; the cipher overwrites it */
 	__u8 tag[64];			/* [0, 32) computed, [32, 64) received */
@@ -56,6 +65,66 @@ struct {
 	__type(key, __u32);
 	__type(value, struct keystream);
 } keystream_map SEC(".maps");
+
+#define IPSECIF_MAX_IFACES	1024
+#define IPSECIF_MAX_SAS		8192
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, IPSECIF_MAX_IFACES);
+	__type(key, __u32);			/* reqid */
+	__type(value, struct ipsecif_iface);
+} ifaces SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, IPSECIF_MAX_IFACES);
+	__type(key, __u32);			/* ifindex of ipsecN */
+	__type(value, __u32);			/* reqid */
+} if_reqid SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, IPSECIF_MAX_IFACES);
+	__type(key, __u32);			/* reqid */
+	__type(value, struct ipsecif_sa);
+} sa_out SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, IPSECIF_MAX_SAS);
+	__type(key, struct ipsecif_sa_key);
+	__type(value, struct ipsecif_sa);
+} sa_in SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, IPSECIF_MAX_SAS);
+	__type(key, __u32);			/* inbound SA id */
+	__type(value, struct ipsecif_replay);
+} replay SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, IPSECIF_MAX_SAS);
+	__type(key, __u32);			/* SA id */
+	__type(value, struct ipsecif_stats);
+} sa_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, IPSECIF_MAX_IFACES);
+	__type(key, __u32);			/* reqid */
+	__type(value, struct ipsecif_stats);
+} if_stats SEC(".maps");
+
+/* Drops before an SA or interface is known: [0] inbound, [1] outbound. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct ipsecif_stats);
+} global_stats SEC(".maps");
 
 static __always_inline struct scratch *scratch_get(void)
 {

@@ -11,16 +11,11 @@
 #define IPSECIF_POLY1305_H
 
 #include "common.h"
+#include "maps.h"
 
 #define P26 0x3ffffff
 
-struct poly1305 {
-	__u32 r[5];
-	__u32 s[5];		/* s[i] = r[i] * 5; s[0] unused */
-	__u32 h[5];
-	__u32 pad[4];		/* the "s" half of the one-time key */
-};
-
+/* struct poly1305, the state, is in maps.h: it lives in the scratch buffer. */
 /* key: the first 32 bytes of ChaCha20 block 0 (RFC 8439 §2.6). */
 static __always_inline void poly1305_init(struct poly1305 *st, const __u8 *key)
 {

@@ -9,6 +9,7 @@
 
 #include "common.h"
 #include "ipsecif_crypto.h"
+#include "maps.h"
 
 static const __u32 sha256_k[64] = {
 	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -34,10 +35,10 @@ static const __u32 sha1_iv[5] = {
  * Rounds are written out with rotating argument names instead of a loop
  * (clang will not fully unroll a 64-round loop that shuffles eight
  * variables): every index below is a constant, so the schedule stays in
- * fixed stack slots and the round constants are direct loads.  The
- * schedule is volatile so that it really lives in those slots: left to
- * itself clang hoists all of it into registers ahead of the rounds and
- * spills past BPF's 512-byte stack.
+ * fixed slots and the round constants are direct loads.  The schedule
+ * lives in the per-CPU scratch, volatile, so that it really stays there:
+ * left to itself clang hoists all of it into registers ahead of the
+ * rounds and spills past BPF's 512-byte stack.
  */
 #define SHA256_W(i)							\
 	do {								\
@@ -75,11 +76,15 @@ static const __u32 sha1_iv[5] = {
 
 static __noinline __attribute__((used)) int sha256_compress(__u32 *st, const __u8 *p)
 {
-	volatile __u32 w[16];
+	struct scratch *s = scratch_get();
+	volatile __u32 *w;
 	__u32 a = st[0], b = st[1], c = st[2], d = st[3];
 	__u32 e = st[4], f = st[5], g = st[6], h = st[7];
 	int i;
 
+	if (!s)
+		return 0;
+	w = s->w;
 #pragma clang loop unroll(full)
 	for (i = 0; i < 16; i++)
 		w[i] = ld_be32(p + 4 * i);
@@ -134,10 +139,14 @@ static __noinline __attribute__((used)) int sha256_compress(__u32 *st, const __u
 
 static __noinline __attribute__((used)) int sha1_compress(__u32 *st, const __u8 *p)
 {
-	volatile __u32 w[16];
+	struct scratch *s = scratch_get();
+	volatile __u32 *w;
 	__u32 a = st[0], b = st[1], c = st[2], d = st[3], e = st[4];
 	int i;
 
+	if (!s)
+		return 0;
+	w = s->w;
 #pragma clang loop unroll(full)
 	for (i = 0; i < 16; i++)
 		w[i] = ld_be32(p + 4 * i);

@@ -51,9 +51,97 @@ struct ipsecif_rtest {
 	__u64 top;			/* out: the top after the operation */
 };
 
+/* struct ipsecif_iface.flags: the NetBSD ipsecif(4) link flags. */
+#define IPSECIF_F_NATT		0x1	/* link0: ESP in UDP 4500 (RFC 3948) */
+#define IPSECIF_F_ECN		0x2	/* link1: RFC 6040 normal mode */
+#define IPSECIF_F_INET6		0x4	/* link2: carry inner IPv6 (default on) */
+
+/* An outer address, network order; IPv4 in the first 4 bytes, rest zero. */
+union ipsecif_addr {
+	__u32 v4;
+	__u8 v6[16];
+	__u32 v6w[4];
+};
+
+/* Value of the ifaces map (key: reqid; if_reqid maps ipsecN's ifindex to it). */
+struct ipsecif_iface {
+	__u32 reqid;
+	__u32 flags;			/* IPSECIF_F_* */
+	__u32 peer_ifindex;		/* ipsecN's veth peer: decapsulated packets go in here */
+	__u16 family;			/* outer family, AF_INET or AF_INET6 */
+	__u16 mtu;			/* largest inner packet; larger ones are dropped */
+	union ipsecif_addr src;		/* tunnel endpoints */
+	union ipsecif_addr dst;
+	__u8 peer_mac[6];		/* source MAC of frames delivered to ipsecN */
+	__u8 mac[6];			/* ipsecN's MAC: their destination */
+	__u32 ifindex;			/* ipsecN */
+};
+
+/* struct ipsecif_sa.flags */
+#define IPSECIF_SA_F_ESN	0x1	/* 64-bit sequence numbers (RFC 4303 §2.2.1) */
+#define IPSECIF_SA_F_NATT	0x2	/* ESP in UDP with sport/dport */
+
+/*
+ * An SA: value of sa_out (key: reqid) and sa_in (key: struct
+ * ipsecif_sa_key).  Its key material is in the keys map under id.
+ */
+struct ipsecif_sa {
+	__u32 id;			/* key, replay and counter slot */
+	__u32 spi;			/* network order */
+	__u32 reqid;
+	__u32 flags;			/* IPSECIF_SA_F_* */
+	__u16 family;			/* outer family */
+	__be16 sport;			/* NAT-T ports, network order */
+	__be16 dport;
+	__u16 pad;
+	union ipsecif_addr src;		/* outer source and destination */
+	union ipsecif_addr dst;
+	__u64 seq;			/* outbound: last sequence number sent */
+};
+
+/* Key of sa_in: what an arriving ESP packet names (RFC 4301 §4.1). */
+struct ipsecif_sa_key {
+	__u32 spi;			/* network order */
+	__u32 family;
+	union ipsecif_addr dst;
+};
+
+/*
+ * Why a packet was dropped: one counter each, per SA and per interface.
+ * Names for user space are in ipsecif_drop_names (daemon).
+ */
+enum ipsecif_drop {
+	IPSECIF_DROP_NO_SA,		/* no SA for the SPI, or none outbound for the reqid */
+	IPSECIF_DROP_BAD_ENDPOINT,	/* SA found, outer source does not match */
+	IPSECIF_DROP_REPLAY,		/* sequence number seen before */
+	IPSECIF_DROP_TOO_OLD,		/* left of the replay window */
+	IPSECIF_DROP_AUTH,		/* ICV did not verify */
+	IPSECIF_DROP_BAD_PAD,		/* padding not 1, 2, 3, ... (RFC 4303 §2.4) */
+	IPSECIF_DROP_BAD_NEXT_HDR,	/* neither IPv4 (4) nor IPv6 (41) */
+	IPSECIF_DROP_DUMMY,		/* next header 59: traffic flow confidentiality */
+	IPSECIF_DROP_INNER_FAMILY,	/* inner IPv6 while link2 is off */
+	IPSECIF_DROP_ECN,		/* CE outer on a Not-ECT inner (RFC 6040 §4.2) */
+	IPSECIF_DROP_SEQ_EXHAUSTED,	/* 32-bit sequence numbers used up */
+	IPSECIF_DROP_TOO_BIG,		/* over the MTU, or past what the crypto takes */
+	IPSECIF_DROP_MALFORMED,		/* truncated or inconsistent headers */
+	IPSECIF_DROP_CRYPTO,		/* the cipher failed or the key is not ready */
+	IPSECIF_DROP_NO_ROUTE,		/* no route to the tunnel destination */
+	IPSECIF_DROP_MAX,
+};
+
+/* Per-CPU counters, per SA (sa_stats) and per interface (if_stats). */
+struct ipsecif_stats {
+	__u64 packets;
+	__u64 bytes;			/* inner bytes */
+	__u64 drops[IPSECIF_DROP_MAX];
+};
+
 #ifndef __bpf__
 _Static_assert(sizeof(struct ipsecif_replay) == 16 + 8 * IPSECIF_REPLAY_WORDS, "replay layout");
 _Static_assert(sizeof(struct ipsecif_rtest) == 40, "rtest layout");
+_Static_assert(sizeof(struct ipsecif_iface) == 16 + 32 + 12 + 4, "iface layout");
+_Static_assert(sizeof(struct ipsecif_sa) == 24 + 32 + 8, "sa layout");
+_Static_assert(sizeof(struct ipsecif_sa_key) == 24, "sa key layout");
 #endif
 
 #endif /* IPSECIF_H */
