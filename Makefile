@@ -21,6 +21,7 @@ SKELS    := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 LIB_OBJS := $(BUILD)/keys.o
 TESTS    := $(BUILD)/test_crypto $(BUILD)/test_replay
 BENCHES  := $(BUILD)/bench_crypto
+FIXTURES := $(BUILD)/dp_fixture
 
 ifeq ($(V),1)
 Q :=
@@ -33,7 +34,7 @@ endif
 .DELETE_ON_ERROR:
 .PHONY: all deps check test bench-crypto demo clean
 
-all: $(BPF_OBJS) $(SKELS) $(LIB_OBJS) $(TESTS) $(BENCHES)
+all: $(BPF_OBJS) $(SKELS) $(LIB_OBJS) $(TESTS) $(BENCHES) $(FIXTURES)
 
 deps:
 	$(Q)./scripts/install-deps.sh
@@ -53,9 +54,13 @@ $(BUILD)/%.o: daemon/%.c $(wildcard daemon/*.h) $(wildcard include/*.h) $(SKELS)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/test_%: tests/test_%.c tests/test.h tests/ctest.h $(LIB_OBJS) $(SKELS)
+$(BUILD)/test_%: tests/test_%.c tests/test.h tests/ctest.h tests/hex.h $(LIB_OBJS) $(SKELS)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB_OBJS) -o $@ $(LDLIBS_BPF) -lcrypto -lpthread
+
+$(BUILD)/dp_fixture: tests/dp_fixture.c tests/hex.h $(LIB_OBJS) $(SKELS)
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB_OBJS) -o $@ $(LDLIBS_BPF)
 
 $(BUILD)/bench_%: tests/bench_%.c tests/ctest.h $(LIB_OBJS) $(SKELS)
 	$(call msg,CCLD,$@)
@@ -66,8 +71,8 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory test
 
-test: $(TESTS)
-	$(Q)./scripts/run-tests.sh $(TESTS)
+test: $(TESTS) $(FIXTURES)
+	$(Q)./scripts/run-tests.sh --pytest tests $(TESTS)
 
 bench-crypto: deps
 	$(Q)$(MAKE) --no-print-directory $(BENCHES)

@@ -8,6 +8,7 @@
 #include "crypto.h"
 #include "keys.h"
 #include "replay.h"
+#include "esp_in.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -302,4 +303,11 @@ int replay_test(struct xdp_md *ctx)
 	t.top = r->top;
 	bpf_xdp_store_bytes(ctx, 0, &t, sizeof(t));
 	return XDP_PASS;
+}
+
+/* Inbound ESP, attached to the underlay device (XDP). */
+SEC("xdp.frags")
+int xdp_esp_in(struct xdp_md *ctx)
+{
+	return esp_in(ctx);
 }

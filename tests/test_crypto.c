@@ -25,6 +25,7 @@
 #include "keys.h"
 #include "test.h"
 #include "ctest.h"
+#include "hex.h"
 
 struct test_state T;
 
@@ -42,26 +43,14 @@ struct vector {
 	int trunc;
 };
 
-static int unhex(const char *s, __u8 *out, size_t max, size_t *len)
-{
-	size_t n = strlen(s), i;
-
-	if (n % 2 || n / 2 > max)
-		return -1;
-	for (i = 0; i < n / 2; i++) {
-		unsigned int b;
-
-		if (sscanf(s + 2 * i, "%2x", &b) != 1)
-			return -1;
-		out[i] = b;
-	}
-	*len = n / 2;
-	return 0;
-}
-
 static int vector_field(struct vector *v, const char *k, const char *val)
 {
-#define HEXF(f) if (!strcmp(k, #f)) return unhex(val, v->f, sizeof(v->f), &v->f##_len)
+#define HEXF(f)								\
+	if (!strcmp(k, #f)) {						\
+		int n = unhex(val, v->f, sizeof(v->f));			\
+		v->f##_len = n < 0 ? 0 : n;				\
+		return n < 0 ? -1 : 0;					\
+	}
 	HEXF(key); HEXF(salt); HEXF(iv); HEXF(aad); HEXF(pt); HEXF(ct); HEXF(tag);
 #undef HEXF
 	if (!strcmp(k, "name"))

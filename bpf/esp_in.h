@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Inbound ESP (RFC 4303 §3.4) on the underlay, in XDP: find the SA, check
+ * the sequence number, verify and decrypt, check the trailer, apply
+ * RFC 6040 decapsulation, and hand the inner packet to ipsecN by
+ * redirecting it, in an Ethernet frame, into ipsecN's veth peer.
+ */
+#ifndef IPSECIF_ESP_IN_H
+#define IPSECIF_ESP_IN_H
+
+#include "crypto.h"
+#include "replay.h"
+#include "parse.h"
+#include "ecn.h"
+#include "stats.h"
+
+static __always_inline bool addr_eq(const union ipsecif_addr *a, const union ipsecif_addr *b)
+{
+	return a->v6w[0] == b->v6w[0] && a->v6w[1] == b->v6w[1] &&
+	       a->v6w[2] == b->v6w[2] && a->v6w[3] == b->v6w[3];
+}
+
+/*
+ * AEAD AAD: SPI | seq (8 bytes), or SPI | seq high | seq low with ESN
+ * (RFC 4106 §5, RFC 7634 §2.1).  Zero-padded: the AEADs expect that.
+ */
+static __always_inline __u32 esp_aad(struct scratch *s, __u32 spi, __u64 seq, bool esn)
+{
+	st64(&s->aad[0], 0);
+	st64(&s->aad[8], 0);
+	st64(&s->aad[16], 0);
+	st64(&s->aad[24], 0);
+	st32(&s->aad[0], spi);
+	if (!esn) {
+		st_be32(&s->aad[4], (__u32)seq);
+		return 8;
+	}
+	st_be32(&s->aad[4], seq >> 32);
+	st_be32(&s->aad[8], (__u32)seq);
+	return 12;
+}
+
+/* Self-describing padding 1, 2, 3, ... (RFC 4303 §2.4); 0 when it is. */
+static __always_inline __u32 esp_pad_bad(struct scratch *s, __u32 text, __u32 padlen)
+{
+	__u32 start = text - 2 - padlen, bad = 0, i;
+
+	barrier_var(start);
+	if (start > IPSECIF_MAX_TEXT)
+		return 1;
+	for (i = 0; i < 255; i++)
+		bad |= (s->buf[SCR_TEXT + start + i] ^ (i + 1)) & lt_mask(i, padlen);
+	return bad;
+}
+
+/* Set the inner header's ECN field in the scratch buffer (IPv4: fix the checksum). */
+static __always_inline void inner_set_ecn(struct scratch *s, bool v6, __u8 ecn)
+{
+	__u8 *h = &s->buf[SCR_TEXT];
+
+	if (v6) {
+		h[1] = (h[1] & ~0x30) | (ecn << 4);
+	} else {
+		/* RFC 1624 incremental update of the word holding the TOS byte. */
+		__u16 old = (h[0] << 8) | h[1], new = (h[0] << 8) | ((h[1] & ~3) | ecn);
+		__u32 sum = (__u16)~((h[10] << 8) | h[11]) + (__u16)~old + new;
+
+		sum = (sum & 0xffff) + (sum >> 16);
+		sum = (sum & 0xffff) + (sum >> 16);
+		h[1] = new & 0xff;
+		h[10] = (~sum >> 8) & 0xff;
+		h[11] = ~sum & 0xff;
+	}
+}
+
+struct esp_in_ctx {
+	__u32 sa_id;
+	__u32 reqid;
+};
+
+/* Per-packet state, in a per-CPU map: the ciphers need the stack. */
+struct esp_in_state {
+	struct outer o;
+	struct ipsecif_sa_key sk;
+	struct crypt_args a;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct esp_in_state);
+} esp_in_state_map SEC(".maps");
+
+static __always_inline int esp_in_drop(struct esp_in_ctx *c, __u32 reason)
+{
+	count(DIR_IN, c->sa_id, c->reqid, reason, 0);
+	return XDP_DROP;
+}
+
+static __always_inline int esp_in(struct xdp_md *ctx)
+{
+	struct esp_in_ctx c = {};
+	struct esp_in_state *st;
+	struct ipsecif_sa *sa;
+	struct ipsecif_iface *ifc;
+	struct ipsecif_key *k;
+	struct ipsecif_replay *rp;
+	struct scratch *s;
+	__u32 spi, seql, hdr, icv, text, padlen, nh, inner, ilen, delta, zero = 0;
+	__u32 esp_off, esp_len;
+	__u8 in_ecn;
+	bool esn, v6;
+	__u64 seq;
+	int r, e;
+
+	st = bpf_map_lookup_elem(&esp_in_state_map, &zero);
+	s = scratch_get();
+	if (!st || !s)
+		return XDP_ABORTED;
+	r = parse_outer(ctx, &st->o);
+	if (r == PARSE_PASS)
+		return XDP_PASS;
+	if (r == PARSE_BAD)
+		return esp_in_drop(&c, IPSECIF_DROP_MALFORMED);
+
+	/* Once into registers: the verifier bounds what it has checked there. */
+	esp_off = st->o.esp_off;
+	esp_len = st->o.esp_len;
+	if (bpf_xdp_load_bytes(ctx, esp_off, &s->tag[0], 8))
+		return esp_in_drop(&c, IPSECIF_DROP_MALFORMED);
+	spi = ld32(&s->tag[0]);
+	seql = ld_be32(&s->tag[4]);
+
+	/* SA by SPI, destination and family (RFC 4301 §4.1); then the source. */
+	st->sk.spi = spi;
+	st->sk.family = st->o.family;
+	st->sk.dst = st->o.dst;
+	sa = bpf_map_lookup_elem(&sa_in, &st->sk);
+	if (!sa)
+		return esp_in_drop(&c, IPSECIF_DROP_NO_SA);
+	c.sa_id = sa->id;
+	if (!addr_eq(&sa->src, &st->o.src))
+		return esp_in_drop(&c, IPSECIF_DROP_BAD_ENDPOINT);
+
+	/* The SA is live only on an interface with its reqid and endpoints. */
+	c.reqid = sa->reqid;
+	ifc = bpf_map_lookup_elem(&ifaces, &c.reqid);
+	if (!ifc || ifc->family != st->o.family || !addr_eq(&ifc->dst, &st->o.src) ||
+	    !addr_eq(&ifc->src, &st->o.dst)) {
+		c.reqid = 0;
+		return esp_in_drop(&c, IPSECIF_DROP_NO_SA);
+	}
+
+	k = bpf_map_lookup_elem(&keys, &c.sa_id);
+	rp = bpf_map_lookup_elem(&replay, &c.sa_id);
+	if (!k || !rp)
+		return esp_in_drop(&c, IPSECIF_DROP_CRYPTO);
+
+	hdr = 8 + (k->enc == IPSECIF_ENC_AES_CBC ? IPSECIF_CBC_IV_LEN : IPSECIF_AEAD_IV_LEN);
+	icv = k->icv_len;
+	if (esp_len < hdr + icv + 4)
+		return esp_in_drop(&c, IPSECIF_DROP_MALFORMED);
+	text = esp_len - hdr - icv;
+	if (text > IPSECIF_MAX_TEXT)
+		return esp_in_drop(&c, IPSECIF_DROP_TOO_BIG);
+	/* RFC 4303 §2.4: the text ends 4-aligned, and CBC needs whole blocks. */
+	if (text & (k->enc == IPSECIF_ENC_AES_CBC ? 15 : 3))
+		return esp_in_drop(&c, IPSECIF_DROP_MALFORMED);
+
+	/* Pre-check before the ICV (§3.4.3). */
+	esn = sa->flags & IPSECIF_SA_F_ESN;
+	r = replay_check(rp, seql, esn, &seq);
+	if (r == IPSECIF_REPLAY_DUP)
+		return esp_in_drop(&c, IPSECIF_DROP_REPLAY);
+	if (r != IPSECIF_REPLAY_OK)
+		return esp_in_drop(&c, IPSECIF_DROP_TOO_OLD);
+
+	/* SPI | seq | IV | text | ICV into the scratch, text at SCR_TEXT. */
+	if (hdr > 24 || esp_len > IPSECIF_MAX_TEXT + 24 + IPSECIF_MAX_ICV_LEN)
+		return esp_in_drop(&c, IPSECIF_DROP_TOO_BIG);
+	if (bpf_xdp_load_bytes(ctx, esp_off, &s->buf[SCR_TEXT - hdr], esp_len))
+		return esp_in_drop(&c, IPSECIF_DROP_MALFORMED);
+	st->a.len = text;
+	st->a.aad_len = esp_aad(s, spi, seq, esn);
+	st->a.seq_hi = seq >> 32;
+	st->a.esn = esn;
+	__builtin_memcpy(st->a.iv, &s->buf[SCR_TEXT - 8], 8);
+	r = ipsecif_crypt(k, s, &st->a, true);
+	if (r == -EBADMSG)
+		return esp_in_drop(&c, IPSECIF_DROP_AUTH);
+	if (r)
+		return esp_in_drop(&c, IPSECIF_DROP_CRYPTO);
+
+	/* Only now may the window move (§3.4.3). */
+	if (replay_accept(rp, seq) != IPSECIF_REPLAY_OK)
+		return esp_in_drop(&c, IPSECIF_DROP_REPLAY);
+
+	/* Trailer: Pad Length and Next Header end the text (§2.4, §2.6). */
+	barrier_var(text);	/* re-derive its bounds for the verifier */
+	if (text < 4 || text > IPSECIF_MAX_TEXT)
+		return esp_in_drop(&c, IPSECIF_DROP_MALFORMED);
+	padlen = s->buf[SCR_TEXT + text - 2];
+	nh = s->buf[SCR_TEXT + text - 1];
+	if (padlen + 2 > text || esp_pad_bad(s, text, padlen))
+		return esp_in_drop(&c, IPSECIF_DROP_BAD_PAD);
+	inner = text - 2 - padlen;
+	if (nh == 59)
+		return esp_in_drop(&c, IPSECIF_DROP_DUMMY);	/* §2.6: discard silently */
+	if (nh == 4) {
+		if (inner < 20 || (s->buf[SCR_TEXT] >> 4) != 4)
+			return esp_in_drop(&c, IPSECIF_DROP_MALFORMED);
+		ilen = ld_be32(&s->buf[SCR_TEXT]) & 0xffff;
+		in_ecn = s->buf[SCR_TEXT + 1] & 3;
+		v6 = false;
+	} else if (nh == 41) {
+		if (!(ifc->flags & IPSECIF_F_INET6))
+			return esp_in_drop(&c, IPSECIF_DROP_INNER_FAMILY);
+		if (inner < 40 || (s->buf[SCR_TEXT] >> 4) != 6)
+			return esp_in_drop(&c, IPSECIF_DROP_MALFORMED);
+		ilen = 40 + (ld_be32(&s->buf[SCR_TEXT + 4]) >> 16);
+		in_ecn = (s->buf[SCR_TEXT + 1] >> 4) & 3;
+		v6 = true;
+	} else {
+		return esp_in_drop(&c, IPSECIF_DROP_BAD_NEXT_HDR);
+	}
+	/* The inner packet may be shorter than the text (TFC padding, §2.7). */
+	if (ilen > inner || ilen < (v6 ? 40 : 20))
+		return esp_in_drop(&c, IPSECIF_DROP_MALFORMED);
+
+	e = ecn_decap(in_ecn, st->o.ecn);
+	if (e < 0)
+		return esp_in_drop(&c, IPSECIF_DROP_ECN);
+	if (e != in_ecn)
+		inner_set_ecn(s, v6, e);
+
+	/* The frame for ipsecN: Ethernet header, then the inner packet. */
+	__builtin_memcpy(&s->buf[SCR_TEXT - 14], ifc->mac, 6);
+	__builtin_memcpy(&s->buf[SCR_TEXT - 8], ifc->peer_mac, 6);
+	s->buf[SCR_TEXT - 2] = v6 ? 0x86 : 0x08;
+	s->buf[SCR_TEXT - 1] = v6 ? 0xdd : 0x00;
+
+	delta = esp_off + hdr - 14;
+	if (bpf_xdp_adjust_head(ctx, delta))
+		return esp_in_drop(&c, IPSECIF_DROP_MALFORMED);
+	if (bpf_xdp_adjust_tail(ctx, (int)(14 + ilen) - (int)bpf_xdp_get_buff_len(ctx)))
+		return esp_in_drop(&c, IPSECIF_DROP_MALFORMED);
+	if (ilen > IPSECIF_MAX_TEXT ||
+	    bpf_xdp_store_bytes(ctx, 0, &s->buf[SCR_TEXT - 14], 14 + ilen))
+		return esp_in_drop(&c, IPSECIF_DROP_MALFORMED);
+
+	count(DIR_IN, c.sa_id, c.reqid, PASSED, ilen);
+	return bpf_redirect(ifc->peer_ifindex, 0);
+}
+
+#endif /* IPSECIF_ESP_IN_H */

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Counters.  The data path never prints: every packet it takes is counted
+ * as passed or as dropped for a named reason (enum ipsecif_drop), on the
+ * SA and on the interface when they are known, globally when not.
+ */
+#ifndef IPSECIF_STATS_H
+#define IPSECIF_STATS_H
+
+#include "maps.h"
+
+#define DIR_IN	0
+#define DIR_OUT	1
+
+static __always_inline void stats_add(void *map, const __u32 *key, __u32 reason, __u64 bytes)
+{
+	struct ipsecif_stats *st = bpf_map_lookup_elem(map, key);
+
+	if (!st)
+		return;
+	if (reason < IPSECIF_DROP_MAX) {
+		st->drops[reason]++;
+	} else {
+		st->packets++;
+		st->bytes += bytes;
+	}
+}
+
+#define PASSED IPSECIF_DROP_MAX
+
+/*
+ * Count a packet (reason PASSED) or a drop.  sa_id/reqid of 0 mean not
+ * known; then the global counters of direction dir take it.
+ */
+static __always_inline void count(__u32 dir, __u32 sa_id, __u32 reqid, __u32 reason, __u64 bytes)
+{
+	if (sa_id)
+		stats_add(&sa_stats, &sa_id, reason, bytes);
+	if (reqid)
+		stats_add(&if_stats, &reqid, reason, bytes);
+	if (!sa_id && !reqid)
+		stats_add(&global_stats, &dir, reason, bytes);
+}
+
+#endif /* IPSECIF_STATS_H */

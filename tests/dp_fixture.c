@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Data-path fixture: loads the BPF object and takes commands on standard
+ * input, one per line, answering one line each, so that the Python tests
+ * can build SAs and interfaces and run packets through the programs with
+ * BPF_PROG_TEST_RUN.  A minimal loader for the tests, not the agent.
+ *
+ *   key ID ENC AUTH ENCKEY [AUTHKEY]        hex keys; ENC/AUTH as numbers
+ *   iface REQID FLAGS FAMILY SRC DST IFINDEX PEER_IFINDEX MTU MAC PEERMAC
+ *   sa in|out ID SPI REQID FLAGS FAMILY SRC DST SPORT DPORT WINDOW [TOP]
+ *   run PROG HEXPACKET                      -> ret RETVAL HEXOUT
+ *   stats sa|if|global KEY                  -> stats PACKETS BYTES DROP...
+ *   quit
+ *
+ * Errors answer "err MESSAGE".
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "ipsecif.skel.h"
+#include "ipsecif.h"
+#include "keys.h"
+#include "hex.h"
+
+static struct ipsecif *skel;
+static struct ipsecif_keyring kr;
+
+static int addr(int family, const char *s, union ipsecif_addr *a)
+{
+	memset(a, 0, sizeof(*a));
+	return inet_pton(family, s, a) == 1 ? 0 : -1;
+}
+
+static int mac(const char *s, __u8 *m)
+{
+	return sscanf(s, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &m[0], &m[1], &m[2], &m[3], &m[4],
+		      &m[5]) == 6 ? 0 : -1;
+}
+
+/* A zeroed per-CPU stats entry, so the data path can count into it. */
+static int stats_create(struct bpf_map *m, __u32 key)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct ipsecif_stats *z = calloc(ncpu, sizeof(*z));
+	int ret = bpf_map_update_elem(bpf_map__fd(m), &key, z, BPF_ANY);
+
+	free(z);
+	return ret;
+}
+
+static void cmd_key(char **av, int ac)
+{
+	__u8 ek[64], ak[64];
+	struct ipsecif_key_params p = { .allow_no_auth = true };
+	char err[256];
+	int n;
+
+	if (ac < 5) {
+		puts("err usage: key ID ENC AUTH ENCKEY [AUTHKEY]");
+		return;
+	}
+	p.enc = atoi(av[2]);
+	p.auth = atoi(av[3]);
+	n = unhex(av[4], ek, sizeof(ek));
+	if (n < 0) {
+		puts("err bad encryption key hex");
+		return;
+	}
+	p.enc_key = ek;
+	p.enc_key_len = n;
+	if (ac > 5) {
+		n = unhex(av[5], ak, sizeof(ak));
+		if (n < 0) {
+			puts("err bad authentication key hex");
+			return;
+		}
+		p.auth_key = ak;
+		p.auth_key_len = n;
+	}
+	if (ipsecif_key_install(&kr, strtoul(av[1], NULL, 0), &p, err, sizeof(err)))
+		printf("err %s\n", err);
+	else
+		puts("ok");
+}
+
+static void cmd_iface(char **av, int ac)
+{
+	struct ipsecif_iface f = {};
+	__u32 reqid;
+	int fam;
+
+	if (ac != 11) {
+		puts("err usage: iface REQID FLAGS FAMILY SRC DST IFINDEX PEER_IFINDEX MTU MAC PEERMAC");
+		return;
+	}
+	reqid = strtoul(av[1], NULL, 0);
+	f.reqid = reqid;
+	f.flags = strtoul(av[2], NULL, 0);
+	fam = atoi(av[3]) == 6 ? AF_INET6 : AF_INET;
+	f.family = fam;
+	f.ifindex = strtoul(av[6], NULL, 0);
+	f.peer_ifindex = strtoul(av[7], NULL, 0);
+	f.mtu = strtoul(av[8], NULL, 0);
+	if (addr(fam, av[4], &f.src) || addr(fam, av[5], &f.dst) || mac(av[9], f.mac) ||
+	    mac(av[10], f.peer_mac)) {
+		puts("err bad address");
+		return;
+	}
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.ifaces), &reqid, &f, BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(skel->maps.if_reqid), &f.ifindex, &reqid, BPF_ANY) ||
+	    stats_create(skel->maps.if_stats, reqid)) {
+		printf("err %s\n", strerror(errno));
+		return;
+	}
+	puts("ok");
+}
+
+static void cmd_sa(char **av, int ac)
+{
+	struct ipsecif_sa sa = {};
+	int fam, in;
+
+	if (ac != 12 && ac != 13) {
+		puts("err usage: sa in|out ID SPI REQID FLAGS FAMILY SRC DST SPORT DPORT WINDOW [TOP]");
+		return;
+	}
+	in = !strcmp(av[1], "in");
+	sa.id = strtoul(av[2], NULL, 0);
+	sa.spi = htonl(strtoul(av[3], NULL, 0));
+	sa.reqid = strtoul(av[4], NULL, 0);
+	sa.flags = strtoul(av[5], NULL, 0);
+	fam = atoi(av[6]) == 6 ? AF_INET6 : AF_INET;
+	sa.family = fam;
+	sa.sport = htons(atoi(av[9]));
+	sa.dport = htons(atoi(av[10]));
+	if (addr(fam, av[7], &sa.src) || addr(fam, av[8], &sa.dst)) {
+		puts("err bad address");
+		return;
+	}
+	if (in) {
+		struct ipsecif_sa_key k = { .spi = sa.spi, .family = fam, .dst = sa.dst };
+		struct ipsecif_replay r = { .window = strtoul(av[11], NULL, 0) };
+
+		/* TOP: as if that sequence number had been received (ESN tests). */
+		if (ac == 13)
+			r.top = strtoull(av[12], NULL, 0);
+
+		if (bpf_map_update_elem(bpf_map__fd(skel->maps.sa_in), &k, &sa, BPF_ANY) ||
+		    bpf_map_update_elem(bpf_map__fd(skel->maps.replay), &sa.id, &r, BPF_ANY)) {
+			printf("err %s\n", strerror(errno));
+			return;
+		}
+	} else if (bpf_map_update_elem(bpf_map__fd(skel->maps.sa_out), &sa.reqid, &sa, BPF_ANY)) {
+		printf("err %s\n", strerror(errno));
+		return;
+	}
+	if (stats_create(skel->maps.sa_stats, sa.id)) {
+		printf("err %s\n", strerror(errno));
+		return;
+	}
+	puts("ok");
+}
+
+static void cmd_run(char **av, int ac)
+{
+	static __u8 in[16384], out[16384];
+	struct bpf_program *prog;
+	int n, i;
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+
+	if (ac != 3) {
+		puts("err usage: run PROG HEX");
+		return;
+	}
+	prog = bpf_object__find_program_by_name(skel->obj, av[1]);
+	n = unhex(av[2], in, sizeof(in));
+	if (!prog || n < 0) {
+		puts("err no such program, or bad hex");
+		return;
+	}
+	opts.data_in = in;
+	opts.data_size_in = n;
+	opts.data_out = out;
+	opts.data_size_out = sizeof(out);
+	if (bpf_prog_test_run_opts(bpf_program__fd(prog), &opts)) {
+		printf("err test run: %s\n", strerror(errno));
+		return;
+	}
+	printf("ret %u ", opts.retval);
+	for (i = 0; i < (int)opts.data_size_out; i++)
+		printf("%02x", out[i]);
+	putchar('\n');
+}
+
+static void cmd_stats(char **av, int ac)
+{
+	int ncpu = libbpf_num_possible_cpus(), c, i;
+	struct ipsecif_stats *v = calloc(ncpu, sizeof(*v)), sum = {};
+	struct bpf_map *m;
+	__u32 key;
+
+	if (ac != 3) {
+		puts("err usage: stats sa|if|global KEY");
+		goto out;
+	}
+	m = !strcmp(av[1], "sa") ? skel->maps.sa_stats :
+	    !strcmp(av[1], "if") ? skel->maps.if_stats : skel->maps.global_stats;
+	key = strtoul(av[2], NULL, 0);
+	if (bpf_map_lookup_elem(bpf_map__fd(m), &key, v)) {
+		printf("err %s\n", strerror(errno));
+		goto out;
+	}
+	for (c = 0; c < ncpu; c++) {
+		sum.packets += v[c].packets;
+		sum.bytes += v[c].bytes;
+		for (i = 0; i < IPSECIF_DROP_MAX; i++)
+			sum.drops[i] += v[c].drops[i];
+	}
+	printf("stats %llu %llu", (unsigned long long)sum.packets, (unsigned long long)sum.bytes);
+	for (i = 0; i < IPSECIF_DROP_MAX; i++)
+		printf(" %llu", (unsigned long long)sum.drops[i]);
+	putchar('\n');
+out:
+	free(v);
+}
+
+int main(void)
+{
+	static char line[40000];
+
+	skel = ipsecif__open_and_load();
+	if (!skel) {
+		printf("err loading the BPF object: %s\n", strerror(errno));
+		return 1;
+	}
+	kr.install_fd = bpf_program__fd(skel->progs.key_install);
+	kr.derive_fd = bpf_program__fd(skel->progs.key_derive);
+	kr.keys_fd = bpf_map__fd(skel->maps.keys);
+	puts("ready");
+	fflush(stdout);
+
+	while (fgets(line, sizeof(line), stdin)) {
+		char *av[16];
+		int ac = 0;
+		char *tok = strtok(line, " \t\r\n");
+
+		while (tok && ac < 16) {
+			av[ac++] = tok;
+			tok = strtok(NULL, " \t\r\n");
+		}
+		if (!ac)
+			continue;
+		if (!strcmp(av[0], "quit"))
+			break;
+		else if (!strcmp(av[0], "key"))
+			cmd_key(av, ac);
+		else if (!strcmp(av[0], "iface"))
+			cmd_iface(av, ac);
+		else if (!strcmp(av[0], "sa"))
+			cmd_sa(av, ac);
+		else if (!strcmp(av[0], "run"))
+			cmd_run(av, ac);
+		else if (!strcmp(av[0], "stats"))
+			cmd_stats(av, ac);
+		else
+			printf("err unknown command %s\n", av[0]);
+		fflush(stdout);
+	}
+	ipsecif__destroy(skel);
+	return 0;
+}
