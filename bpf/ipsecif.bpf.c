@@ -9,6 +9,7 @@
 #include "keys.h"
 #include "replay.h"
 #include "esp_in.h"
+#include "esp_out.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -310,4 +311,11 @@ SEC("xdp.frags")
 int xdp_esp_in(struct xdp_md *ctx)
 {
 	return esp_in(ctx);
+}
+
+/* Outbound ESP, attached to ipsecN's TC egress. */
+SEC("tc")
+int tc_esp_out(struct __sk_buff *skb)
+{
+	return esp_out(skb);
 }

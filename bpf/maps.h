@@ -15,11 +15,13 @@
  * Layout of the per-CPU scratch buffer.  The text (what is encrypted)
  * always starts at SCR_TEXT, so that the ESP header and IV the HMAC must
  * cover (RFC 4303 §2.8) can sit in front of it and one SHA pass reads
- * them all from contiguous memory.  The slack at the end lets the block
- * loops run whole 64-byte blocks past the text and the ICV be written
- * behind it.
+ * them all from contiguous memory, and so that on the way out the whole
+ * outer header (IPv6, UDP, ESP, IV: up to 72 bytes) is built right in
+ * front of the ESP header and leaves in one store.  The slack at the end
+ * lets the block loops run whole 64-byte blocks past the text and the
+ * ICV be written behind it.
  */
-#define SCR_TEXT	64
+#define SCR_TEXT	128
 #define SCR_SIZE	(SCR_TEXT + IPSECIF_MAX_TEXT + 128)
 
 struct poly1305 {

@@ -1,7 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Drive build/dp_fixture: SAs, interfaces and packets through the BPF programs."""
 import os
-import socket
 import subprocess
 
 from scapy.layers.inet import IP
@@ -19,6 +18,10 @@ DROPS = ["no_sa", "bad_endpoint", "replay", "too_old", "auth", "bad_pad",
          "too_big", "malformed", "crypto", "no_route"]
 
 F_NATT, F_ECN, F_INET6 = 1, 2, 4
+
+# Test addresses (documentation ranges, RFC 5737 and RFC 3849).
+LOCAL4, PEER4 = "192.0.2.1", "192.0.2.2"
+LOCAL6, PEER6 = "2001:db8::1", "2001:db8::2"
 SA_ESN, SA_NATT = 1, 2
 
 
@@ -50,8 +53,9 @@ class FixtureError(Exception):
 class DataPath:
     """One dp_fixture process: its own copy of every map."""
 
-    def __init__(self):
-        self.proc = subprocess.Popen([FIXTURE], stdin=subprocess.PIPE,
+    def __init__(self, netns=None):
+        cmd = ["ip", "netns", "exec", netns, FIXTURE] if netns else [FIXTURE]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline().strip()
         if line != "ready":
@@ -84,8 +88,9 @@ class DataPath:
         self.cmd(f"sa {direction} {sa_id} {spi} {reqid} {flags} {family} {src} {dst} "
                  f"{sport} {dport} {window} {top}")
 
-    def run(self, prog, data):
-        out = self.cmd(f"run {prog} {bytes(data).hex()}").split()
+    def run(self, prog, data, ifindex=None):
+        extra = f" {ifindex}" if ifindex else ""
+        out = self.cmd(f"run {prog} {bytes(data).hex()}{extra}").split()
         return int(out[1]), bytes.fromhex(out[2]) if len(out) > 2 else b""
 
     def stats(self, kind, key):

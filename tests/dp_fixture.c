@@ -8,7 +8,8 @@
  *   key ID ENC AUTH ENCKEY [AUTHKEY]        hex keys; ENC/AUTH as numbers
  *   iface REQID FLAGS FAMILY SRC DST IFINDEX PEER_IFINDEX MTU MAC PEERMAC
  *   sa in|out ID SPI REQID FLAGS FAMILY SRC DST SPORT DPORT WINDOW [TOP]
- *   run PROG HEXPACKET                      -> ret RETVAL HEXOUT
+ *                                           TOP: replay top (in), last seq sent (out)
+ *   run PROG HEXPACKET [IFINDEX]            -> ret RETVAL HEXOUT
  *   stats sa|if|global KEY                  -> stats PACKETS BYTES DROP...
  *   quit
  *
@@ -155,7 +156,8 @@ static void cmd_sa(char **av, int ac)
 			printf("err %s\n", strerror(errno));
 			return;
 		}
-	} else if (bpf_map_update_elem(bpf_map__fd(skel->maps.sa_out), &sa.reqid, &sa, BPF_ANY)) {
+	} else if ((sa.seq = ac == 13 ? strtoull(av[12], NULL, 0) : 0),
+		   bpf_map_update_elem(bpf_map__fd(skel->maps.sa_out), &sa.reqid, &sa, BPF_ANY)) {
 		printf("err %s\n", strerror(errno));
 		return;
 	}
@@ -173,8 +175,10 @@ static void cmd_run(char **av, int ac)
 	int n, i;
 	LIBBPF_OPTS(bpf_test_run_opts, opts);
 
-	if (ac != 3) {
-		puts("err usage: run PROG HEX");
+	struct __sk_buff skbctx = {};
+
+	if (ac != 3 && ac != 4) {
+		puts("err usage: run PROG HEX [IFINDEX]");
 		return;
 	}
 	prog = bpf_object__find_program_by_name(skel->obj, av[1]);
@@ -187,6 +191,12 @@ static void cmd_run(char **av, int ac)
 	opts.data_size_in = n;
 	opts.data_out = out;
 	opts.data_size_out = sizeof(out);
+	if (ac == 4) {
+		/* TC programs: the device the packet is on (must exist here). */
+		skbctx.ifindex = strtoul(av[3], NULL, 0);
+		opts.ctx_in = &skbctx;
+		opts.ctx_size_in = sizeof(skbctx);
+	}
 	if (bpf_prog_test_run_opts(bpf_program__fd(prog), &opts)) {
 		printf("err test run: %s\n", strerror(errno));
 		return;

@@ -17,11 +17,9 @@ from scapy.layers.inet6 import IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrHopByHop
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
-from dp import (DataPath, SUITES, XDP_DROP, XDP_PASS, XDP_REDIRECT, F_INET6, F_ECN,
-                SA_ESN, SA_NATT, family_of, scapy_sa)
+from dp import (DataPath, SUITES, LOCAL6, PEER4, PEER6, XDP_DROP, XDP_PASS,
+                XDP_REDIRECT, F_INET6, F_ECN, SA_ESN, SA_NATT, scapy_sa)
 
-LOCAL4, PEER4 = "192.0.2.1", "192.0.2.2"
-LOCAL6, PEER6 = "2001:db8::1", "2001:db8::2"
 MAC, PEER_MAC = "02:00:00:00:00:0a", "02:00:00:00:00:0b"
 UNDERLAY_MAC = "02:00:00:00:01:01"
 

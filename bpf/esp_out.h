@@ -1,0 +1,372 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Outbound ESP (RFC 4303 §3.3) at ipsecN's TC egress: every packet the
+ * kernel routes into ipsecN, sent locally or forwarded, is sealed with the
+ * interface's outbound SA and sent to the tunnel's far end through the
+ * kernel's routing and neighbour tables.
+ */
+#ifndef IPSECIF_ESP_OUT_H
+#define IPSECIF_ESP_OUT_H
+
+#include <linux/pkt_cls.h>
+#include "crypto.h"
+#include "parse.h"
+#include "ecn.h"
+#include "stats.h"
+
+#define OUTER_TTL	64	/* RFC 4301 §5.1.2.1 leaves it to us; what the kernel uses */
+
+/*
+ * Per-packet state in a per-CPU map: the ciphers need the stack, so the
+ * work before and after them is done in subprograms whose frames are gone
+ * by the time the cipher runs.
+ */
+struct esp_out_state {
+	struct crypt_args a;
+	struct bpf_fib_lookup fib;
+	struct bpf_redir_neigh nh;
+	__u64 seq;
+	__u32 id, reqid;
+	__u32 len;			/* inner packet */
+	__u32 text;			/* what is encrypted */
+	__u32 ivlen, icv;
+	__u16 inner_proto;		/* network order */
+	__u8 dsfield;			/* for the outer header, ECN applied */
+	__u8 df;			/* inner IPv4 DF */
+	__u8 natt;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct esp_out_state);
+} esp_out_state_map SEC(".maps");
+
+#define ESP_OUT_SEAL	(-1)	/* esp_out_prepare: go on to the cipher */
+
+static __always_inline int esp_out_drop(__u32 sa_id, __u32 reqid, __u32 reason)
+{
+	count(DIR_OUT, sa_id, reqid, reason, 0);
+	return TC_ACT_SHOT;
+}
+
+/* Internet checksum of the 20-byte IPv4 header at h (RFC 1071). */
+static __always_inline __u16 ip4_csum(const __u8 *h)
+{
+	__u32 sum = 0;
+	int i;
+
+#pragma clang loop unroll(full)
+	for (i = 0; i < 20; i += 2)
+		sum += (h[i] << 8) | h[i + 1];
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return ~sum & 0xffff;
+}
+
+struct csum_loop {
+	const __u8 *p;
+	__u32 len;
+	__u32 sum;
+};
+
+static int csum_loop_cb(__u32 i, void *data)
+{
+	struct csum_loop *c = data;
+	__u32 off = i * 256, n;
+
+	if (off >= c->len || off > IPSECIF_MAX_TEXT + 128)
+		return 1;
+	n = c->len - off;
+	if (n > 256)
+		n = 256;
+	n &= ~3U;
+	if (n)
+		c->sum = bpf_csum_diff(NULL, 0, (void *)(c->p + off), n, c->sum);
+	return 0;
+}
+
+/*
+ * UDP checksum for ESP in UDP over IPv6, which needs one (RFC 8200 §8.1):
+ * the pseudo-header, then the UDP header and ESP, all in the scratch
+ * buffer.  The UDP length is a multiple of 4 (ESP is 4-aligned), as
+ * bpf_csum_diff wants.
+ */
+static __always_inline void udp6_csum(struct scratch *s, __u8 *ip6, __u32 udp_len)
+{
+	struct csum_loop c = { .p = ip6 + 40, .len = udp_len };
+	__u32 sum;
+
+	__builtin_memcpy(&s->tail[0], ip6 + 8, 32);
+	st_be32(&s->tail[32], udp_len);
+	st_be32(&s->tail[36], IPPROTO_UDP);
+	c.sum = bpf_csum_diff(NULL, 0, (void *)&s->tail[0], 40, 0);
+	bpf_loop((udp_len + 255) / 256, csum_loop_cb, &c, 0);
+	sum = c.sum;
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = ~sum & 0xffff;
+	/* Stored as computed: the sum is over network-order words. */
+	*(__u16 *)(ip6 + 46) = sum ? sum : 0xffff;
+}
+
+/*
+ * The CBC IV must be unpredictable (RFC 3602 §2.3): the SA's own cipher
+ * encrypts a per-SA counter (the sequence number), which also makes it
+ * unique.  One extra block through the cipher per packet.
+ */
+static __always_inline int cbc_iv(const struct ipsecif_key *k, struct scratch *s, __u64 seq)
+{
+	struct bpf_crypto_ctx *ctx = k->aes;
+	struct bpf_dynptr src, dst, iv;
+
+	if (!ctx)
+		return -ENOKEY;
+	st64(&s->tail[0], __builtin_bswap64(seq));
+	st64(&s->tail[8], 0x7669206669636573ULL);	/* a constant tag: "secif iv" */
+	st64(&s->iv[0], 0);
+	st64(&s->iv[8], 0);
+	bpf_dynptr_from_mem(&s->tail[0], 16, 0, &src);
+	bpf_dynptr_from_mem(&s->tail[0], 16, 0, &dst);
+	bpf_dynptr_from_mem(s->iv, sizeof(s->iv), 0, &iv);
+	if (bpf_crypto_encrypt(ctx, &src, &dst, &iv))
+		return -EIO;
+	st64(&s->buf[SCR_TEXT - 16], ld64(&s->tail[0]));
+	st64(&s->buf[SCR_TEXT - 8], ld64(&s->tail[8]));
+	return 0;
+}
+
+/* Everything up to the cipher; ESP_OUT_SEAL or a TC verdict. */
+static __noinline __attribute__((used)) int esp_out_prepare(struct __sk_buff *skb,
+							     struct esp_out_state *st,
+							     struct scratch *s)
+{
+	struct ipsecif_iface *ifc;
+	struct ipsecif_sa *sa;
+	struct ipsecif_key *k;
+	__u32 ifindex = skb->ifindex, reqid, *rq, id, len, text, pad, ivlen, i;
+	__u16 inner_proto;
+	__u8 nh, dsfield;
+	bool v6in, esn;
+	__u64 seq;
+
+	rq = bpf_map_lookup_elem(&if_reqid, &ifindex);
+	if (!rq)
+		return TC_ACT_OK;	/* not an ipsecif device */
+	reqid = *rq;
+	st->reqid = reqid;
+	ifc = bpf_map_lookup_elem(&ifaces, &reqid);
+	if (!ifc)
+		return esp_out_drop(0, reqid, IPSECIF_DROP_NO_SA);
+
+	/* The inner packet, behind ipsecN's Ethernet header. */
+	if (bpf_skb_load_bytes(skb, 12, &inner_proto, 2))
+		return esp_out_drop(0, reqid, IPSECIF_DROP_MALFORMED);
+	if (inner_proto == bpf_htons(ETH_P_IP)) {
+		v6in = false;
+		nh = 4;
+	} else if (inner_proto == bpf_htons(ETH_P_IPV6)) {
+		if (!(ifc->flags & IPSECIF_F_INET6))
+			return esp_out_drop(0, reqid, IPSECIF_DROP_INNER_FAMILY);
+		v6in = true;
+		nh = 41;
+	} else {
+		return esp_out_drop(0, reqid, IPSECIF_DROP_MALFORMED);
+	}
+	st->inner_proto = inner_proto;
+	/* GSO packets would seal into something larger than the path takes. */
+	len = skb->len - 14;
+	if (skb->gso_segs > 1 || len > ifc->mtu || len > IPSECIF_MAX_TEXT - 32)
+		return esp_out_drop(0, reqid, IPSECIF_DROP_TOO_BIG);
+	if (len < (v6in ? 40 : 20))
+		return esp_out_drop(0, reqid, IPSECIF_DROP_MALFORMED);
+
+	sa = bpf_map_lookup_elem(&sa_out, &reqid);
+	if (!sa)
+		return esp_out_drop(0, reqid, IPSECIF_DROP_NO_SA);
+	id = sa->id;
+	st->id = id;
+	k = bpf_map_lookup_elem(&keys, &id);
+	if (!k)
+		return esp_out_drop(id, reqid, IPSECIF_DROP_CRYPTO);
+	esn = sa->flags & IPSECIF_SA_F_ESN;
+	st->natt = !!(sa->flags & IPSECIF_SA_F_NATT);
+
+	/*
+	 * Sequence numbers are taken atomically and never repeat; without
+	 * ESN the counter must not cycle (RFC 4303 §3.3.3).
+	 */
+	seq = __sync_fetch_and_add(&sa->seq, 1) + 1;
+	if (!esn && seq > 0xffffffffULL)
+		return esp_out_drop(id, reqid, IPSECIF_DROP_SEQ_EXHAUSTED);
+	st->seq = seq;
+
+	/* Text: inner packet, padding 1, 2, 3, ..., pad length, next header (§2.4). */
+	if (k->enc == IPSECIF_ENC_AES_CBC) {
+		ivlen = IPSECIF_CBC_IV_LEN;
+		text = (len + 2 + 15) & ~15U;
+	} else {
+		ivlen = IPSECIF_AEAD_IV_LEN;
+		text = (len + 2 + 3) & ~3U;
+	}
+	st->len = len;
+	st->text = text;
+	st->ivlen = ivlen;
+	st->icv = k->icv_len;
+	pad = text - len - 2;
+	barrier_var(len);
+	if (len > IPSECIF_MAX_TEXT - 32 || pad > 15)
+		return esp_out_drop(id, reqid, IPSECIF_DROP_TOO_BIG);
+	if (bpf_skb_load_bytes(skb, 14, &s->buf[SCR_TEXT], len))
+		return esp_out_drop(id, reqid, IPSECIF_DROP_MALFORMED);
+#pragma clang loop unroll(full)
+	for (i = 0; i < 16; i++)
+		s->buf[SCR_TEXT + len + i] = (i + 1) & lt_mask(i, pad);
+	s->buf[SCR_TEXT + len + pad] = pad;
+	s->buf[SCR_TEXT + len + pad + 1] = nh;
+
+	/* The inner header's DSCP and ECN, and DF, for the outer header. */
+	if (v6in) {
+		dsfield = (s->buf[SCR_TEXT] << 4) | (s->buf[SCR_TEXT + 1] >> 4);
+		st->df = 0;
+	} else {
+		dsfield = s->buf[SCR_TEXT + 1];
+		st->df = !!(s->buf[SCR_TEXT + 6] & 0x40);
+	}
+	st->dsfield = (dsfield & ~3) | ecn_encap(dsfield, ifc->flags & IPSECIF_F_ECN);
+
+	/* ESP header: SPI, sequence number (low half), IV. */
+	st32(&s->buf[SCR_TEXT - ivlen - 8], sa->spi);
+	st_be32(&s->buf[SCR_TEXT - ivlen - 4], (__u32)seq);
+	if (ivlen == IPSECIF_CBC_IV_LEN) {
+		if (cbc_iv(k, s, seq))
+			return esp_out_drop(id, reqid, IPSECIF_DROP_CRYPTO);
+	} else {
+		/* RFC 4106 §3.1, RFC 7634 §2: a counter is a fine AEAD IV. */
+		st_be64(&s->buf[SCR_TEXT - 8], seq);
+		__builtin_memcpy(st->a.iv, &s->buf[SCR_TEXT - 8], 8);
+	}
+	st->a.len = text;
+	st->a.aad_len = esp_aad(s, sa->spi, seq, esn);
+	st->a.seq_hi = seq >> 32;
+	st->a.esn = esn;
+	return ESP_OUT_SEAL;
+}
+
+/* After the cipher: the outer header, the route, and out. */
+static __noinline __attribute__((used)) int esp_out_finish(struct __sk_buff *skb,
+							    struct esp_out_state *st,
+							    struct scratch *s)
+{
+	__u32 id = st->id, reqid = st->reqid, ivlen = st->ivlen, hdr, ip_len, out_len;
+	struct ipsecif_sa *sa;
+	__u16 outer_proto;
+	bool v6out;
+	__u8 *o;
+	int r;
+
+	sa = bpf_map_lookup_elem(&sa_out, &reqid);
+	if (!sa || sa->id != id)	/* replaced under us: the next packet uses the new one */
+		return esp_out_drop(id, reqid, IPSECIF_DROP_NO_SA);
+
+	/* Outer header, built right in front of the ESP header. */
+	v6out = sa->family == AF_INET6;
+	ip_len = v6out ? 40 : 20;
+	hdr = ip_len + (st->natt ? 8 : 0);
+	out_len = hdr + 8 + ivlen + st->text + st->icv;
+	if (ivlen > 16 || hdr > 48)
+		return esp_out_drop(id, reqid, IPSECIF_DROP_MALFORMED);
+	o = &s->buf[SCR_TEXT - ivlen - 8 - hdr];
+	if (v6out) {
+		st32(o, bpf_htonl(0x60000000 | ((__u32)st->dsfield << 20)));
+		st_be32(o + 4, ((out_len - 40) << 16) |
+			       ((st->natt ? IPPROTO_UDP : IPPROTO_ESP_) << 8) | OUTER_TTL);
+		__builtin_memcpy(o + 8, sa->src.v6, 16);
+		__builtin_memcpy(o + 24, sa->dst.v6, 16);
+	} else {
+		/* DF copied from the inner header (RFC 4301 §8.1); the ID matters only without it. */
+		st_be32(o, (0x45 << 24) | ((__u32)st->dsfield << 16) | out_len);
+		st_be32(o + 4, st->df ? 0x4000 : ((__u32)st->seq & 0xffff) << 16);
+		st_be32(o + 8, (OUTER_TTL << 24) | ((st->natt ? IPPROTO_UDP : IPPROTO_ESP_) << 16));
+		st32(o + 12, sa->src.v4);
+		st32(o + 16, sa->dst.v4);
+		st_be32(o + 8, ld_be32(o + 8) | ip4_csum(o));
+	}
+	if (st->natt) {
+		__u8 *u = o + ip_len;
+
+		/* RFC 3948 §2.1: IPv4 UDP checksum 0; IPv6 needs a real one. */
+		st32(u, (__u32)sa->sport | ((__u32)sa->dport << 16));
+		st_be32(u + 4, (out_len - ip_len) << 16);
+		if (v6out)
+			udp6_csum(s, o, out_len - ip_len);
+	}
+
+	/*
+	 * Route to the far end through the kernel's tables, as if the ESP
+	 * packet were forwarded from ipsecN: an output lookup would pin the
+	 * route to ipsecN itself.  So ipsecN needs forwarding on (the agent
+	 * sets net.ipv{4,6}.conf.ipsecN.forwarding; nothing global).
+	 */
+	__builtin_memset(&st->fib, 0, sizeof(st->fib));
+	st->fib.family = sa->family;
+	st->fib.ifindex = skb->ifindex;
+	st->fib.tot_len = out_len;
+	if (v6out) {
+		__builtin_memcpy(st->fib.ipv6_src, sa->src.v6, 16);
+		__builtin_memcpy(st->fib.ipv6_dst, sa->dst.v6, 16);
+	} else {
+		st->fib.ipv4_src = sa->src.v4;
+		st->fib.ipv4_dst = sa->dst.v4;
+	}
+	r = bpf_fib_lookup(skb, &st->fib, sizeof(st->fib), 0);
+	if (r == BPF_FIB_LKUP_RET_FRAG_NEEDED)
+		return esp_out_drop(id, reqid, IPSECIF_DROP_TOO_BIG);
+	if (r != BPF_FIB_LKUP_RET_SUCCESS && r != BPF_FIB_LKUP_RET_NO_NEIGH)
+		return esp_out_drop(id, reqid, IPSECIF_DROP_NO_ROUTE);
+
+	/* Resize: the family of the frame, then its length; then write it. */
+	outer_proto = v6out ? bpf_htons(ETH_P_IPV6) : bpf_htons(ETH_P_IP);
+	if (outer_proto != st->inner_proto && bpf_skb_change_proto(skb, outer_proto, 0))
+		return esp_out_drop(id, reqid, IPSECIF_DROP_MALFORMED);
+	if (bpf_skb_change_tail(skb, 14 + out_len, 0))
+		return esp_out_drop(id, reqid, IPSECIF_DROP_TOO_BIG);
+	barrier_var(out_len);
+	if (out_len < 28 || out_len > IPSECIF_MAX_TEXT + 120 ||
+	    bpf_skb_store_bytes(skb, 14, o, out_len, 0) ||
+	    bpf_skb_store_bytes(skb, 12, &outer_proto, 2, 0))
+		return esp_out_drop(id, reqid, IPSECIF_DROP_MALFORMED);
+
+	count(DIR_OUT, id, reqid, PASSED, st->len);
+	__builtin_memset(&st->nh, 0, sizeof(st->nh));
+	st->nh.nh_family = st->fib.family;
+	if (st->fib.family == AF_INET6)
+		__builtin_memcpy(st->nh.ipv6_nh, st->fib.ipv6_dst, 16);
+	else
+		st->nh.ipv4_nh = st->fib.ipv4_dst;
+	return bpf_redirect_neigh(st->fib.ifindex, &st->nh, sizeof(st->nh), 0);
+}
+
+static __always_inline int esp_out(struct __sk_buff *skb)
+{
+	struct esp_out_state *st;
+	struct ipsecif_key *k;
+	struct scratch *s = scratch_get();
+	__u32 zero = 0, id;
+	int r;
+
+	st = bpf_map_lookup_elem(&esp_out_state_map, &zero);
+	if (!st || !s)
+		return TC_ACT_SHOT;
+	r = esp_out_prepare(skb, st, s);
+	if (r != ESP_OUT_SEAL)
+		return r;
+	id = st->id;
+	k = bpf_map_lookup_elem(&keys, &id);
+	if (!k || ipsecif_crypt(k, s, &st->a, false))
+		return esp_out_drop(id, st->reqid, IPSECIF_DROP_CRYPTO);
+	return esp_out_finish(skb, st, s);
+}
+
+#endif /* IPSECIF_ESP_OUT_H */
