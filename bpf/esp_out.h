@@ -1,9 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Outbound ESP (RFC 4303 §3.3) at ipsecN's TC egress: every packet the
- * kernel routes into ipsecN, sent locally or forwarded, is sealed with the
- * interface's outbound SA and sent to the tunnel's far end through the
- * kernel's routing and neighbour tables.
+ * Outbound ESP (RFC 4303 §3.3): every packet the kernel routes into
+ * ipsecN, sent locally or forwarded, is sealed with the interface's
+ * outbound SA and sent to the tunnel's far end through the kernel's
+ * routing and neighbour tables.
+ *
+ * The program runs at the TC ingress of ipsecN's veth peer, not at
+ * ipsecN's egress: TC egress comes before the kernel completes partial
+ * checksums and segments GSO packets (validate_xmit_skb), so local TCP
+ * would be sealed with half a checksum, and the ESP packet would inherit
+ * CHECKSUM_PARTIAL for the underlay NIC to write into.  ipsecN has no
+ * checksum or segmentation offload, so what crosses to the peer is
+ * complete.
  */
 #ifndef IPSECIF_ESP_OUT_H
 #define IPSECIF_ESP_OUT_H
@@ -34,6 +42,15 @@ struct esp_out_state {
 	__u8 dsfield;			/* for the outer header, ECN applied */
 	__u8 df;			/* inner IPv4 DF */
 	__u8 natt;
+	__u8 pad[3];
+	/*
+	 * The SA's addressing, copied when the sequence number is taken: a
+	 * new SA may replace it in sa_out meanwhile (make-before-break), and
+	 * this packet must still leave as the old SA's.
+	 */
+	__u16 family;
+	__be16 sport, dport;
+	union ipsecif_addr src, dst;
 };
 
 struct {
@@ -153,14 +170,14 @@ static __noinline __attribute__((used)) int esp_out_prepare(struct __sk_buff *sk
 
 	rq = bpf_map_lookup_elem(&if_reqid, &ifindex);
 	if (!rq)
-		return TC_ACT_OK;	/* not an ipsecif device */
+		return TC_ACT_OK;	/* not an ipsecif device's peer */
 	reqid = *rq;
 	st->reqid = reqid;
 	ifc = bpf_map_lookup_elem(&ifaces, &reqid);
 	if (!ifc)
 		return esp_out_drop(0, reqid, IPSECIF_DROP_NO_SA);
 
-	/* The inner packet, behind ipsecN's Ethernet header. */
+	/* The inner packet, behind the Ethernet header ipsecN gave it. */
 	if (bpf_skb_load_bytes(skb, 12, &inner_proto, 2))
 		return esp_out_drop(0, reqid, IPSECIF_DROP_MALFORMED);
 	if (inner_proto == bpf_htons(ETH_P_IP)) {
@@ -192,6 +209,11 @@ static __noinline __attribute__((used)) int esp_out_prepare(struct __sk_buff *sk
 		return esp_out_drop(id, reqid, IPSECIF_DROP_CRYPTO);
 	esn = sa->flags & IPSECIF_SA_F_ESN;
 	st->natt = !!(sa->flags & IPSECIF_SA_F_NATT);
+	st->family = sa->family;
+	st->sport = sa->sport;
+	st->dport = sa->dport;
+	st->src = sa->src;
+	st->dst = sa->dst;
 
 	/*
 	 * Sequence numbers are taken atomically and never repeat; without
@@ -260,18 +282,13 @@ static __noinline __attribute__((used)) int esp_out_finish(struct __sk_buff *skb
 							    struct scratch *s)
 {
 	__u32 id = st->id, reqid = st->reqid, ivlen = st->ivlen, hdr, ip_len, out_len;
-	struct ipsecif_sa *sa;
 	__u16 outer_proto;
 	bool v6out;
 	__u8 *o;
 	int r;
 
-	sa = bpf_map_lookup_elem(&sa_out, &reqid);
-	if (!sa || sa->id != id)	/* replaced under us: the next packet uses the new one */
-		return esp_out_drop(id, reqid, IPSECIF_DROP_NO_SA);
-
 	/* Outer header, built right in front of the ESP header. */
-	v6out = sa->family == AF_INET6;
+	v6out = st->family == AF_INET6;
 	ip_len = v6out ? 40 : 20;
 	hdr = ip_len + (st->natt ? 8 : 0);
 	out_len = hdr + 8 + ivlen + st->text + st->icv;
@@ -282,22 +299,22 @@ static __noinline __attribute__((used)) int esp_out_finish(struct __sk_buff *skb
 		st32(o, bpf_htonl(0x60000000 | ((__u32)st->dsfield << 20)));
 		st_be32(o + 4, ((out_len - 40) << 16) |
 			       ((st->natt ? IPPROTO_UDP : IPPROTO_ESP_) << 8) | OUTER_TTL);
-		__builtin_memcpy(o + 8, sa->src.v6, 16);
-		__builtin_memcpy(o + 24, sa->dst.v6, 16);
+		__builtin_memcpy(o + 8, st->src.v6, 16);
+		__builtin_memcpy(o + 24, st->dst.v6, 16);
 	} else {
 		/* DF copied from the inner header (RFC 4301 §8.1); the ID matters only without it. */
 		st_be32(o, (0x45 << 24) | ((__u32)st->dsfield << 16) | out_len);
 		st_be32(o + 4, st->df ? 0x4000 : ((__u32)st->seq & 0xffff) << 16);
 		st_be32(o + 8, (OUTER_TTL << 24) | ((st->natt ? IPPROTO_UDP : IPPROTO_ESP_) << 16));
-		st32(o + 12, sa->src.v4);
-		st32(o + 16, sa->dst.v4);
+		st32(o + 12, st->src.v4);
+		st32(o + 16, st->dst.v4);
 		st_be32(o + 8, ld_be32(o + 8) | ip4_csum(o));
 	}
 	if (st->natt) {
 		__u8 *u = o + ip_len;
 
 		/* RFC 3948 §2.1: IPv4 UDP checksum 0; IPv6 needs a real one. */
-		st32(u, (__u32)sa->sport | ((__u32)sa->dport << 16));
+		st32(u, (__u32)st->sport | ((__u32)st->dport << 16));
 		st_be32(u + 4, (out_len - ip_len) << 16);
 		if (v6out)
 			udp6_csum(s, o, out_len - ip_len);
@@ -305,20 +322,20 @@ static __noinline __attribute__((used)) int esp_out_finish(struct __sk_buff *skb
 
 	/*
 	 * Route to the far end through the kernel's tables, as if the ESP
-	 * packet were forwarded from ipsecN: an output lookup would pin the
-	 * route to ipsecN itself.  So ipsecN needs forwarding on (the agent
-	 * sets net.ipv{4,6}.conf.ipsecN.forwarding; nothing global).
+	 * packet were forwarded from the peer device it arrived on: an output
+	 * lookup would pin the route to that device.  So the peer needs
+	 * forwarding on (net.ipv{4,6}.conf.DEV.forwarding; nothing global).
 	 */
 	__builtin_memset(&st->fib, 0, sizeof(st->fib));
-	st->fib.family = sa->family;
+	st->fib.family = st->family;
 	st->fib.ifindex = skb->ifindex;
 	st->fib.tot_len = out_len;
 	if (v6out) {
-		__builtin_memcpy(st->fib.ipv6_src, sa->src.v6, 16);
-		__builtin_memcpy(st->fib.ipv6_dst, sa->dst.v6, 16);
+		__builtin_memcpy(st->fib.ipv6_src, st->src.v6, 16);
+		__builtin_memcpy(st->fib.ipv6_dst, st->dst.v6, 16);
 	} else {
-		st->fib.ipv4_src = sa->src.v4;
-		st->fib.ipv4_dst = sa->dst.v4;
+		st->fib.ipv4_src = st->src.v4;
+		st->fib.ipv4_dst = st->dst.v4;
 	}
 	r = bpf_fib_lookup(skb, &st->fib, sizeof(st->fib), 0);
 	if (r == BPF_FIB_LKUP_RET_FRAG_NEEDED)

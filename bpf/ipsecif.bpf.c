@@ -313,7 +313,7 @@ int xdp_esp_in(struct xdp_md *ctx)
 	return esp_in(ctx);
 }
 
-/* Outbound ESP, attached to ipsecN's TC egress. */
+/* Outbound ESP, attached to the TC ingress of ipsecN's veth peer. */
 SEC("tc")
 int tc_esp_out(struct __sk_buff *skb)
 {

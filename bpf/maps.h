@@ -81,7 +81,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, IPSECIF_MAX_IFACES);
-	__type(key, __u32);			/* ifindex of ipsecN */
+	__type(key, __u32);			/* ifindex of ipsecN's veth peer */
 	__type(value, __u32);			/* reqid */
 } if_reqid SEC(".maps");
 

@@ -63,11 +63,15 @@ union ipsecif_addr {
 	__u32 v6w[4];
 };
 
-/* Value of the ifaces map (key: reqid; if_reqid maps ipsecN's ifindex to it). */
+/*
+ * Value of the ifaces map (key: reqid).  if_reqid maps the ifindex of
+ * ipsecN's veth peer, where outbound packets are caught, to the reqid.
+ */
 struct ipsecif_iface {
 	__u32 reqid;
 	__u32 flags;			/* IPSECIF_F_* */
-	__u32 peer_ifindex;		/* ipsecN's veth peer: decapsulated packets go in here */
+	__u32 peer_ifindex;		/* ipsecN's veth peer: decapsulated packets go in
+					 * here, and what ipsecN sends comes out of it */
 	__u16 family;			/* outer family, AF_INET or AF_INET6 */
 	__u16 mtu;			/* largest inner packet; larger ones are dropped */
 	union ipsecif_addr src;		/* tunnel endpoints */

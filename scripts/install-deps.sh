@@ -12,7 +12,7 @@ clang-16 llvm-16 lld-16 libclang-rt-16-dev
 libbpf-dev bpftool libelf-dev zlib1g-dev
 libnl-3-dev libnl-route-3-dev libnl-xfrm-3-dev
 libssl-dev
-iproute2 iputils-ping kmod
+iproute2 iputils-ping kmod ethtool
 python3 python3-pytest python3-scapy python3-cryptography
 "
 

@@ -11,11 +11,15 @@
  *                                           TOP: replay top (in), last seq sent (out)
  *   run PROG HEXPACKET [IFINDEX]            -> ret RETVAL HEXOUT
  *   stats sa|if|global KEY                  -> stats PACKETS BYTES DROP...
+ *   attach xdp|tc IFNAME                    xdp_esp_in on the underlay (native XDP),
+ *                                           tc_esp_out on the ingress of ipsecN's peer
  *   quit
  *
  * Errors answer "err MESSAGE".
  */
 #include <arpa/inet.h>
+#include <net/if.h>
+#include <linux/if_link.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,7 +117,8 @@ static void cmd_iface(char **av, int ac)
 		return;
 	}
 	if (bpf_map_update_elem(bpf_map__fd(skel->maps.ifaces), &reqid, &f, BPF_ANY) ||
-	    bpf_map_update_elem(bpf_map__fd(skel->maps.if_reqid), &f.ifindex, &reqid, BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(skel->maps.if_reqid), &f.peer_ifindex, &reqid,
+				BPF_ANY) ||
 	    stats_create(skel->maps.if_stats, reqid)) {
 		printf("err %s\n", strerror(errno));
 		return;
@@ -239,6 +244,32 @@ out:
 	free(v);
 }
 
+static void cmd_attach(char **av, int ac)
+{
+	unsigned int ifindex;
+	int err;
+
+	if (ac != 3 || !(ifindex = if_nametoindex(av[2]))) {
+		puts("err usage: attach xdp|tc IFNAME (an existing device)");
+		return;
+	}
+	if (!strcmp(av[1], "xdp")) {
+		err = bpf_xdp_attach(ifindex, bpf_program__fd(skel->progs.xdp_esp_in),
+				     XDP_FLAGS_DRV_MODE, NULL);
+	} else {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+		LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = bpf_program__fd(skel->progs.tc_esp_out));
+
+		err = bpf_tc_hook_create(&hook);
+		if (!err || err == -EEXIST)
+			err = bpf_tc_attach(&hook, &opts);
+	}
+	if (err)
+		printf("err attach %s %s: %s\n", av[1], av[2], strerror(-err));
+	else
+		puts("ok");
+}
+
 int main(void)
 {
 	static char line[40000];
@@ -277,6 +308,8 @@ int main(void)
 			cmd_run(av, ac);
 		else if (!strcmp(av[0], "stats"))
 			cmd_stats(av, ac);
+		else if (!strcmp(av[0], "attach"))
+			cmd_attach(av, ac);
 		else
 			printf("err unknown command %s\n", av[0]);
 		fflush(stdout);

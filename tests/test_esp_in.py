@@ -280,3 +280,39 @@ def test_truncated(dp):
         del cut.chksum
         ret, _ = dp.run("xdp_esp_in", Ether(wire[:14]) / cut)
         assert ret == XDP_DROP, n
+
+
+def crafted(t, seq, text):
+    """ESP sealed by hand (ChaCha20-Poly1305, RFC 7634) around an arbitrary text."""
+    from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+    hdr = struct.pack("!LL", t.spi, seq)
+    iv = struct.pack("!Q", seq)
+    ct = ChaCha20Poly1305(t.key[:32]).encrypt(t.key[32:] + iv, text, hdr)
+    return t.frame(IP(src=t.peer, dst=t.local, proto=50) / Raw(hdr + iv + ct))
+
+
+def test_trailer_checks(dp):
+    """Padding, pad length and next header as RFC 4303 §2.4-2.6 have them."""
+    t = Tunnel(dp, SUITES[0])
+    inner = bytes(inner_packet(4, 21))          # 49 bytes: pad 1 to reach 52
+    good = inner + b"\x01" + bytes([1, 4])
+    ret, out = dp.run("xdp_esp_in", crafted(t, 1, good))
+    assert ret == XDP_REDIRECT
+    expect_frame(out, IP(inner))
+    cases = [
+        (2, inner + b"\x05" + bytes([1, 4]), "bad_pad"),              # pad byte not 1
+        (3, inner[:-4] + b"\x01\x02\x03\x07\x01" + bytes([5, 4]), "bad_pad"),
+        (4, inner + b"\x01" + bytes([200, 4]), "bad_pad"),            # longer than the text
+        (5, inner + b"\x01" + bytes([1, 59]), "dummy"),               # §2.6: no next header
+        (6, inner + b"\x01" + bytes([1, 6]), "bad_next_hdr"),
+        (7, inner[:3] + b"\xff" + inner[4:] + b"\x01" + bytes([1, 4]), "malformed"),  # length > text
+        (8, b"\x55" * 49 + b"\x01" + bytes([1, 4]), "malformed"),    # not IPv4 at all
+    ]
+    for seq, text, reason in cases:
+        assert len(text) % 4 == 0
+        drop_reason(dp, t, crafted(t, seq, text), reason)
+    # A TFC-padded text (RFC 4303 §2.7): the inner packet is shorter than the text.
+    tfc = inner + b"\0" * 11 + bytes(range(1, 3)) + bytes([2, 4])
+    ret, out = dp.run("xdp_esp_in", crafted(t, 9, tfc))
+    assert ret == XDP_REDIRECT
+    expect_frame(out, IP(inner))

@@ -3,8 +3,8 @@
 Outbound ESP (tc_esp_out) through BPF_PROG_TEST_RUN, in a namespace whose
 routes and neighbours the program consults:
 
-    [ipsec0]  tc_esp_out -> bpf_fib_lookup -> redirect_neigh -> [ul0]
-     10.x / fd00::           192.0.2.1/24, 2001:db8::1/64 (dummy)
+    [ipsec0] tc_esp_out -> bpf_fib_lookup -> redirect_neigh -> [ul0]
+    (as ipsecN's peer)               192.0.2.1/24, 2001:db8::1/64 (veth)
 
 What leaves must open in scapy to exactly the packet that went in, with
 the outer header RFC 4303 and RFC 6040 ask for.
@@ -76,7 +76,9 @@ class Out:
         self.akey = os.urandom(suite.aklen) if suite.aklen else b""
         self.esn_hi = seq >> 32
         dp.key(self.sa_id, suite, self.key, self.akey)
-        dp.iface(self.reqid, flags, outer, self.local, self.peer, ifindex=dp.ifindex, mtu=mtu)
+        # The test runs play ipsec0's peer: the device the program runs on.
+        dp.iface(self.reqid, flags, outer, self.local, self.peer, peer_ifindex=dp.ifindex,
+                 mtu=mtu)
         dp.sa("out", self.sa_id, self.spi, self.reqid, (SA_ESN if esn else 0) |
               (SA_NATT if natt else 0), outer, self.local, self.peer, sport=4500,
               dport=4501 if natt else 0, top=seq)
@@ -235,3 +237,20 @@ def test_not_ipsecif_passes(env):
     frame = Ether() / inner_packet(4)
     ret, out = env.run("tc_esp_out", frame, ifindex=idx)
     assert ret == TC_ACT_OK and out == bytes(frame)
+
+
+def test_sa_switch(env):
+    """A new outbound SA for the reqid takes over at once, its sequence from 1."""
+    t = Out(env, SUITES[0], 4)
+    for n in (1, 2):
+        ret, out = t.send(inner_packet(4))
+        assert ret == TC_ACT_REDIRECT and Ether(out)[ESP].seq == n
+    new_id, new_spi = t.sa_id + 100000, t.spi + 0x100000
+    env.key(new_id, t.suite, t.key, t.akey)
+    env.sa("out", new_id, new_spi, t.reqid, 0, 4, t.local, t.peer)
+    t.sa_id, t.spi = new_id, new_spi
+    inner = inner_packet(4)
+    ret, out = t.send(inner)
+    esp = Ether(out)[ESP]
+    assert ret == TC_ACT_REDIRECT and esp.spi == new_spi and esp.seq == 1
+    assert bytes(t.open(out)) == bytes(inner)
