@@ -13,6 +13,7 @@
 #include "parse.h"
 #include "ecn.h"
 #include "stats.h"
+#include "events.h"
 
 static __always_inline bool addr_eq(const union ipsecif_addr *a, const union ipsecif_addr *b)
 {
@@ -73,16 +74,20 @@ static __always_inline void inner_set_ecn(struct scratch *s, bool v6, __u8 ecn)
 	}
 }
 
-struct esp_in_ctx {
-	__u32 sa_id;
-	__u32 reqid;
-};
-
-/* Per-packet state, in a per-CPU map: the ciphers need the stack. */
+/*
+ * Per-packet state in a per-CPU map.  As on the way out, the work before
+ * and after the cipher runs in functions whose frames are gone while the
+ * cipher runs: BPF's 512-byte stack is shared along the call chain.
+ */
 struct esp_in_state {
 	struct outer o;
 	struct ipsecif_sa_key sk;
 	struct crypt_args a;
+	__u64 seq;			/* the full sequence number, ESN inferred */
+	__u32 sa_id;
+	__u32 reqid;
+	__u32 text;
+	__u32 hdr;			/* ESP header + IV */
 };
 
 struct {
@@ -92,43 +97,43 @@ struct {
 	__type(value, struct esp_in_state);
 } esp_in_state_map SEC(".maps");
 
-static __always_inline int esp_in_drop(struct esp_in_ctx *c, __u32 reason)
+#define ESP_IN_OPEN	(-1)	/* esp_in_prepare: go on to the cipher */
+
+static __always_inline int esp_in_drop(const struct esp_in_state *st, __u32 reason)
 {
-	count(DIR_IN, c->sa_id, c->reqid, reason, 0);
+	count(DIR_IN, st->sa_id, st->reqid, reason, 0);
 	return XDP_DROP;
 }
 
-static __always_inline int esp_in(struct xdp_md *ctx)
+/* Parse, find the SA, pre-check the window, load; ESP_IN_OPEN or a verdict. */
+__noinline int esp_in_prepare(struct xdp_md *ctx)
 {
-	struct esp_in_ctx c = {};
 	struct esp_in_state *st;
+	struct scratch *s = scratch_get();
 	struct ipsecif_sa *sa;
 	struct ipsecif_iface *ifc;
 	struct ipsecif_key *k;
 	struct ipsecif_replay *rp;
-	struct scratch *s;
-	__u32 spi, seql, hdr, icv, text, padlen, nh, inner, ilen, delta, zero = 0;
-	__u32 esp_off, esp_len;
-	__u8 in_ecn;
-	bool esn, v6;
-	__u64 seq;
-	int r, e;
+	__u32 spi, seql, hdr, icv, text, esp_off, esp_len, id, zero = 0;
+	bool esn;
+	int r;
 
 	st = bpf_map_lookup_elem(&esp_in_state_map, &zero);
-	s = scratch_get();
-	if (!st || !s)
+	if (!ctx || !st || !s)
 		return XDP_ABORTED;
+	st->sa_id = 0;
+	st->reqid = 0;
 	r = parse_outer(ctx, &st->o);
 	if (r == PARSE_PASS)
 		return XDP_PASS;
 	if (r == PARSE_BAD)
-		return esp_in_drop(&c, IPSECIF_DROP_MALFORMED);
+		return esp_in_drop(st, IPSECIF_DROP_MALFORMED);
 
 	/* Once into registers: the verifier bounds what it has checked there. */
 	esp_off = st->o.esp_off;
 	esp_len = st->o.esp_len;
 	if (bpf_xdp_load_bytes(ctx, esp_off, &s->tag[0], 8))
-		return esp_in_drop(&c, IPSECIF_DROP_MALFORMED);
+		return esp_in_drop(st, IPSECIF_DROP_MALFORMED);
 	spi = ld32(&s->tag[0]);
 	seql = ld_be32(&s->tag[4]);
 
@@ -138,101 +143,131 @@ static __always_inline int esp_in(struct xdp_md *ctx)
 	st->sk.dst = st->o.dst;
 	sa = bpf_map_lookup_elem(&sa_in, &st->sk);
 	if (!sa)
-		return esp_in_drop(&c, IPSECIF_DROP_NO_SA);
-	c.sa_id = sa->id;
+		return esp_in_drop(st, IPSECIF_DROP_NO_SA);
+	id = sa->id;
+	st->sa_id = id;
 	if (!addr_eq(&sa->src, &st->o.src))
-		return esp_in_drop(&c, IPSECIF_DROP_BAD_ENDPOINT);
+		return esp_in_drop(st, IPSECIF_DROP_BAD_ENDPOINT);
+	if (sa->expired & IPSECIF_SA_EXP_HARD)
+		return esp_in_drop(st, IPSECIF_DROP_EXPIRED);
 
 	/* The SA is live only on an interface with its reqid and endpoints. */
-	c.reqid = sa->reqid;
-	ifc = bpf_map_lookup_elem(&ifaces, &c.reqid);
+	st->reqid = sa->reqid;
+	ifc = bpf_map_lookup_elem(&ifaces, &st->reqid);
 	if (!ifc || ifc->family != st->o.family || !addr_eq(&ifc->dst, &st->o.src) ||
 	    !addr_eq(&ifc->src, &st->o.dst)) {
-		c.reqid = 0;
-		return esp_in_drop(&c, IPSECIF_DROP_NO_SA);
+		st->reqid = 0;
+		return esp_in_drop(st, IPSECIF_DROP_NO_SA);
 	}
 
-	k = bpf_map_lookup_elem(&keys, &c.sa_id);
-	rp = bpf_map_lookup_elem(&replay, &c.sa_id);
+	k = bpf_map_lookup_elem(&keys, &id);
+	rp = bpf_map_lookup_elem(&replay, &id);
 	if (!k || !rp)
-		return esp_in_drop(&c, IPSECIF_DROP_CRYPTO);
+		return esp_in_drop(st, IPSECIF_DROP_CRYPTO);
 
 	hdr = 8 + (k->enc == IPSECIF_ENC_AES_CBC ? IPSECIF_CBC_IV_LEN : IPSECIF_AEAD_IV_LEN);
 	icv = k->icv_len;
 	if (esp_len < hdr + icv + 4)
-		return esp_in_drop(&c, IPSECIF_DROP_MALFORMED);
+		return esp_in_drop(st, IPSECIF_DROP_MALFORMED);
 	text = esp_len - hdr - icv;
 	if (text > IPSECIF_MAX_TEXT)
-		return esp_in_drop(&c, IPSECIF_DROP_TOO_BIG);
+		return esp_in_drop(st, IPSECIF_DROP_TOO_BIG);
 	/* RFC 4303 §2.4: the text ends 4-aligned, and CBC needs whole blocks. */
 	if (text & (k->enc == IPSECIF_ENC_AES_CBC ? 15 : 3))
-		return esp_in_drop(&c, IPSECIF_DROP_MALFORMED);
+		return esp_in_drop(st, IPSECIF_DROP_MALFORMED);
+	st->text = text;
+	st->hdr = hdr;
 
 	/* Pre-check before the ICV (§3.4.3). */
 	esn = sa->flags & IPSECIF_SA_F_ESN;
-	r = replay_check(rp, seql, esn, &seq);
+	r = replay_check(rp, seql, esn, &st->seq);
 	if (r == IPSECIF_REPLAY_DUP)
-		return esp_in_drop(&c, IPSECIF_DROP_REPLAY);
+		return esp_in_drop(st, IPSECIF_DROP_REPLAY);
 	if (r != IPSECIF_REPLAY_OK)
-		return esp_in_drop(&c, IPSECIF_DROP_TOO_OLD);
+		return esp_in_drop(st, IPSECIF_DROP_TOO_OLD);
 
 	/* SPI | seq | IV | text | ICV into the scratch, text at SCR_TEXT. */
 	if (hdr > 24 || esp_len > IPSECIF_MAX_TEXT + 24 + IPSECIF_MAX_ICV_LEN)
-		return esp_in_drop(&c, IPSECIF_DROP_TOO_BIG);
+		return esp_in_drop(st, IPSECIF_DROP_TOO_BIG);
 	if (bpf_xdp_load_bytes(ctx, esp_off, &s->buf[SCR_TEXT - hdr], esp_len))
-		return esp_in_drop(&c, IPSECIF_DROP_MALFORMED);
+		return esp_in_drop(st, IPSECIF_DROP_MALFORMED);
 	st->a.len = text;
-	st->a.aad_len = esp_aad(s, spi, seq, esn);
-	st->a.seq_hi = seq >> 32;
+	st->a.aad_len = esp_aad(s, spi, st->seq, esn);
+	st->a.seq_hi = st->seq >> 32;
 	st->a.esn = esn;
 	__builtin_memcpy(st->a.iv, &s->buf[SCR_TEXT - 8], 8);
-	r = ipsecif_crypt(k, s, &st->a, true);
-	if (r == -EBADMSG)
-		return esp_in_drop(&c, IPSECIF_DROP_AUTH);
-	if (r)
-		return esp_in_drop(&c, IPSECIF_DROP_CRYPTO);
+	return ESP_IN_OPEN;
+}
+
+/* After the ICV verified: window, trailer, ECN, lifetimes, delivery. */
+__noinline int esp_in_finish(struct xdp_md *ctx)
+{
+	struct esp_in_state *st;
+	struct scratch *s = scratch_get();
+	struct ipsecif_iface *ifc;
+	struct ipsecif_replay *rp;
+	struct ipsecif_sa *sa;
+	__u32 id, reqid, text, padlen, nh, inner, ilen, delta, zero = 0;
+	__u8 in_ecn;
+	bool v6;
+	int e;
+
+	st = bpf_map_lookup_elem(&esp_in_state_map, &zero);
+	if (!ctx || !st || !s)
+		return XDP_ABORTED;
+	id = st->sa_id;
+	reqid = st->reqid;
+	text = st->text;
+
+	rp = bpf_map_lookup_elem(&replay, &id);
+	sa = bpf_map_lookup_elem(&sa_in, &st->sk);
+	ifc = bpf_map_lookup_elem(&ifaces, &reqid);
+	if (!rp || !sa || !ifc)
+		return esp_in_drop(st, IPSECIF_DROP_NO_SA);	/* removed meanwhile */
 
 	/* Only now may the window move (§3.4.3). */
-	if (replay_accept(rp, seq) != IPSECIF_REPLAY_OK)
-		return esp_in_drop(&c, IPSECIF_DROP_REPLAY);
+	if (replay_accept(rp, st->seq) != IPSECIF_REPLAY_OK)
+		return esp_in_drop(st, IPSECIF_DROP_REPLAY);
 
 	/* Trailer: Pad Length and Next Header end the text (§2.4, §2.6). */
 	barrier_var(text);	/* re-derive its bounds for the verifier */
 	if (text < 4 || text > IPSECIF_MAX_TEXT)
-		return esp_in_drop(&c, IPSECIF_DROP_MALFORMED);
+		return esp_in_drop(st, IPSECIF_DROP_MALFORMED);
 	padlen = s->buf[SCR_TEXT + text - 2];
 	nh = s->buf[SCR_TEXT + text - 1];
 	if (padlen + 2 > text || esp_pad_bad(s, text, padlen))
-		return esp_in_drop(&c, IPSECIF_DROP_BAD_PAD);
+		return esp_in_drop(st, IPSECIF_DROP_BAD_PAD);
 	inner = text - 2 - padlen;
 	if (nh == 59)
-		return esp_in_drop(&c, IPSECIF_DROP_DUMMY);	/* §2.6: discard silently */
+		return esp_in_drop(st, IPSECIF_DROP_DUMMY);	/* §2.6: discard silently */
 	if (nh == 4) {
 		if (inner < 20 || (s->buf[SCR_TEXT] >> 4) != 4)
-			return esp_in_drop(&c, IPSECIF_DROP_MALFORMED);
+			return esp_in_drop(st, IPSECIF_DROP_MALFORMED);
 		ilen = ld_be32(&s->buf[SCR_TEXT]) & 0xffff;
 		in_ecn = s->buf[SCR_TEXT + 1] & 3;
 		v6 = false;
 	} else if (nh == 41) {
 		if (!(ifc->flags & IPSECIF_F_INET6))
-			return esp_in_drop(&c, IPSECIF_DROP_INNER_FAMILY);
+			return esp_in_drop(st, IPSECIF_DROP_INNER_FAMILY);
 		if (inner < 40 || (s->buf[SCR_TEXT] >> 4) != 6)
-			return esp_in_drop(&c, IPSECIF_DROP_MALFORMED);
+			return esp_in_drop(st, IPSECIF_DROP_MALFORMED);
 		ilen = 40 + (ld_be32(&s->buf[SCR_TEXT + 4]) >> 16);
 		in_ecn = (s->buf[SCR_TEXT + 1] >> 4) & 3;
 		v6 = true;
 	} else {
-		return esp_in_drop(&c, IPSECIF_DROP_BAD_NEXT_HDR);
+		return esp_in_drop(st, IPSECIF_DROP_BAD_NEXT_HDR);
 	}
 	/* The inner packet may be shorter than the text (TFC padding, §2.7). */
 	if (ilen > inner || ilen < (v6 ? 40 : 20))
-		return esp_in_drop(&c, IPSECIF_DROP_MALFORMED);
+		return esp_in_drop(st, IPSECIF_DROP_MALFORMED);
 
 	e = ecn_decap(in_ecn, st->o.ecn);
 	if (e < 0)
-		return esp_in_drop(&c, IPSECIF_DROP_ECN);
+		return esp_in_drop(st, IPSECIF_DROP_ECN);
 	if (e != in_ecn)
 		inner_set_ecn(s, v6, e);
+	if (!sa_account(&st->sk, reqid, ilen, 0))
+		return esp_in_drop(st, IPSECIF_DROP_EXPIRED);
 
 	/* The frame for ipsecN: Ethernet header, then the inner packet. */
 	__builtin_memcpy(&s->buf[SCR_TEXT - 14], ifc->mac, 6);
@@ -240,17 +275,38 @@ static __always_inline int esp_in(struct xdp_md *ctx)
 	s->buf[SCR_TEXT - 2] = v6 ? 0x86 : 0x08;
 	s->buf[SCR_TEXT - 1] = v6 ? 0xdd : 0x00;
 
-	delta = esp_off + hdr - 14;
+	delta = st->o.esp_off + st->hdr - 14;
 	if (bpf_xdp_adjust_head(ctx, delta))
-		return esp_in_drop(&c, IPSECIF_DROP_MALFORMED);
+		return esp_in_drop(st, IPSECIF_DROP_MALFORMED);
 	if (bpf_xdp_adjust_tail(ctx, (int)(14 + ilen) - (int)bpf_xdp_get_buff_len(ctx)))
-		return esp_in_drop(&c, IPSECIF_DROP_MALFORMED);
+		return esp_in_drop(st, IPSECIF_DROP_MALFORMED);
 	if (ilen > IPSECIF_MAX_TEXT ||
 	    bpf_xdp_store_bytes(ctx, 0, &s->buf[SCR_TEXT - 14], 14 + ilen))
-		return esp_in_drop(&c, IPSECIF_DROP_MALFORMED);
+		return esp_in_drop(st, IPSECIF_DROP_MALFORMED);
 
-	count(DIR_IN, c.sa_id, c.reqid, PASSED, ilen);
+	count(DIR_IN, id, reqid, PASSED, ilen);
 	return bpf_redirect(ifc->peer_ifindex, 0);
+}
+
+/* Three global functions, as on the way out (esp_out.h). */
+static __always_inline int esp_in(struct xdp_md *ctx)
+{
+	struct esp_in_state *st;
+	__u32 zero = 0;
+	int r;
+
+	r = esp_in_prepare(ctx);
+	if (r != ESP_IN_OPEN)
+		return r;
+	st = bpf_map_lookup_elem(&esp_in_state_map, &zero);
+	if (!st)
+		return XDP_ABORTED;
+	r = ipsecif_crypt(st->sa_id, &st->a, 1);
+	if (r == -EBADMSG)
+		return esp_in_drop(st, IPSECIF_DROP_AUTH);
+	if (r)
+		return esp_in_drop(st, IPSECIF_DROP_CRYPTO);
+	return esp_in_finish(ctx);
 }
 
 #endif /* IPSECIF_ESP_IN_H */

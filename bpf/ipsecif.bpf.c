@@ -209,11 +209,11 @@ static __always_inline int ctest_run(struct xdp_md *ctx, struct ipsecif_ctest *t
 	out = len;
 	switch (t->op) {
 	case IPSECIF_CTEST_SEAL:
-		err = ipsecif_crypt(k, s, &a, false);
+		err = ipsecif_crypt(t->key_id, &a, 0);
 		out += k->icv_len;
 		break;
 	case IPSECIF_CTEST_OPEN:
-		err = ipsecif_crypt(k, s, &a, true);
+		err = ipsecif_crypt(t->key_id, &a, 1);
 		break;
 	case IPSECIF_CTEST_MAC:
 		err = ctest_mac(k, s, t);

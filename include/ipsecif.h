@@ -101,7 +101,48 @@ struct ipsecif_sa {
 	union ipsecif_addr src;		/* outer source and destination */
 	union ipsecif_addr dst;
 	__u64 seq;			/* outbound: last sequence number sent */
+	/* Lifetimes (RFC 4301 §4.4.2.1), counted by the data path. */
+	__u64 bytes;			/* inner bytes through the SA (atomic) */
+	__u64 packets;
+	__u64 soft_bytes;		/* limits; 0: none */
+	__u64 hard_bytes;
+	__u64 soft_packets;
+	__u64 hard_packets;
+	__u32 expired;			/* IPSECIF_SA_EXP_*: events already sent */
+	__u32 pad2;
 };
+
+/* struct ipsecif_sa.expired */
+#define IPSECIF_SA_EXP_SOFT	0x1	/* a soft limit was reached */
+#define IPSECIF_SA_EXP_HARD	0x2	/* a hard limit: the SA carries nothing more */
+#define IPSECIF_SA_EXP_SEQ	0x4	/* outbound sequence numbers near their end */
+
+/*
+ * Without ESN, this many sequence numbers before the end the data path
+ * asks for a rekey (IPSECIF_EV_SEQ_THRESHOLD): at 10 Gbit/s of small
+ * packets, seconds; at ordinary rates, long enough for IKE.
+ */
+#define IPSECIF_SEQ_SOFT_MARGIN	(1ULL << 24)
+
+/* Events from the data path to the agent (ring buffer "events"). */
+enum ipsecif_event_type {
+	IPSECIF_EV_ACQUIRE = 1,		/* a packet for a reqid with no outbound SA */
+	IPSECIF_EV_SOFT_EXPIRE = 2,	/* soft byte or packet limit reached */
+	IPSECIF_EV_HARD_EXPIRE = 3,	/* hard limit: the SA drops from now on */
+	IPSECIF_EV_SEQ_THRESHOLD = 4,	/* sequence numbers close to running out */
+};
+
+struct ipsecif_event {
+	__u32 type;			/* enum ipsecif_event_type */
+	__u32 reqid;
+	__u32 sa_id;			/* 0 for acquire */
+	__u32 spi;			/* network order; 0 for acquire */
+	__u64 value;			/* bytes, packets or sequence number reached */
+	__u64 time_ns;			/* CLOCK_MONOTONIC */
+};
+
+/* At most one acquire per reqid per this long (the trigger, not a flood). */
+#define IPSECIF_ACQUIRE_INTERVAL_NS	1000000000ULL
 
 /* Key of sa_in: what an arriving ESP packet names (RFC 4301 §4.1). */
 struct ipsecif_sa_key {
@@ -130,6 +171,7 @@ enum ipsecif_drop {
 	IPSECIF_DROP_MALFORMED,		/* truncated or inconsistent headers */
 	IPSECIF_DROP_CRYPTO,		/* the cipher failed or the key is not ready */
 	IPSECIF_DROP_NO_ROUTE,		/* no route to the tunnel destination */
+	IPSECIF_DROP_EXPIRED,		/* the SA's hard lifetime is over */
 	IPSECIF_DROP_MAX,
 };
 
@@ -144,7 +186,8 @@ struct ipsecif_stats {
 _Static_assert(sizeof(struct ipsecif_replay) == 16 + 8 * IPSECIF_REPLAY_WORDS, "replay layout");
 _Static_assert(sizeof(struct ipsecif_rtest) == 40, "rtest layout");
 _Static_assert(sizeof(struct ipsecif_iface) == 16 + 32 + 12 + 4, "iface layout");
-_Static_assert(sizeof(struct ipsecif_sa) == 24 + 32 + 8, "sa layout");
+_Static_assert(sizeof(struct ipsecif_sa) == 24 + 32 + 8 + 48 + 8, "sa layout");
+_Static_assert(sizeof(struct ipsecif_event) == 32, "event layout");
 _Static_assert(sizeof(struct ipsecif_sa_key) == 24, "sa key layout");
 #endif
 

@@ -15,7 +15,9 @@ XDP_DROP, XDP_PASS, XDP_REDIRECT = 1, 2, 4
 # enum ipsecif_drop, in order (include/ipsecif.h)
 DROPS = ["no_sa", "bad_endpoint", "replay", "too_old", "auth", "bad_pad",
          "bad_next_hdr", "dummy", "inner_family", "ecn", "seq_exhausted",
-         "too_big", "malformed", "crypto", "no_route"]
+         "too_big", "malformed", "crypto", "no_route", "expired"]
+
+EV_ACQUIRE, EV_SOFT, EV_HARD, EV_SEQ = 1, 2, 3, 4
 
 F_NATT, F_ECN, F_INET6 = 1, 2, 4
 
@@ -92,6 +94,14 @@ class DataPath:
         extra = f" {ifindex}" if ifindex else ""
         out = self.cmd(f"run {prog} {bytes(data).hex()}{extra}").split()
         return int(out[1]), bytes.fromhex(out[2]) if len(out) > 2 else b""
+
+    def events(self):
+        """Pending events: (type, reqid, sa_id, spi, value) tuples."""
+        v = [int(x) for x in self.cmd("events").split()[1:]]
+        return [tuple(v[1 + 5 * i: 6 + 5 * i]) for i in range(v[0])]
+
+    def life(self, direction, key, soft_bytes=0, hard_bytes=0, soft_packets=0, hard_packets=0):
+        self.cmd(f"life {direction} {key} {soft_bytes} {hard_bytes} {soft_packets} {hard_packets}")
 
     def stats(self, kind, key):
         v = [int(x) for x in self.cmd(f"stats {kind} {key}").split()[1:]]

@@ -11,6 +11,9 @@
  *                                           TOP: replay top (in), last seq sent (out)
  *   run PROG HEXPACKET [IFINDEX]            -> ret RETVAL HEXOUT
  *   stats sa|if|global KEY                  -> stats PACKETS BYTES DROP...
+ *   life in|out KEY SOFT_BYTES HARD_BYTES SOFT_PACKETS HARD_PACKETS
+ *                                           KEY: reqid (out) or SPI FAMILY DST (in)
+ *   events                                  -> events N [TYPE REQID SA_ID SPI VALUE]...
  *   attach xdp|tc IFNAME                    xdp_esp_in on the underlay (native XDP),
  *                                           tc_esp_out on the ingress of ipsecN's peer
  *   quit
@@ -34,6 +37,9 @@
 
 static struct ipsecif *skel;
 static struct ipsecif_keyring kr;
+static struct ring_buffer *rb;
+static char evbuf[4096];
+static int nev;
 
 static int addr(int family, const char *s, union ipsecif_addr *a)
 {
@@ -270,6 +276,80 @@ static void cmd_attach(char **av, int ac)
 		puts("ok");
 }
 
+static void cmd_life(char **av, int ac)
+{
+	struct ipsecif_sa sa;
+	struct ipsecif_sa_key k = {};
+	int fd, in, n = 0, fam;
+	void *key;
+	__u32 reqid;
+
+	if (ac < 7) {
+		puts("err usage: life in SPI FAMILY DST | out REQID, then SOFT_B HARD_B SOFT_P HARD_P");
+		return;
+	}
+	in = !strcmp(av[1], "in");
+	if (in) {
+		if (ac != 9) {
+			puts("err usage: life in SPI FAMILY DST SOFT_B HARD_B SOFT_P HARD_P");
+			return;
+		}
+		fam = atoi(av[3]) == 6 ? AF_INET6 : AF_INET;
+		k.spi = htonl(strtoul(av[2], NULL, 0));
+		k.family = fam;
+		if (addr(fam, av[4], &k.dst)) {
+			puts("err bad address");
+			return;
+		}
+		key = &k;
+		n = 5;
+		fd = bpf_map__fd(skel->maps.sa_in);
+	} else {
+		if (ac != 7) {
+			puts("err usage: life out REQID SOFT_B HARD_B SOFT_P HARD_P");
+			return;
+		}
+		reqid = strtoul(av[2], NULL, 0);
+		key = &reqid;
+		n = 3;
+		fd = bpf_map__fd(skel->maps.sa_out);
+	}
+	if (bpf_map_lookup_elem(fd, key, &sa)) {
+		printf("err %s\n", strerror(errno));
+		return;
+	}
+	sa.soft_bytes = strtoull(av[n], NULL, 0);
+	sa.hard_bytes = strtoull(av[n + 1], NULL, 0);
+	sa.soft_packets = strtoull(av[n + 2], NULL, 0);
+	sa.hard_packets = strtoull(av[n + 3], NULL, 0);
+	if (bpf_map_update_elem(fd, key, &sa, BPF_EXIST))
+		printf("err %s\n", strerror(errno));
+	else
+		puts("ok");
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	const struct ipsecif_event *e = data;
+	size_t used = strlen(evbuf);
+
+	(void)ctx;
+	if (size < sizeof(*e))
+		return 0;
+	nev++;
+	snprintf(evbuf + used, sizeof(evbuf) - used, " %u %u %u %u %llu", e->type, e->reqid,
+		 e->sa_id, ntohl(e->spi), (unsigned long long)e->value);
+	return 0;
+}
+
+static void cmd_events(void)
+{
+	evbuf[0] = 0;
+	nev = 0;
+	ring_buffer__consume(rb);
+	printf("events %d%s\n", nev, evbuf);
+}
+
 int main(void)
 {
 	static char line[40000];
@@ -282,6 +362,11 @@ int main(void)
 	kr.install_fd = bpf_program__fd(skel->progs.key_install);
 	kr.derive_fd = bpf_program__fd(skel->progs.key_derive);
 	kr.keys_fd = bpf_map__fd(skel->maps.keys);
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, NULL, NULL);
+	if (!rb) {
+		printf("err ring buffer: %s\n", strerror(errno));
+		return 1;
+	}
 	puts("ready");
 	fflush(stdout);
 
@@ -310,10 +395,15 @@ int main(void)
 			cmd_stats(av, ac);
 		else if (!strcmp(av[0], "attach"))
 			cmd_attach(av, ac);
+		else if (!strcmp(av[0], "life"))
+			cmd_life(av, ac);
+		else if (!strcmp(av[0], "events"))
+			cmd_events();
 		else
 			printf("err unknown command %s\n", av[0]);
 		fflush(stdout);
 	}
+	ring_buffer__free(rb);
 	ipsecif__destroy(skel);
 	return 0;
 }

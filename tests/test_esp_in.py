@@ -316,3 +316,15 @@ def test_trailer_checks(dp):
     ret, out = dp.run("xdp_esp_in", crafted(t, 9, tfc))
     assert ret == XDP_REDIRECT
     expect_frame(out, IP(inner))
+
+
+def test_inbound_hard_lifetime(dp):
+    t = Tunnel(dp, SUITES[1])
+    dp.cmd(f"life in {t.spi} 4 {t.local} 0 0 0 2")
+    dp.events()
+    frames = [t.frame(t.seal(inner_packet(4), s)) for s in (1, 2, 3)]
+    assert dp.run("xdp_esp_in", frames[0])[0] == XDP_REDIRECT
+    assert dp.run("xdp_esp_in", frames[1])[0] == XDP_REDIRECT
+    drop_reason(dp, t, frames[2], "expired")
+    ev = [e for e in dp.events() if e[1] == t.reqid]
+    assert ev == [(3, t.reqid, t.sa_id, t.spi, 2)]

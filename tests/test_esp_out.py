@@ -24,7 +24,7 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
 from dp import (DataPath, SUITES, LOCAL4, LOCAL6, PEER4, PEER6, F_INET6, F_ECN, SA_ESN,
-                SA_NATT, scapy_sa)
+                SA_NATT, EV_ACQUIRE, EV_SOFT, EV_HARD, EV_SEQ, scapy_sa)
 from netns import Netns
 
 TC_ACT_OK, TC_ACT_SHOT, TC_ACT_REDIRECT = 0, 2, 7
@@ -254,3 +254,59 @@ def test_sa_switch(env):
     esp = Ether(out)[ESP]
     assert ret == TC_ACT_REDIRECT and esp.spi == new_spi and esp.seq == 1
     assert bytes(t.open(out)) == bytes(inner)
+
+
+def events_for(env, reqid):
+    return [e for e in env.events() if e[1] == reqid]
+
+
+def test_acquire_event(env):
+    """No outbound SA: the packet is dropped and counted, and IKE is asked, once a second."""
+    Out.n += 1
+    reqid = 500 + Out.n
+    env.iface(reqid, F_INET6, 4, LOCAL4, PEER4, peer_ifindex=env.ifindex, mtu=1400)
+    env.events()                                   # drain
+    frame = Ether() / inner_packet(4)
+    for _ in range(3):
+        ret, _ = env.run("tc_esp_out", frame, ifindex=env.ifindex)
+        assert ret == TC_ACT_SHOT
+    assert env.stats("if", reqid)["no_sa"] == 3
+    assert events_for(env, reqid) == [(EV_ACQUIRE, reqid, 0, 0, 0)]
+
+
+def test_lifetimes_and_expire_events(env):
+    t = Out(env, SUITES[0], 4)
+    env.life("out", t.reqid, soft_packets=2, hard_packets=3)
+    env.events()
+    verdicts = [t.send(inner_packet(4, 10))[0] for _ in range(5)]
+    # RFC 4301 §4.4.2.1: the soft limit warns, the hard one ends the SA.
+    assert verdicts == [TC_ACT_REDIRECT] * 3 + [TC_ACT_SHOT] * 2
+    assert t.stats()["expired"] == 2
+    assert events_for(env, t.reqid) == [(EV_SOFT, t.reqid, t.sa_id, t.spi, 2),
+                                        (EV_HARD, t.reqid, t.sa_id, t.spi, 3)]
+    # Byte limits, counted in inner bytes.
+    t = Out(env, SUITES[1], 4)
+    size = len(bytes(inner_packet(4, 100)))
+    env.life("out", t.reqid, soft_bytes=size + 1, hard_bytes=10 * size)
+    env.events()
+    t.send(inner_packet(4, 100))
+    assert events_for(env, t.reqid) == []
+    t.send(inner_packet(4, 100))
+    assert events_for(env, t.reqid) == [(EV_SOFT, t.reqid, t.sa_id, t.spi, 2 * size)]
+
+
+def test_sequence_threshold_event(env):
+    """Without ESN, IKE is asked to rekey well before the counter runs out."""
+    start = 0xffffffff - (1 << 24) - 2
+    t = Out(env, SUITES[0], 4, seq=start)
+    env.events()
+    t.send(inner_packet(4))                        # start + 1: not yet
+    assert events_for(env, t.reqid) == []
+    t.send(inner_packet(4))                        # start + 2 = the threshold
+    t.send(inner_packet(4))
+    assert events_for(env, t.reqid) == [(EV_SEQ, t.reqid, t.sa_id, t.spi, start + 2)]
+    t = Out(env, SUITES[0], 4, esn=True, seq=start)
+    env.events()
+    t.send(inner_packet(4))
+    t.send(inner_packet(4))
+    assert events_for(env, t.reqid) == []          # with ESN there is no end in sight
