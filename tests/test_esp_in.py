@@ -328,3 +328,27 @@ def test_inbound_hard_lifetime(dp):
     drop_reason(dp, t, frames[2], "expired")
     ev = [e for e in dp.events() if e[1] == t.reqid]
     assert ev == [(3, t.reqid, t.sa_id, t.spi, 2)]
+
+
+def test_four_inbound_sas_at_once(dp):
+    """Make-before-break: several inbound SAs of one interface live together."""
+    t = Tunnel(dp, SUITES[0])
+    peers = [t]
+    for i in range(3):
+        Tunnel.n += 1
+        sa_id, spi = 1000 + Tunnel.n, 0x1000 + Tunnel.n
+        key = os.urandom(t.suite.klen)
+        dp.key(sa_id, t.suite, key)
+        dp.sa("in", sa_id, spi, t.reqid, 0, 4, t.peer, t.local)
+        p = type("P", (), {})()
+        p.sa_id, p.spi = sa_id, spi
+        p.peer_sa = scapy_sa(t.suite, spi, key, b"", t.peer, t.local)
+        peers.append(p)
+    for seq in range(1, 6):
+        for p in peers:
+            inner = inner_packet(4, seq * 10)
+            ret, out = dp.run("xdp_esp_in", t.frame(p.peer_sa.encrypt(inner, seq_num=seq)))
+            assert ret == XDP_REDIRECT
+            expect_frame(out, inner)
+    for p in peers:
+        assert dp.stats("sa", p.sa_id)["packets"] == 5

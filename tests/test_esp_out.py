@@ -230,6 +230,15 @@ def test_drops(env):
     drop(t, inner_packet(4), "seq_exhausted")
     t = Out(env, SUITES[0], 4, dst=NOROUTE4)
     drop(t, inner_packet(4), "no_route")
+    # Sealed, it would exceed the route's MTU: never fragmented, dropped.
+    env.ns("ip", "link", "set", "ul0", "mtu", "1000")
+    try:
+        t = Out(env, SUITES[0], 4)
+        ret, _ = t.send(inner_packet(4, 900))
+        assert ret == TC_ACT_REDIRECT
+        drop(t, inner_packet(4, 960), "too_big")
+    finally:
+        env.ns("ip", "link", "set", "ul0", "mtu", "1500")
 
 
 def test_not_ipsecif_passes(env):
