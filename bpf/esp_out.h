@@ -52,6 +52,8 @@ struct esp_out_state {
 	__u16 family;
 	__be16 sport, dport;
 	union ipsecif_addr src, dst;
+	__u32 out_off;			/* the sealed packet in the scratch: offset */
+	__u32 out_len;			/* and length, outer header included */
 };
 
 struct {
@@ -60,8 +62,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct esp_out_state);
 } esp_out_state_map SEC(".maps");
-
-#define ESP_OUT_SEAL	(-1)	/* esp_out_prepare: go on to the cipher */
 
 static __always_inline int esp_out_drop(__u32 sa_id, __u32 reqid, __u32 reason)
 {
@@ -156,64 +156,79 @@ static __always_inline int cbc_iv(const struct ipsecif_key *k, struct scratch *s
 }
 
 /* Everything up to the cipher; ESP_OUT_SEAL or a TC verdict. */
-__noinline int esp_out_prepare(struct __sk_buff *skb)
+/*
+ * Verdicts of the stages shared by the TC and XDP paths; their callers
+ * turn them into TC_ACT_* or XDP_*.
+ */
+#define ESP_GO		(-1)	/* go on */
+#define ESP_DROPPED	(-2)	/* counted; drop it */
+#define ESP_NOT_OURS	(-3)	/* leave it to the kernel */
+
+/*
+ * Seal stage one, shared by both paths: the inner packet (st->len bytes,
+ * st->inner_proto) is at SCR_TEXT.  Takes the interface's outbound SA and
+ * a sequence number, counts the lifetimes, appends the trailer, and sets
+ * up the IV and AAD for the cipher.
+ */
+__noinline int esp_seal_prepare(__u32 reqid)
 {
 	struct esp_out_state *st;
 	struct scratch *s = scratch_get();
 	struct ipsecif_iface *ifc;
 	struct ipsecif_sa *sa;
 	struct ipsecif_key *k;
-	__u32 ifindex, reqid, *rq, id, len, text, pad, ivlen, i, zero = 0;
-	__u16 inner_proto;
+	__u32 id, len, text, pad, ivlen, i, zero = 0;
 	__u8 nh, dsfield;
 	bool v6in, esn;
 	__u64 seq;
 
 	st = bpf_map_lookup_elem(&esp_out_state_map, &zero);
-	if (!skb || !st || !s)
-		return TC_ACT_SHOT;
-	ifindex = skb->ifindex;
-	rq = bpf_map_lookup_elem(&if_reqid, &ifindex);
-	if (!rq)
-		return TC_ACT_OK;	/* not an ipsecif device's peer */
-	reqid = *rq;
+	if (!st || !s)
+		return ESP_DROPPED;
 	st->reqid = reqid;
+	st->id = 0;
 	ifc = bpf_map_lookup_elem(&ifaces, &reqid);
-	if (!ifc)
-		return esp_out_drop(0, reqid, IPSECIF_DROP_NO_SA);
-
-	/* The inner packet, behind the Ethernet header ipsecN gave it. */
-	if (bpf_skb_load_bytes(skb, 12, &inner_proto, 2))
-		return esp_out_drop(0, reqid, IPSECIF_DROP_MALFORMED);
-	if (inner_proto == bpf_htons(ETH_P_IP)) {
+	if (!ifc) {
+		esp_out_drop(0, reqid, IPSECIF_DROP_NO_SA);
+		return ESP_DROPPED;
+	}
+	if (st->inner_proto == bpf_htons(ETH_P_IP)) {
 		v6in = false;
 		nh = 4;
-	} else if (inner_proto == bpf_htons(ETH_P_IPV6)) {
-		if (!(ifc->flags & IPSECIF_F_INET6))
-			return esp_out_drop(0, reqid, IPSECIF_DROP_INNER_FAMILY);
+	} else if (st->inner_proto == bpf_htons(ETH_P_IPV6)) {
+		if (!(ifc->flags & IPSECIF_F_INET6)) {
+			esp_out_drop(0, reqid, IPSECIF_DROP_INNER_FAMILY);
+			return ESP_DROPPED;
+		}
 		v6in = true;
 		nh = 41;
 	} else {
-		return esp_out_drop(0, reqid, IPSECIF_DROP_MALFORMED);
+		esp_out_drop(0, reqid, IPSECIF_DROP_MALFORMED);
+		return ESP_DROPPED;
 	}
-	st->inner_proto = inner_proto;
-	/* GSO packets would seal into something larger than the path takes. */
-	len = skb->len - 14;
-	if (skb->gso_segs > 1 || len > ifc->mtu || len > IPSECIF_MAX_TEXT - 32)
-		return esp_out_drop(0, reqid, IPSECIF_DROP_TOO_BIG);
-	if (len < (v6in ? 40 : 20))
-		return esp_out_drop(0, reqid, IPSECIF_DROP_MALFORMED);
+	len = st->len;
+	if (len > ifc->mtu) {
+		esp_out_drop(0, reqid, IPSECIF_DROP_TOO_BIG);
+		return ESP_DROPPED;
+	}
+	if (len < (v6in ? 40 : 20)) {
+		esp_out_drop(0, reqid, IPSECIF_DROP_MALFORMED);
+		return ESP_DROPPED;
+	}
 
 	sa = bpf_map_lookup_elem(&sa_out, &reqid);
 	if (!sa) {
 		event_acquire(reqid);	/* RFC 4301 §5.1: ask the key manager */
-		return esp_out_drop(0, reqid, IPSECIF_DROP_NO_SA);
+		esp_out_drop(0, reqid, IPSECIF_DROP_NO_SA);
+		return ESP_DROPPED;
 	}
 	id = sa->id;
 	st->id = id;
 	k = bpf_map_lookup_elem(&keys, &id);
-	if (!k)
-		return esp_out_drop(id, reqid, IPSECIF_DROP_CRYPTO);
+	if (!k) {
+		esp_out_drop(id, reqid, IPSECIF_DROP_CRYPTO);
+		return ESP_DROPPED;
+	}
 	esn = sa->flags & IPSECIF_SA_F_ESN;
 	st->natt = !!(sa->flags & IPSECIF_SA_F_NATT);
 	st->family = sa->family;
@@ -226,13 +241,19 @@ __noinline int esp_out_prepare(struct __sk_buff *skb)
 	 * Sequence numbers are taken atomically and never repeat; without
 	 * ESN the counter must not cycle (RFC 4303 §3.3.3).
 	 */
-	if (sa->expired & IPSECIF_SA_EXP_HARD)
-		return esp_out_drop(id, reqid, IPSECIF_DROP_EXPIRED);
+	if (sa->expired & IPSECIF_SA_EXP_HARD) {
+		esp_out_drop(id, reqid, IPSECIF_DROP_EXPIRED);
+		return ESP_DROPPED;
+	}
 	seq = __sync_fetch_and_add(&sa->seq, 1) + 1;
-	if (!esn && seq > 0xffffffffULL)
-		return esp_out_drop(id, reqid, IPSECIF_DROP_SEQ_EXHAUSTED);
-	if (!sa_account(NULL, reqid, len, seq))
-		return esp_out_drop(id, reqid, IPSECIF_DROP_EXPIRED);
+	if (!esn && seq > 0xffffffffULL) {
+		esp_out_drop(id, reqid, IPSECIF_DROP_SEQ_EXHAUSTED);
+		return ESP_DROPPED;
+	}
+	if (!sa_account(NULL, reqid, len, seq)) {
+		esp_out_drop(id, reqid, IPSECIF_DROP_EXPIRED);
+		return ESP_DROPPED;
+	}
 	st->seq = seq;
 
 	/* Text: inner packet, padding 1, 2, 3, ..., pad length, next header (§2.4). */
@@ -243,16 +264,15 @@ __noinline int esp_out_prepare(struct __sk_buff *skb)
 		ivlen = IPSECIF_AEAD_IV_LEN;
 		text = (len + 2 + 3) & ~3U;
 	}
-	st->len = len;
 	st->text = text;
 	st->ivlen = ivlen;
 	st->icv = k->icv_len;
 	pad = text - len - 2;
 	barrier_var(len);
-	if (len > IPSECIF_MAX_TEXT - 32 || pad > 15)
-		return esp_out_drop(id, reqid, IPSECIF_DROP_TOO_BIG);
-	if (bpf_skb_load_bytes(skb, 14, &s->buf[SCR_TEXT], len))
-		return esp_out_drop(id, reqid, IPSECIF_DROP_MALFORMED);
+	if (len > IPSECIF_MAX_TEXT - 32 || pad > 15) {
+		esp_out_drop(id, reqid, IPSECIF_DROP_TOO_BIG);
+		return ESP_DROPPED;
+	}
 	/*
 	 * All 16 candidates at once: the bytes past the pad are overwritten
 	 * by the trailer or lie beyond the text, and writing them costs less
@@ -278,8 +298,10 @@ __noinline int esp_out_prepare(struct __sk_buff *skb)
 	st32(&s->buf[SCR_TEXT - ivlen - 8], sa->spi);
 	st_be32(&s->buf[SCR_TEXT - ivlen - 4], (__u32)seq);
 	if (ivlen == IPSECIF_CBC_IV_LEN) {
-		if (cbc_iv(k, s, seq))
-			return esp_out_drop(id, reqid, IPSECIF_DROP_CRYPTO);
+		if (cbc_iv(k, s, seq)) {
+			esp_out_drop(id, reqid, IPSECIF_DROP_CRYPTO);
+			return ESP_DROPPED;
+		}
 	} else {
 		/* RFC 4106 §3.1, RFC 7634 §2: a counter is a fine AEAD IV. */
 		st_be64(&s->buf[SCR_TEXT - 8], seq);
@@ -289,34 +311,36 @@ __noinline int esp_out_prepare(struct __sk_buff *skb)
 	st->a.aad_len = esp_aad(s, sa->spi, seq, esn);
 	st->a.seq_hi = seq >> 32;
 	st->a.esn = esn;
-	return ESP_OUT_SEAL;
+	return ESP_GO;
 }
 
-/* After the cipher: the outer header, the route, and out. */
-__noinline int esp_out_finish(struct __sk_buff *skb)
+/*
+ * Seal stage three, after the cipher: the outer header, built in the
+ * scratch right in front of the ESP header (st->out_off, st->out_len),
+ * and the route lookup's parameters in st->fib (all but the ifindex).
+ */
+__noinline int esp_seal_outer(void)
 {
 	struct esp_out_state *st;
 	struct scratch *s = scratch_get();
-	__u32 id, reqid, ivlen, hdr, ip_len, out_len, zero = 0;
-	__u16 outer_proto;
+	__u32 ivlen, hdr, ip_len, out_len, zero = 0;
 	bool v6out;
 	__u8 *o;
-	int r;
 
 	st = bpf_map_lookup_elem(&esp_out_state_map, &zero);
-	if (!skb || !st || !s)
-		return TC_ACT_SHOT;
-	id = st->id;
-	reqid = st->reqid;
+	if (!st || !s)
+		return ESP_DROPPED;
 	ivlen = st->ivlen;
-
-	/* Outer header, built right in front of the ESP header. */
 	v6out = st->family == AF_INET6;
 	ip_len = v6out ? 40 : 20;
 	hdr = ip_len + (st->natt ? 8 : 0);
 	out_len = hdr + 8 + ivlen + st->text + st->icv;
-	if (ivlen > 16 || hdr > 48)
-		return esp_out_drop(id, reqid, IPSECIF_DROP_MALFORMED);
+	if (ivlen > 16 || hdr > 48) {
+		esp_out_drop(st->id, st->reqid, IPSECIF_DROP_MALFORMED);
+		return ESP_DROPPED;
+	}
+	st->out_off = SCR_TEXT - ivlen - 8 - hdr;
+	st->out_len = out_len;
 	o = &s->buf[SCR_TEXT - ivlen - 8 - hdr];
 	if (v6out) {
 		st32(o, bpf_htonl(0x60000000 | ((__u32)st->dsfield << 20)));
@@ -343,15 +367,8 @@ __noinline int esp_out_finish(struct __sk_buff *skb)
 			udp6_csum(s, o, out_len - ip_len);
 	}
 
-	/*
-	 * Route to the far end through the kernel's tables, as if the ESP
-	 * packet were forwarded from the peer device it arrived on: an output
-	 * lookup would pin the route to that device.  So the peer needs
-	 * forwarding on (net.ipv{4,6}.conf.DEV.forwarding; nothing global).
-	 */
 	__builtin_memset(&st->fib, 0, sizeof(st->fib));
 	st->fib.family = st->family;
-	st->fib.ifindex = skb->ifindex;
 	st->fib.tot_len = out_len;
 	if (v6out) {
 		__builtin_memcpy(st->fib.ipv6_src, st->src.v6, 16);
@@ -360,25 +377,87 @@ __noinline int esp_out_finish(struct __sk_buff *skb)
 		st->fib.ipv4_src = st->src.v4;
 		st->fib.ipv4_dst = st->dst.v4;
 	}
+	return ESP_GO;
+}
+
+/* The route lookup's answer as a verdict: drops counted. */
+static __always_inline int esp_route_verdict(struct esp_out_state *st, int r)
+{
+	if (r == BPF_FIB_LKUP_RET_SUCCESS || r == BPF_FIB_LKUP_RET_NO_NEIGH)
+		return ESP_GO;
+	esp_out_drop(st->id, st->reqid, r == BPF_FIB_LKUP_RET_FRAG_NEEDED ?
+		     IPSECIF_DROP_TOO_BIG : IPSECIF_DROP_NO_ROUTE);
+	return ESP_DROPPED;
+}
+
+/* TC: the inner packet from the skb into the scratch. */
+__noinline int esp_out_load(struct __sk_buff *skb, __u32 reqid)
+{
+	struct esp_out_state *st;
+	struct scratch *s = scratch_get();
+	__u32 len, zero = 0;
+	__u16 proto;
+
+	st = bpf_map_lookup_elem(&esp_out_state_map, &zero);
+	if (!skb || !st || !s)
+		return ESP_DROPPED;
+	if (bpf_skb_load_bytes(skb, 12, &proto, 2))
+		goto malformed;
+	st->inner_proto = proto;
+	len = skb->len - 14;
+	st->len = len;
+	/* GSO packets would seal into something larger than the path takes. */
+	if (skb->gso_segs > 1 || len > IPSECIF_MAX_TEXT - 32) {
+		esp_out_drop(0, reqid, IPSECIF_DROP_TOO_BIG);
+		return ESP_DROPPED;
+	}
+	if (len < 20 || bpf_skb_load_bytes(skb, 14, &s->buf[SCR_TEXT], len))
+		goto malformed;
+	return ESP_GO;
+malformed:
+	esp_out_drop(0, reqid, IPSECIF_DROP_MALFORMED);
+	return ESP_DROPPED;
+}
+
+/*
+ * TC, after the cipher: route to the far end through the kernel's tables,
+ * as if the ESP packet were forwarded from the peer device it arrived on
+ * (an output lookup would pin the route to that device; so the peer needs
+ * net.ipv{4,6}.conf.DEV.forwarding, nothing global), resize, write, and
+ * out through the neighbour table.
+ */
+__noinline int esp_out_send(struct __sk_buff *skb)
+{
+	struct esp_out_state *st;
+	struct scratch *s = scratch_get();
+	__u32 out_len, off, zero = 0;
+	__u16 outer_proto;
+	int r;
+
+	st = bpf_map_lookup_elem(&esp_out_state_map, &zero);
+	if (!skb || !st || !s)
+		return TC_ACT_SHOT;
+	st->fib.ifindex = skb->ifindex;
 	r = bpf_fib_lookup(skb, &st->fib, sizeof(st->fib), 0);
-	if (r == BPF_FIB_LKUP_RET_FRAG_NEEDED)
-		return esp_out_drop(id, reqid, IPSECIF_DROP_TOO_BIG);
-	if (r != BPF_FIB_LKUP_RET_SUCCESS && r != BPF_FIB_LKUP_RET_NO_NEIGH)
-		return esp_out_drop(id, reqid, IPSECIF_DROP_NO_ROUTE);
+	if (esp_route_verdict(st, r) != ESP_GO)
+		return TC_ACT_SHOT;
 
-	/* Resize: the family of the frame, then its length; then write it. */
-	outer_proto = v6out ? bpf_htons(ETH_P_IPV6) : bpf_htons(ETH_P_IP);
+	outer_proto = st->family == AF_INET6 ? bpf_htons(ETH_P_IPV6) : bpf_htons(ETH_P_IP);
+	out_len = st->out_len;
+	off = st->out_off;
 	if (outer_proto != st->inner_proto && bpf_skb_change_proto(skb, outer_proto, 0))
-		return esp_out_drop(id, reqid, IPSECIF_DROP_MALFORMED);
-	if (bpf_skb_change_tail(skb, 14 + out_len, 0))
-		return esp_out_drop(id, reqid, IPSECIF_DROP_TOO_BIG);
+		goto malformed;
+	if (bpf_skb_change_tail(skb, 14 + out_len, 0)) {
+		esp_out_drop(st->id, st->reqid, IPSECIF_DROP_TOO_BIG);
+		return TC_ACT_SHOT;
+	}
 	barrier_var(out_len);
-	if (out_len < 28 || out_len > IPSECIF_MAX_TEXT + 120 ||
-	    bpf_skb_store_bytes(skb, 14, o, out_len, 0) ||
+	if (out_len < 28 || out_len > IPSECIF_MAX_TEXT + 120 || off > SCR_TEXT ||
+	    bpf_skb_store_bytes(skb, 14, &s->buf[off], out_len, 0) ||
 	    bpf_skb_store_bytes(skb, 12, &outer_proto, 2, 0))
-		return esp_out_drop(id, reqid, IPSECIF_DROP_MALFORMED);
+		goto malformed;
 
-	count(DIR_OUT, id, reqid, PASSED, st->len);
+	count(DIR_OUT, st->id, st->reqid, PASSED, st->len);
 	__builtin_memset(&st->nh, 0, sizeof(st->nh));
 	st->nh.nh_family = st->fib.family;
 	if (st->fib.family == AF_INET6)
@@ -386,28 +465,47 @@ __noinline int esp_out_finish(struct __sk_buff *skb)
 	else
 		st->nh.ipv4_nh = st->fib.ipv4_dst;
 	return bpf_redirect_neigh(st->fib.ifindex, &st->nh, sizeof(st->nh), 0);
+malformed:
+	esp_out_drop(st->id, st->reqid, IPSECIF_DROP_MALFORMED);
+	return TC_ACT_SHOT;
 }
 
-/*
- * The three stages are global functions: the verifier checks each once
- * instead of once per path through the one before, and none of their
- * frames is on the stack while another runs.
- */
-static __always_inline int esp_out(struct __sk_buff *skb)
+/* The cipher, between the stages (stage two). */
+static __always_inline int esp_seal(__u32 reqid)
 {
 	struct esp_out_state *st;
 	__u32 zero = 0;
-	int r;
 
-	r = esp_out_prepare(skb);
-	if (r != ESP_OUT_SEAL)
-		return r;
+	if (esp_seal_prepare(reqid) != ESP_GO)
+		return ESP_DROPPED;
 	st = bpf_map_lookup_elem(&esp_out_state_map, &zero);
 	if (!st)
+		return ESP_DROPPED;
+	if (ipsecif_crypt(st->id, &st->a, 0)) {
+		esp_out_drop(st->id, st->reqid, IPSECIF_DROP_CRYPTO);
+		return ESP_DROPPED;
+	}
+	return esp_seal_outer();
+}
+
+/*
+ * The stages are global functions: the verifier checks each once instead
+ * of once per path through the one before, and none of their frames is
+ * on the stack while another runs.
+ */
+static __always_inline int esp_out(struct __sk_buff *skb)
+{
+	__u32 ifindex = skb->ifindex, *rq, reqid;
+
+	rq = bpf_map_lookup_elem(&if_reqid, &ifindex);
+	if (!rq)
+		return TC_ACT_OK;	/* not an ipsecif device's peer */
+	reqid = *rq;
+	if (esp_out_load(skb, reqid) != ESP_GO)
 		return TC_ACT_SHOT;
-	if (ipsecif_crypt(st->id, &st->a, 0))
-		return esp_out_drop(st->id, st->reqid, IPSECIF_DROP_CRYPTO);
-	return esp_out_finish(skb);
+	if (esp_seal(reqid) != ESP_GO)
+		return TC_ACT_SHOT;
+	return esp_out_send(skb);
 }
 
 #endif /* IPSECIF_ESP_OUT_H */
