@@ -14,6 +14,7 @@
 #include "ecn.h"
 #include "stats.h"
 #include "events.h"
+#include "fwd.h"
 
 static __always_inline bool addr_eq(const union ipsecif_addr *a, const union ipsecif_addr *b)
 {
@@ -88,6 +89,7 @@ struct esp_in_state {
 	__u32 reqid;
 	__u32 text;
 	__u32 hdr;			/* ESP header + IV */
+	struct bpf_fib_lookup fib;	/* the XDP forwarding path's route */
 };
 
 struct {
@@ -199,6 +201,32 @@ __noinline int esp_in_prepare(struct xdp_md *ctx)
 	return ESP_IN_OPEN;
 }
 
+/*
+ * The line-rate path (IPSECIF_F_XDP_FWD): the route of the decapsulated
+ * packet, as forwarded from ipsecN, with its neighbour; the TTL taken
+ * down in the scratch.  The egress ifindex, or 0 for the ordinary path
+ * (no neighbour entry yet, TTL out, local delivery, back into a tunnel).
+ */
+__noinline int in_fast_route(struct xdp_md *ctx, __u32 ilen, __u32 v6, __u32 ifindex)
+{
+	struct esp_in_state *st;
+	struct scratch *s = scratch_get();
+	__u32 zero = 0, ifx;
+
+	st = bpf_map_lookup_elem(&esp_in_state_map, &zero);
+	if (!ctx || !st || !s)
+		return 0;
+	if (fib_inner(ctx, &st->fib, &s->buf[SCR_TEXT], v6, ilen, ifindex) !=
+	    BPF_FIB_LKUP_RET_SUCCESS)
+		return 0;
+	ifx = st->fib.ifindex;
+	if (bpf_map_lookup_elem(&if_reqid, &ifx))
+		return 0;	/* into another tunnel: the kernel's path */
+	if (!fwd_ttl(&s->buf[SCR_TEXT], v6))
+		return 0;
+	return ifx;
+}
+
 /* After the ICV verified: window, trailer, ECN, lifetimes, delivery. */
 __noinline int esp_in_finish(struct xdp_md *ctx)
 {
@@ -207,7 +235,7 @@ __noinline int esp_in_finish(struct xdp_md *ctx)
 	struct ipsecif_iface *ifc;
 	struct ipsecif_replay *rp;
 	struct ipsecif_sa *sa;
-	__u32 id, reqid, text, padlen, nh, inner, ilen, delta, zero = 0;
+	__u32 id, reqid, text, padlen, nh, inner, ilen, delta, fwd, zero = 0;
 	__u8 in_ecn;
 	bool v6;
 	int e;
@@ -269,9 +297,20 @@ __noinline int esp_in_finish(struct xdp_md *ctx)
 	if (!sa_account(&st->sk, reqid, ilen, 0))
 		return esp_in_drop(st, IPSECIF_DROP_EXPIRED);
 
-	/* The frame for ipsecN: Ethernet header, then the inner packet. */
-	__builtin_memcpy(&s->buf[SCR_TEXT - 14], ifc->mac, 6);
-	__builtin_memcpy(&s->buf[SCR_TEXT - 8], ifc->peer_mac, 6);
+	/*
+	 * The frame: for ipsecN (its veth peer passes it on), or with
+	 * IPSECIF_F_XDP_FWD and a complete route, for the next hop itself.
+	 */
+	fwd = 0;
+	if (ifc->flags & IPSECIF_F_XDP_FWD)
+		fwd = in_fast_route(ctx, ilen, v6, ifc->ifindex);
+	if (fwd) {
+		__builtin_memcpy(&s->buf[SCR_TEXT - 14], st->fib.dmac, 6);
+		__builtin_memcpy(&s->buf[SCR_TEXT - 8], st->fib.smac, 6);
+	} else {
+		__builtin_memcpy(&s->buf[SCR_TEXT - 14], ifc->mac, 6);
+		__builtin_memcpy(&s->buf[SCR_TEXT - 8], ifc->peer_mac, 6);
+	}
 	s->buf[SCR_TEXT - 2] = v6 ? 0x86 : 0x08;
 	s->buf[SCR_TEXT - 1] = v6 ? 0xdd : 0x00;
 
@@ -284,6 +323,10 @@ __noinline int esp_in_finish(struct xdp_md *ctx)
 	    bpf_xdp_store_bytes(ctx, 0, &s->buf[SCR_TEXT - 14], 14 + ilen))
 		return esp_in_drop(st, IPSECIF_DROP_MALFORMED);
 
+	if (fwd) {
+		count(DIR_IN, id, reqid, PASSED_FAST, ilen);
+		return bpf_redirect(fwd, 0);
+	}
 	count(DIR_IN, id, reqid, PASSED, ilen);
 	return bpf_redirect(ifc->peer_ifindex, 0);
 }

@@ -10,6 +10,7 @@
 #include "replay.h"
 #include "esp_in.h"
 #include "esp_out.h"
+#include "fast.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -318,4 +319,11 @@ SEC("tc")
 int tc_esp_out(struct __sk_buff *skb)
 {
 	return esp_out(skb);
+}
+
+/* The XDP line-rate path for LAN-facing devices (optional; bpf/fast.h). */
+SEC("xdp.frags")
+int xdp_lan(struct xdp_md *ctx)
+{
+	return xdp_lan_fast(ctx);
 }

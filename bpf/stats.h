@@ -12,6 +12,9 @@
 #define DIR_IN	0
 #define DIR_OUT	1
 
+#define PASSED		IPSECIF_DROP_MAX	/* not a drop: counted as passed */
+#define PASSED_FAST	(IPSECIF_DROP_MAX + 1)	/* passed, on the XDP line-rate path */
+
 static __always_inline void stats_add(void *map, const __u32 *key, __u32 reason, __u64 bytes)
 {
 	struct ipsecif_stats *st = bpf_map_lookup_elem(map, key);
@@ -23,10 +26,11 @@ static __always_inline void stats_add(void *map, const __u32 *key, __u32 reason,
 	} else {
 		st->packets++;
 		st->bytes += bytes;
+		if (reason == PASSED_FAST)
+			st->fast++;
 	}
 }
 
-#define PASSED IPSECIF_DROP_MAX
 
 /*
  * Count a packet (reason PASSED) or a drop.  sa_id/reqid of 0 mean not

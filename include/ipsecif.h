@@ -55,6 +55,8 @@ struct ipsecif_rtest {
 #define IPSECIF_F_NATT		0x1	/* link0: ESP in UDP 4500 (RFC 3948) */
 #define IPSECIF_F_ECN		0x2	/* link1: RFC 6040 normal mode */
 #define IPSECIF_F_INET6		0x4	/* link2: carry inner IPv6 (default on) */
+#define IPSECIF_F_XDP_FWD	0x8	/* forward decapsulated packets in XDP (off:
+					 * it bypasses netfilter on ipsecN) */
 
 /* An outer address, network order; IPv4 in the first 4 bytes, rest zero. */
 union ipsecif_addr {
@@ -179,6 +181,7 @@ enum ipsecif_drop {
 struct ipsecif_stats {
 	__u64 packets;
 	__u64 bytes;			/* inner bytes */
+	__u64 fast;			/* of the packets, those on the XDP line-rate path */
 	__u64 drops[IPSECIF_DROP_MAX];
 };
 

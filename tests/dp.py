@@ -105,8 +105,8 @@ class DataPath:
 
     def stats(self, kind, key):
         v = [int(x) for x in self.cmd(f"stats {kind} {key}").split()[1:]]
-        d = {"packets": v[0], "bytes": v[1]}
-        d.update(zip(DROPS, v[2:]))
+        d = {"packets": v[0], "bytes": v[1], "fast": v[2]}
+        d.update(zip(DROPS, v[3:]))
         return d
 
 

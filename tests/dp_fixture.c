@@ -10,12 +10,14 @@
  *   sa in|out ID SPI REQID FLAGS FAMILY SRC DST SPORT DPORT WINDOW [TOP]
  *                                           TOP: replay top (in), last seq sent (out)
  *   run PROG HEXPACKET [IFINDEX]            -> ret RETVAL HEXOUT
- *   stats sa|if|global KEY                  -> stats PACKETS BYTES DROP...
+ *   stats sa|if|global KEY                  -> stats PACKETS BYTES FAST DROP...
  *   life in|out KEY SOFT_BYTES HARD_BYTES SOFT_PACKETS HARD_PACKETS
  *                                           KEY: reqid (out) or SPI FAMILY DST (in)
  *   events                                  -> events N [TYPE REQID SA_ID SPI VALUE]...
- *   attach xdp|tc IFNAME                    xdp_esp_in on the underlay (native XDP),
- *                                           tc_esp_out on the ingress of ipsecN's peer
+ *   attach xdp|tc|lan IFNAME                xdp_esp_in on the underlay (native XDP),
+ *                                           tc_esp_out on the ingress of ipsecN's peer,
+ *                                           xdp_lan on a LAN device
+ *   ifindex IFINDEX REQID                   ipsecN's own ifindex, for the XDP paths' routes
  *   quit
  *
  * Errors answer "err MESSAGE".
@@ -239,15 +241,33 @@ static void cmd_stats(char **av, int ac)
 	for (c = 0; c < ncpu; c++) {
 		sum.packets += v[c].packets;
 		sum.bytes += v[c].bytes;
+		sum.fast += v[c].fast;
 		for (i = 0; i < IPSECIF_DROP_MAX; i++)
 			sum.drops[i] += v[c].drops[i];
 	}
-	printf("stats %llu %llu", (unsigned long long)sum.packets, (unsigned long long)sum.bytes);
+	printf("stats %llu %llu %llu", (unsigned long long)sum.packets,
+	       (unsigned long long)sum.bytes, (unsigned long long)sum.fast);
 	for (i = 0; i < IPSECIF_DROP_MAX; i++)
 		printf(" %llu", (unsigned long long)sum.drops[i]);
 	putchar('\n');
 out:
 	free(v);
+}
+
+static void cmd_ifindex(char **av, int ac)
+{
+	__u32 ifindex, reqid;
+
+	if (ac != 3) {
+		puts("err usage: ifindex IFINDEX REQID");
+		return;
+	}
+	ifindex = strtoul(av[1], NULL, 0);
+	reqid = strtoul(av[2], NULL, 0);
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.if_reqid), &ifindex, &reqid, BPF_ANY))
+		printf("err %s\n", strerror(errno));
+	else
+		puts("ok");
 }
 
 static void cmd_attach(char **av, int ac)
@@ -259,9 +279,11 @@ static void cmd_attach(char **av, int ac)
 		puts("err usage: attach xdp|tc IFNAME (an existing device)");
 		return;
 	}
-	if (!strcmp(av[1], "xdp")) {
-		err = bpf_xdp_attach(ifindex, bpf_program__fd(skel->progs.xdp_esp_in),
-				     XDP_FLAGS_DRV_MODE, NULL);
+	if (!strcmp(av[1], "xdp") || !strcmp(av[1], "lan")) {
+		struct bpf_program *p = !strcmp(av[1], "xdp") ? skel->progs.xdp_esp_in :
+								 skel->progs.xdp_lan;
+
+		err = bpf_xdp_attach(ifindex, bpf_program__fd(p), XDP_FLAGS_DRV_MODE, NULL);
 	} else {
 		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
 		LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = bpf_program__fd(skel->progs.tc_esp_out));
@@ -395,6 +417,8 @@ int main(void)
 			cmd_stats(av, ac);
 		else if (!strcmp(av[0], "attach"))
 			cmd_attach(av, ac);
+		else if (!strcmp(av[0], "ifindex"))
+			cmd_ifindex(av, ac);
 		else if (!strcmp(av[0], "life"))
 			cmd_life(av, ac);
 		else if (!strcmp(av[0], "events"))
