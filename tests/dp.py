@@ -45,7 +45,12 @@ SUITES = [
     Suite("aes-gcm-256", 2, 0, 36, 0, "AES-GCM", None),
     Suite("aes-cbc+hmac-sha2-256", 1, 1, 16, 32, "AES-CBC", "SHA2-256-128"),
     Suite("aes-cbc+hmac-sha1", 1, 2, 16, 20, "AES-CBC", "HMAC-SHA1-96"),
+    # Encryption only, as in FreeBSD's if_ipsec(4) example: insecure, but supported.
+    Suite("aes-cbc (no auth)", 1, 0, 16, 0, "AES-CBC", None),
 ]
+
+# The suites whose ICV must catch every change.
+AUTH_SUITES = [s for s in SUITES if s.enc != 1 or s.auth]
 
 
 class FixtureError(Exception):

@@ -17,6 +17,8 @@
  *   attach xdp|tc|lan IFNAME                xdp_esp_in on the underlay (native XDP),
  *                                           tc_esp_out on the ingress of ipsecN's peer,
  *                                           xdp_lan on a LAN device
+ *   pin DIR                                 pin every map under DIR (a bpffs)
+ *   unpin DIR
  *   ifindex IFINDEX REQID                   ipsecN's own ifindex, for the XDP paths' routes
  *   quit
  *
@@ -26,6 +28,7 @@
 #include <net/if.h>
 #include <linux/if_link.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,6 +257,21 @@ out:
 	free(v);
 }
 
+static void cmd_pin(char **av, int ac, bool pin)
+{
+	int err;
+
+	if (ac != 2) {
+		puts("err usage: pin|unpin DIR");
+		return;
+	}
+	err = pin ? bpf_object__pin_maps(skel->obj, av[1]) : bpf_object__unpin_maps(skel->obj, av[1]);
+	if (err)
+		printf("err %s: %s\n", av[1], strerror(-err));
+	else
+		puts("ok");
+}
+
 static void cmd_ifindex(char **av, int ac)
 {
 	__u32 ifindex, reqid;
@@ -417,6 +435,8 @@ int main(void)
 			cmd_stats(av, ac);
 		else if (!strcmp(av[0], "attach"))
 			cmd_attach(av, ac);
+		else if (!strcmp(av[0], "pin") || !strcmp(av[0], "unpin"))
+			cmd_pin(av, ac, av[0][0] == 'p');
 		else if (!strcmp(av[0], "ifindex"))
 			cmd_ifindex(av, ac);
 		else if (!strcmp(av[0], "life"))

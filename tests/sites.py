@@ -13,7 +13,8 @@ MTU = 1400
 
 SERVER = r"""
 import hashlib, socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(1)
 print("listening", flush=True)
 c, _ = s.accept(); h = hashlib.sha256(); n = 0
@@ -37,21 +38,31 @@ c.close(); print(sent, h.hexdigest(), flush=True)
 """
 
 
+IN6_A, IN6_B = "fd00:100::1", "fd00:200::1"
+UL6_A, UL6_B = "2001:db8:1::1", "2001:db8:1::2"
+
+
 def site(ns, inner, peer_inner, ul):
-    for dev in ("ipsec0",):
-        ns("ip", "link", "add", dev, "type", "veth", "peer", "name", dev + "p")
-    # ipsec0 is point-to-point in spirit: no ARP, no IPv6 noise, no offloads that
-    # would hand the data path unchecksummed or oversized packets; GRO gives
-    # its veth the NAPI that XDP redirects into it need.
+    """ipsec0 with its veth peer, inner and underlay addresses of both families."""
+    a_side = inner == IN_A
+    ns("ip", "link", "add", "ipsec0", "type", "veth", "peer", "name", "ipsec0p")
+    # ipsec0 is point-to-point in spirit: no ARP, no link-local IPv6 chatter, no
+    # offloads that would hand the data path unchecksummed or oversized packets;
+    # GRO gives its veth the NAPI that XDP redirects into it need.  Its peer
+    # needs forwarding: the outbound route is looked up as forwarded from it.
     ns("ip", "link", "set", "ipsec0", "arp", "off", "mtu", str(MTU))
-    ns("sysctl", "-qw", "net.ipv6.conf.ipsec0.disable_ipv6=1")
-    ns("sysctl", "-qw", "net.ipv6.conf.ipsec0p.disable_ipv6=1")
+    for dev in ("ipsec0", "ipsec0p"):
+        ns("sysctl", "-qw", f"net.ipv6.conf.{dev}.addr_gen_mode=1")
     ns("sysctl", "-qw", "net.ipv4.conf.ipsec0p.forwarding=1")
+    ns("sysctl", "-qw", "net.ipv6.conf.ipsec0p.forwarding=1")
     ns("ethtool", "-K", "ipsec0", "tx", "off", "tso", "off", "gso", "off", "gro", "on")
     ns("ip", "link", "set", "ipsec0", "up")
     ns("ip", "link", "set", "ipsec0p", "up")
     ns("ip", "addr", "add", inner, "peer", peer_inner, "dev", "ipsec0")
+    ns("ip", "-6", "addr", "add", IN6_A if a_side else IN6_B, "peer",
+       IN6_B if a_side else IN6_A, "dev", "ipsec0", "nodad")
     ns("ip", "addr", "add", f"{ul}/24", "dev", "ul0")
+    ns("ip", "-6", "addr", "add", f"{UL6_A if a_side else UL6_B}/64", "dev", "ul0", "nodad")
     ns("ip", "link", "set", "ul0", "up")
 
 

@@ -21,7 +21,8 @@ import pytest
 
 from dp import SUITES, F_INET6
 from netns import Netns
-from sites import IN_A, IN_B, UL_A, UL_B, MTU, SIZE, site, mac, start_datapaths, transfer
+from sites import (IN_A, IN_B, IN6_A, IN6_B, UL_A, UL_B, UL6_A, UL6_B, MTU, SIZE, site, mac,
+                   start_datapaths, transfer)
 
 @pytest.fixture(scope="module")
 def sites():
@@ -40,25 +41,26 @@ def sites():
         b.close()
 
 
-def configure(dps, suite, n):
+def configure(dps, suite, n, outer=4):
     """Keys and SAs for suite on both sites; A->B SPI 0x100+n, B->A 0x200+n."""
     a, b = dps
+    ul_a, ul_b = (UL_A, UL_B) if outer == 4 else (UL6_A, UL6_B)
     key_ab, key_ba = os.urandom(suite.klen), os.urandom(suite.klen)
     ak_ab = os.urandom(suite.aklen) if suite.aklen else b""
     ak_ba = os.urandom(suite.aklen) if suite.aklen else b""
     reqid = 10 + n
     out_id, in_id = 100 + 2 * n, 101 + 2 * n
     for d, local, peer, kout, akout, kin, akin, spi_out, spi_in in (
-            (a, UL_A, UL_B, key_ab, ak_ab, key_ba, ak_ba, 0x100 + n, 0x200 + n),
-            (b, UL_B, UL_A, key_ba, ak_ba, key_ab, ak_ab, 0x200 + n, 0x100 + n)):
+            (a, ul_a, ul_b, key_ab, ak_ab, key_ba, ak_ba, 0x100 + n, 0x200 + n),
+            (b, ul_b, ul_a, key_ba, ak_ba, key_ab, ak_ab, 0x200 + n, 0x100 + n)):
         ifindex = d.ns.ifindex("ipsec0")
         d.key(out_id, suite, kout, akout)
         d.key(in_id, suite, kin, akin)
-        d.iface(reqid, F_INET6, 4, local, peer, ifindex=ifindex,
+        d.iface(reqid, F_INET6, outer, local, peer, ifindex=ifindex,
                 peer_ifindex=d.ns.ifindex("ipsec0p"), mtu=MTU,
                 mac=mac(d.ns, "ipsec0"), peer_mac=mac(d.ns, "ipsec0p"))
-        d.sa("out", out_id, spi_out, reqid, 0, 4, local, peer)
-        d.sa("in", in_id, spi_in, reqid, 0, 4, peer, local)
+        d.sa("out", out_id, spi_out, reqid, 0, outer, local, peer)
+        d.sa("in", in_id, spi_in, reqid, 0, outer, peer, local)
     return out_id, in_id, reqid
 
 
@@ -78,3 +80,20 @@ def test_ping_and_tcp(sites, n, suite):
         assert got["bytes"] > 2 * SIZE // 2     # both transfers' data crossed
         for st in (sent, got):
             assert all(v == 0 for k, v in st.items() if k not in ("packets", "bytes", "fast")), st
+
+
+@pytest.mark.parametrize("outer,inner", ((6, 6), (4, 6), (6, 4)))
+def test_families(sites, outer, inner):
+    """The other three outer/inner family pairs, live (ChaCha20-Poly1305)."""
+    a, b = sites
+    n = 20 + 2 * outer + inner          # ids apart from test_ping_and_tcp's
+    out_id, in_id, _ = configure(sites, SUITES[0], n, outer)
+    dst_b, dst_a = (IN_B, IN_A) if inner == 4 else (IN6_B, IN6_A)
+    r = a.ns("ping", "-c", "3", "-i", "0.2", "-W", "2", dst_b, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    transfer(a.ns, b.ns, dst_b, size=20 * 1000 * 1000)
+    transfer(b.ns, a.ns, dst_a, size=20 * 1000 * 1000)
+    for x, y in ((a, b), (b, a)):
+        sent, got = x.stats("sa", out_id), y.stats("sa", in_id)
+        assert sent["packets"] == got["packets"] and sent["bytes"] == got["bytes"]
+        assert got["bytes"] > 20 * 1000 * 1000
