@@ -382,3 +382,25 @@ def test_bpftool_reads_the_maps(dp, tmp_path):
         dp.cmd(f"unpin {fs}")
     finally:
         subprocess.run(["umount", str(fs)], check=False)
+
+
+def test_vlan_tag_and_ipv4_options(dp):
+    """One 802.1Q tag, and an outer IPv4 header with options, are parsed past."""
+    from scapy.layers.inet import IPOption_NOP, IPOption_RR
+    from scapy.layers.l2 import Dot1Q
+    t = Tunnel(dp, SUITES[1])
+    inner = inner_packet(4, 300)
+    esp = t.seal(inner, 1)[ESP_layer()]
+    tagged = Ether(dst=UNDERLAY_MAC, src="02:00:00:00:01:02") / Dot1Q(vlan=42) / \
+        IP(src=t.peer, dst=t.local) / esp
+    ret, out = dp.run("xdp_esp_in", tagged)
+    assert ret == XDP_REDIRECT
+    expect_frame(out, inner)                 # delivered untagged, to ipsecN
+    inner2 = inner_packet(4, 301)
+    esp2 = t.seal(inner2, 2)[ESP_layer()]
+    opts = IP(src=t.peer, dst=t.local, options=[IPOption_RR(routers=["192.0.2.9"]),
+                                                 IPOption_NOP()]) / esp2
+    assert IP(bytes(opts)).ihl > 5
+    ret, out = dp.run("xdp_esp_in", t.frame(opts))
+    assert ret == XDP_REDIRECT
+    expect_frame(out, inner2)
