@@ -18,8 +18,8 @@ BPF_HDRS := $(wildcard bpf/*.h) $(wildcard include/*.h)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 SKELS    := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 
-LIB_OBJS := $(BUILD)/keys.o $(BUILD)/mtu.o
-TESTS    := $(BUILD)/test_crypto $(BUILD)/test_replay $(BUILD)/test_mtu
+LIB_OBJS := $(BUILD)/keys.o $(BUILD)/mtu.o $(BUILD)/setkey.o
+TESTS    := $(BUILD)/test_crypto $(BUILD)/test_replay $(BUILD)/test_mtu $(BUILD)/test_setkey
 BENCHES  := $(BUILD)/bench_crypto
 FIXTURES := $(BUILD)/dp_fixture
 
@@ -32,7 +32,10 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all deps check test bench-crypto demo clean
+.PHONY: all deps check test bench-crypto demo fuzz-setkey clean
+
+FUZZ_SECONDS ?= 180
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Idaemon
 
 all: $(BPF_OBJS) $(SKELS) $(LIB_OBJS) $(TESTS) $(BENCHES) $(FIXTURES)
 
@@ -84,6 +87,16 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(BUILD)/test_crypto --quick
 	$(Q)$(MAKE) --no-print-directory bench-crypto
+
+# The setkey parser under libFuzzer, with ASan and UBSan, for FUZZ_SECONDS.
+fuzz-setkey: deps
+	$(Q)mkdir -p $(BUILD)/fuzz/setkey-corpus
+	$(call msg,FUZZ,$(BUILD)/fuzz/setkey)
+	$(Q)$(CLANG) $(FUZZ_FLAGS) tests/fuzz_setkey.c daemon/setkey.c daemon/keys.c \
+		-o $(BUILD)/fuzz/setkey -lbpf
+	$(Q)cp tests/setkey-seeds/* $(BUILD)/fuzz/setkey-corpus/
+	$(Q)$(BUILD)/fuzz/setkey -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+		$(BUILD)/fuzz/setkey-corpus
 
 clean:
 	$(call msg,CLEAN,$(BUILD))
