@@ -68,9 +68,6 @@ struct {
 	__type(value, struct keystream);
 } keystream_map SEC(".maps");
 
-#define IPSECIF_MAX_IFACES	1024
-#define IPSECIF_MAX_SAS		8192
-
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, IPSECIF_MAX_IFACES);

@@ -3,8 +3,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <stdarg.h>
 #include <bpf/bpf.h>
+#include "errmsg.h"
 #include "keys.h"
 
 static const char *const enc_names[IPSECIF_ENC_MAX] = {
@@ -30,18 +30,6 @@ const char *ipsecif_auth_name(enum ipsecif_auth auth)
 	return (unsigned int)auth < IPSECIF_AUTH_MAX ? auth_names[auth] : "unknown";
 }
 
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
-}
-
 static bool is_aead(enum ipsecif_enc enc)
 {
 	return enc == IPSECIF_ENC_AES_GCM16 || enc == IPSECIF_ENC_CHACHA20_POLY1305;
@@ -57,62 +45,62 @@ int ipsecif_key_check(const struct ipsecif_key_params *p, char *err, size_t errl
 	size_t n = p->enc_key_len;
 
 	if (!p->enc_key && n)
-		return fail(err, errlen, -EINVAL, "encryption key missing");
+		return errmsg(err, errlen, -EINVAL, "encryption key missing");
 	switch (p->enc) {
 	case IPSECIF_ENC_CHACHA20_POLY1305:
 		/* RFC 7634 §4: 256-bit key plus 32-bit salt */
 		if (n != 36)
-			return fail(err, errlen, -EINVAL,
+			return errmsg(err, errlen, -EINVAL,
 				    "chacha20-poly1305 key must be 36 bytes (32-byte key + 4-byte salt), got %zu",
 				    n);
 		break;
 	case IPSECIF_ENC_AES_GCM16:
 		/* RFC 4106 §8.1: AES key plus 32-bit salt */
 		if (n != 20 && n != 28 && n != 36)
-			return fail(err, errlen, -EINVAL,
+			return errmsg(err, errlen, -EINVAL,
 				    "aes-gcm-16 key must be 20, 28 or 36 bytes (AES-128/192/256 key + 4-byte salt), got %zu",
 				    n);
 		break;
 	case IPSECIF_ENC_AES_CBC:
 		/* RFC 3602 §2.2: 128, 192 or 256 bits */
 		if (n != 16 && n != 24 && n != 32)
-			return fail(err, errlen, -EINVAL,
+			return errmsg(err, errlen, -EINVAL,
 				    "aes-cbc key must be 16, 24 or 32 bytes, got %zu", n);
 		break;
 	default:
-		return fail(err, errlen, -EINVAL, "unknown encryption algorithm %d", (int)p->enc);
+		return errmsg(err, errlen, -EINVAL, "unknown encryption algorithm %d", (int)p->enc);
 	}
 
 	switch (p->auth) {
 	case IPSECIF_AUTH_NONE:
 		if (p->auth_key_len)
-			return fail(err, errlen, -EINVAL,
+			return errmsg(err, errlen, -EINVAL,
 				    "authentication key given without an authentication algorithm");
 		if (p->enc == IPSECIF_ENC_AES_CBC && !p->allow_no_auth)
-			return fail(err, errlen, -EINVAL,
+			return errmsg(err, errlen, -EINVAL,
 				    "aes-cbc requires an authentication algorithm (encryption-only ESP is insecure, RFC 4303 §3.2)");
 		return 0;
 	case IPSECIF_AUTH_HMAC_SHA256_128:
 	case IPSECIF_AUTH_HMAC_SHA1_96:
 		break;
 	default:
-		return fail(err, errlen, -EINVAL, "unknown authentication algorithm %d",
+		return errmsg(err, errlen, -EINVAL, "unknown authentication algorithm %d",
 			    (int)p->auth);
 	}
 
 	if (is_aead(p->enc))
-		return fail(err, errlen, -EINVAL,
+		return errmsg(err, errlen, -EINVAL,
 			    "%s is an AEAD and takes no separate authentication algorithm",
 			    ipsecif_enc_name(p->enc));
 	if (!p->auth_key || !p->auth_key_len)
-		return fail(err, errlen, -EINVAL, "%s requires an authentication key",
+		return errmsg(err, errlen, -EINVAL, "%s requires an authentication key",
 			    ipsecif_auth_name(p->auth));
 	/* RFC 4868 §2.1.1: the key is 256 bits; RFC 2404 §3: 160 bits. */
 	if (p->auth == IPSECIF_AUTH_HMAC_SHA256_128 && p->auth_key_len != 32)
-		return fail(err, errlen, -EINVAL,
+		return errmsg(err, errlen, -EINVAL,
 			    "hmac-sha2-256 key must be 32 bytes, got %zu", p->auth_key_len);
 	if (p->auth == IPSECIF_AUTH_HMAC_SHA1_96 && p->auth_key_len != 20)
-		return fail(err, errlen, -EINVAL,
+		return errmsg(err, errlen, -EINVAL,
 			    "hmac-sha1 key must be 20 bytes, got %zu", p->auth_key_len);
 	return 0;
 }
@@ -153,17 +141,17 @@ int ipsecif_key_load(const struct ipsecif_keyring *kr, struct ipsecif_key_req *r
 	req->err = 0;
 	ret = bpf_prog_test_run_opts(kr->install_fd, &opts);
 	if (ret)
-		return fail(err, errlen, -errno, "running key_install: %s", strerror(errno));
+		return errmsg(err, errlen, -errno, "running key_install: %s", strerror(errno));
 	/* The kernel copies the syscall program's context back into req. */
 	if (req->err)
-		return fail(err, errlen, req->err, "key %u: %s", id, strerror(-req->err));
+		return errmsg(err, errlen, req->err, "key %u: %s", id, strerror(-req->err));
 	if (req->enc != IPSECIF_ENC_AES_GCM16)
 		return 0;
 
 	ret = key_derive(kr, id);
 	if (ret) {
 		bpf_map_delete_elem(kr->keys_fd, &id);
-		return fail(err, errlen, ret, "key %u: deriving the GHASH key: %s", id,
+		return errmsg(err, errlen, ret, "key %u: deriving the GHASH key: %s", id,
 			    strerror(-ret));
 	}
 	return 0;

@@ -9,6 +9,10 @@
 #include <linux/types.h>
 #include <linux/bpf.h>
 
+/* Sizes of the maps, which bound what the agent accepts. */
+#define IPSECIF_MAX_IFACES	1024
+#define IPSECIF_MAX_SAS		8192
+
 /*
  * Anti-replay (RFC 4303 §3.4.3, Appendix A).  The bitmap is a ring of
  * IPSECIF_REPLAY_RING bits indexed by sequence number; it must hold the

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The agent's model of interfaces, their security policies and the SAs:
+ * what ipsecifctl changes and the BPF maps mirror.  Pure bookkeeping, no
+ * system calls, so that every rule can be unit-tested:
+ *
+ * - reqids are unique across interfaces; one is assigned when none is
+ *   given (FreeBSD if_ipsec(4));
+ * - setting a tunnel creates the interface's four policies (out/in x
+ *   inner IPv4/IPv6, NetBSD ipsecif(4)), refused when another interface
+ *   has the same endpoints, since its policies would be duplicated;
+ * - an SA is active when an interface has its reqid and its endpoints
+ *   match the tunnel (its source is the far end for inbound SAs).
+ */
+#ifndef IPSECIF_TABLE_H
+#define IPSECIF_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <net/if.h>
+#include <linux/types.h>
+#include "ipsecif.h"
+
+#define TABLE_MAX_IFACES	IPSECIF_MAX_IFACES
+#define TABLE_REQID_MAX		16383	/* FreeBSD's manual reqid range */
+
+struct table_iface {
+	char name[IFNAMSIZ];
+	__u32 reqid;
+	__u32 flags;			/* IPSECIF_F_*; link2 on by default */
+	bool tunnel;			/* endpoints set */
+	int family;			/* of the endpoints */
+	union ipsecif_addr src, dst;
+};
+
+enum policy_dir { POLICY_OUT, POLICY_IN };
+
+/* One of the four policies an interface implies (ipsecif(4)). */
+struct table_policy {
+	const struct table_iface *iface;
+	enum policy_dir dir;
+	int inner_family;		/* AF_INET or AF_INET6 */
+	bool discard;			/* inner IPv6 with link2 off */
+	/* selectors: src -> dst, the tunnel endpoints swapped for "in" */
+	union ipsecif_addr src, dst;
+};
+
+struct table_sa {
+	__u32 spi;			/* host order */
+	int family;
+	union ipsecif_addr src, dst;
+	__u32 reqid;
+};
+
+struct table {
+	struct table_iface *ifaces;
+	size_t n_ifaces, cap_ifaces;
+	struct table_sa *sas;
+	size_t n_sas, cap_sas;
+};
+
+void table_init(struct table *t);
+void table_free(struct table *t);
+
+/*
+ * Each returns 0 or -errno with a message naming the problem in err, and
+ * changes nothing on error.
+ */
+int table_create(struct table *t, const char *name, __u32 reqid, char *err, size_t errlen);
+int table_destroy(struct table *t, const char *name, char *err, size_t errlen);
+int table_set_reqid(struct table *t, const char *name, __u32 reqid, char *err, size_t errlen);
+int table_set_tunnel(struct table *t, const char *name, int family,
+		     const union ipsecif_addr *src, const union ipsecif_addr *dst, char *err,
+		     size_t errlen);
+int table_delete_tunnel(struct table *t, const char *name, char *err, size_t errlen);
+int table_set_flags(struct table *t, const char *name, __u32 set, __u32 clear, char *err,
+		    size_t errlen);
+
+struct table_iface *table_find(struct table *t, const char *name);
+struct table_iface *table_find_reqid(struct table *t, __u32 reqid);
+
+/* The policies of all interfaces, four per tunnel: fills up to max, returns the count. */
+size_t table_policies(const struct table *t, struct table_policy *out, size_t max);
+
+int table_sa_add(struct table *t, const struct table_sa *sa, char *err, size_t errlen);
+int table_sa_delete(struct table *t, __u32 spi, int family, const union ipsecif_addr *dst,
+		    char *err, size_t errlen);
+
+/*
+ * The interface an SA serves, or NULL while it is inactive; *inbound says
+ * which way (the SA's destination is the near end: in).
+ */
+const struct table_iface *table_sa_iface(const struct table *t, const struct table_sa *sa,
+					 bool *inbound);
+
+#endif /* IPSECIF_TABLE_H */
