@@ -323,7 +323,7 @@ static int sha256_loop_cb(__u32 i, void *data)
 
 	if (off > SCR_SIZE - 64)
 		return 1;
-	sha256_compress(c->st, &c->s->buf[off]);
+	sha256_compress(c->st, &c->s->buf[off], c->s);
 	return 0;
 }
 
@@ -334,7 +334,7 @@ static int sha1_loop_cb(__u32 i, void *data)
 
 	if (off > SCR_SIZE - 64)
 		return 1;
-	sha1_compress(c->st, &c->s->buf[off]);
+	sha1_compress(c->st, &c->s->buf[off], c->s);
 	return 0;
 }
 
@@ -383,11 +383,11 @@ static __always_inline int sha_run(const __u8 auth, __u32 *st, struct scratch *s
 	s->tail[rem] = 0x80;
 	if (rem + 1 + 8 <= 64) {
 		st_be64(&s->tail[56], bits);
-		sha_compress(auth, st, &s->tail[0]);
+		sha_compress(auth, st, &s->tail[0], s);
 	} else {
 		st_be64(&s->tail[120], bits);
-		sha_compress(auth, st, &s->tail[0]);
-		sha_compress(auth, st, &s->tail[64]);
+		sha_compress(auth, st, &s->tail[0], s);
+		sha_compress(auth, st, &s->tail[64], s);
 	}
 	return 0;
 }
@@ -425,7 +425,7 @@ static __always_inline int hmac_alg(const __u8 auth, const struct ipsecif_key *k
 #pragma clang loop unroll(full)
 	for (i = 0; i < 8; i++)
 		st[i] = k->hmac_ost[i];
-	sha_compress(auth, st, &s->tail[0]);
+	sha_compress(auth, st, &s->tail[0], s);
 	sha_digest(auth, st, &s->tag[0]);
 	return 0;
 }

@@ -29,7 +29,7 @@ int key_install(struct ipsecif_key_req *req)
 	err = key_req_check(req);
 	if (err)
 		goto out;
-	s = scratch_get();
+	s = ctl_scratch_get();
 	if (!s) {
 		err = -EFAULT;
 		goto out;
@@ -92,7 +92,7 @@ int key_derive(struct xdp_md *ctx)
 {
 	struct key_derive_pkt pkt;
 	struct ipsecif_key *k;
-	struct keystream *ks = keystream_get();
+	struct keystream *ks = ctl_keystream_get();
 	struct bpf_crypto_ctx *aes;
 	struct bpf_dynptr src, dst;
 	int err = 0;

@@ -89,7 +89,7 @@ static __always_inline void hmac_pad_state(const __u8 auth, struct scratch *s, _
 	for (i = 0; i < 64; i++)
 		s->tail[i] = s->tag[i] ^ pad;
 	sha_init(auth, st);
-	sha_compress(auth, st, &s->tail[0]);
+	sha_compress(auth, st, &s->tail[0], s);
 #pragma clang loop unroll(full)
 	for (i = 0; i < 8; i++)
 		out[i] = st[i];

@@ -54,16 +54,26 @@ struct {
 	__type(value, struct ipsecif_key);
 } keys SEC(".maps");
 
+/*
+ * Two of each per CPU: [0] for the data path, which runs in softirq (or
+ * with bottom halves off) and so never interrupts itself; [1] for the
+ * key programs, which run from a system call and may be interrupted on
+ * their CPU by a packet at any moment.  Sharing one would let a packet
+ * overwrite a key being derived.
+ */
+#define SCR_DATA	0
+#define SCR_CTL		1
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, struct scratch);
 } scratch_map SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, struct keystream);
 } keystream_map SEC(".maps");
@@ -127,16 +137,30 @@ struct {
 
 static __always_inline struct scratch *scratch_get(void)
 {
-	__u32 zero = 0;
+	__u32 slot = SCR_DATA;
 
-	return bpf_map_lookup_elem(&scratch_map, &zero);
+	return bpf_map_lookup_elem(&scratch_map, &slot);
 }
 
 static __always_inline struct keystream *keystream_get(void)
 {
-	__u32 zero = 0;
+	__u32 slot = SCR_DATA;
 
-	return bpf_map_lookup_elem(&keystream_map, &zero);
+	return bpf_map_lookup_elem(&keystream_map, &slot);
+}
+
+static __always_inline struct scratch *ctl_scratch_get(void)
+{
+	__u32 slot = SCR_CTL;
+
+	return bpf_map_lookup_elem(&scratch_map, &slot);
+}
+
+static __always_inline struct keystream *ctl_keystream_get(void)
+{
+	__u32 slot = SCR_CTL;
+
+	return bpf_map_lookup_elem(&keystream_map, &slot);
 }
 
 #endif /* IPSECIF_MAPS_H */

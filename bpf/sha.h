@@ -74,9 +74,9 @@ static const __u32 sha1_iv[5] = {
 		SHA256_R(b, c, d, e, f, g, h, a, (i) + 7);		\
 	} while (0)
 
-static __noinline __attribute__((used)) int sha256_compress(__u32 *st, const __u8 *p)
+static __noinline __attribute__((used)) int sha256_compress(__u32 *st, const __u8 *p,
+							   struct scratch *s)
 {
-	struct scratch *s = scratch_get();
 	volatile __u32 *w;
 	__u32 a = st[0], b = st[1], c = st[2], d = st[3];
 	__u32 e = st[4], f = st[5], g = st[6], h = st[7];
@@ -137,9 +137,9 @@ static __noinline __attribute__((used)) int sha256_compress(__u32 *st, const __u
 		SHA1_R(b, c, d, e, a, (i) + 4);				\
 	} while (0)
 
-static __noinline __attribute__((used)) int sha1_compress(__u32 *st, const __u8 *p)
+static __noinline __attribute__((used)) int sha1_compress(__u32 *st, const __u8 *p,
+							   struct scratch *s)
 {
-	struct scratch *s = scratch_get();
 	volatile __u32 *w;
 	__u32 a = st[0], b = st[1], c = st[2], d = st[3], e = st[4];
 	int i;
@@ -166,12 +166,14 @@ static __always_inline __u32 sha_words(const __u8 auth)
 	return auth == IPSECIF_AUTH_HMAC_SHA1_96 ? 5 : 8;
 }
 
-static __always_inline void sha_compress(const __u8 auth, __u32 *st, const __u8 *p)
+/* s: the scratch the schedule lives in (the caller's: data path or control). */
+static __always_inline void sha_compress(const __u8 auth, __u32 *st, const __u8 *p,
+					 struct scratch *s)
 {
 	if (auth == IPSECIF_AUTH_HMAC_SHA1_96)
-		sha1_compress(st, p);
+		sha1_compress(st, p, s);
 	else
-		sha256_compress(st, p);
+		sha256_compress(st, p, s);
 }
 
 static __always_inline void sha_init(const __u8 auth, __u32 *st)
