@@ -74,20 +74,24 @@ static const __u32 sha1_iv[5] = {
 		SHA256_R(b, c, d, e, f, g, h, a, (i) + 7);		\
 	} while (0)
 
-static __noinline __attribute__((used)) int sha256_compress(__u32 *st, const __u8 *p,
-							   struct scratch *s)
+/* The 16 message words of block p, big-endian, into the schedule in s. */
+static __always_inline volatile __u32 *sha_load_block(struct scratch *s, const __u8 *p)
 {
-	volatile __u32 *w;
-	__u32 a = st[0], b = st[1], c = st[2], d = st[3];
-	__u32 e = st[4], f = st[5], g = st[6], h = st[7];
+	volatile __u32 *w = s->w;
 	int i;
 
-	if (!s)
-		return 0;
-	w = s->w;
 #pragma clang loop unroll(full)
 	for (i = 0; i < 16; i++)
 		w[i] = ld_be32(p + 4 * i);
+	return w;
+}
+
+static __noinline __attribute__((used)) int sha256_compress(__u32 *st, const __u8 *p,
+							   struct scratch *s)
+{
+	volatile __u32 *w = sha_load_block(s, p);
+	__u32 a = st[0], b = st[1], c = st[2], d = st[3];
+	__u32 e = st[4], f = st[5], g = st[6], h = st[7];
 
 	SHA256_R8(0);
 	SHA256_R8(8);
@@ -140,16 +144,8 @@ static __noinline __attribute__((used)) int sha256_compress(__u32 *st, const __u
 static __noinline __attribute__((used)) int sha1_compress(__u32 *st, const __u8 *p,
 							   struct scratch *s)
 {
-	volatile __u32 *w;
+	volatile __u32 *w = sha_load_block(s, p);
 	__u32 a = st[0], b = st[1], c = st[2], d = st[3], e = st[4];
-	int i;
-
-	if (!s)
-		return 0;
-	w = s->w;
-#pragma clang loop unroll(full)
-	for (i = 0; i < 16; i++)
-		w[i] = ld_be32(p + 4 * i);
 
 	SHA1_R5(0); SHA1_R5(5); SHA1_R5(10); SHA1_R5(15);
 	SHA1_R5(20); SHA1_R5(25); SHA1_R5(30); SHA1_R5(35);
