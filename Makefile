@@ -18,8 +18,8 @@ BPF_HDRS := $(wildcard bpf/*.h) $(wildcard include/*.h)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 SKELS    := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 
-LIB_OBJS := $(BUILD)/keys.o $(BUILD)/mtu.o $(BUILD)/setkey.o $(BUILD)/table.o
-TESTS    := $(BUILD)/test_crypto $(BUILD)/test_replay $(BUILD)/test_mtu $(BUILD)/test_setkey $(BUILD)/test_table
+LIB_OBJS := $(BUILD)/keys.o $(BUILD)/mtu.o $(BUILD)/setkey.o $(BUILD)/table.o $(BUILD)/ifcmd.o
+TESTS    := $(BUILD)/test_crypto $(BUILD)/test_replay $(BUILD)/test_mtu $(BUILD)/test_setkey $(BUILD)/test_table $(BUILD)/test_ifcmd
 BENCHES  := $(BUILD)/bench_crypto
 FIXTURES := $(BUILD)/dp_fixture
 

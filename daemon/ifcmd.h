@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * ipsecifctl's interface commands, spelled as ifconfig(8) spells them on
+ * FreeBSD and NetBSD, so the if_ipsec(4) and ipsecif(4) examples run with
+ * only the command name changed:
+ *
+ *   [NAME [create [reqid N]] [destroy] [reqid N]
+ *         [[inet|inet6] tunnel SRC DST] [-tunnel|deletetunnel]
+ *         [inet ADDR[/PLEN] [PEER]] [inet6 ADDR[/PLEN] [PEER]]
+ *         [[-]link0|[-]link1|[-]link2] [mtu N] [up|down]]
+ *
+ * Readable aliases: nat-t (link0), ecn (link1), ipv6 (link2), each with -.
+ */
+#ifndef IPSECIF_IFCMD_H
+#define IPSECIF_IFCMD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <net/if.h>
+#include <linux/types.h>
+#include "ipsecif.h"
+
+#define IFCMD_MAX_ADDRS	4
+
+struct ifcmd_addr {
+	int family;
+	union ipsecif_addr addr;
+	__u8 plen;
+	bool has_peer;
+	union ipsecif_addr peer;
+};
+
+struct ifcmd {
+	char name[IFNAMSIZ];		/* empty: all interfaces */
+	bool show;			/* nothing but the name (or nothing at all) */
+	bool create, destroy;
+	bool reqid_set;
+	__u32 reqid;
+	bool tunnel_set, tunnel_delete;
+	int tunnel_family;
+	union ipsecif_addr tunnel_src, tunnel_dst;
+	__u32 flags_set, flags_clear;	/* IPSECIF_F_* */
+	bool mtu_set;
+	__u16 mtu;
+	int n_addrs;
+	struct ifcmd_addr addrs[IFCMD_MAX_ADDRS];
+	bool up, down;
+};
+
+/*
+ * Parse argv (without the program name and global options).  Returns 0,
+ * or -EINVAL with "'TOKEN': reason" in err.
+ */
+int ifcmd_parse(int argc, char *const *argv, struct ifcmd *c, char *err, size_t errlen);
+
+#endif /* IPSECIF_IFCMD_H */
