@@ -151,16 +151,9 @@ static int parse_flag(struct args *a, struct ifcmd *c, const char *tok)
 
 static int check_name(struct args *a, const char *name)
 {
-	size_t i, n = strlen(name);
-
-	if (!n || n >= IFNAMSIZ)
-		return bad(a, name, "an interface name is 1 to 15 characters");
-	for (i = 0; i < n; i++)
-		if (name[i] <= ' ' || name[i] == '/' || name[i] == ':' || name[i] >= 0x7f)
-			return bad(a, name, "an interface name has no spaces, '/' or ':'");
 	if (name[0] == '-')
 		return bad(a, name, "unknown option");
-	return 0;
+	return table_check_name(name, a->err, a->errlen);
 }
 
 int ifcmd_parse(int argc, char *const *argv, struct ifcmd *c, char *err, size_t errlen)

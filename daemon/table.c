@@ -51,7 +51,7 @@ struct table_iface *table_find_reqid(struct table *t, __u32 reqid)
 	return NULL;
 }
 
-static int check_name(const char *name, char *err, size_t errlen)
+int table_check_name(const char *name, char *err, size_t errlen)
 {
 	size_t i, n = strlen(name);
 
@@ -78,7 +78,7 @@ int table_create(struct table *t, const char *name, __u32 reqid, char *err, size
 	struct table_iface *f;
 	int ret;
 
-	ret = check_name(name, err, errlen);
+	ret = table_check_name(name, err, errlen);
 	if (ret)
 		return ret;
 	if (table_find(t, name))

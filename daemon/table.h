@@ -76,6 +76,9 @@ int table_delete_tunnel(struct table *t, const char *name, char *err, size_t err
 int table_set_flags(struct table *t, const char *name, __u32 set, __u32 clear, char *err,
 		    size_t errlen);
 
+/* A name the kernel takes for a device (IFNAMSIZ, no space, '/' or ':'). */
+int table_check_name(const char *name, char *err, size_t errlen);
+
 struct table_iface *table_find(struct table *t, const char *name);
 struct table_iface *table_find_reqid(struct table *t, __u32 reqid);
 
