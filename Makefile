@@ -18,8 +18,8 @@ BPF_HDRS := $(wildcard bpf/*.h) $(wildcard include/*.h)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 SKELS    := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 
-LIB_OBJS := $(BUILD)/keys.o $(BUILD)/mtu.o $(BUILD)/setkey.o $(BUILD)/table.o $(BUILD)/ifcmd.o
-TESTS    := $(BUILD)/test_crypto $(BUILD)/test_replay $(BUILD)/test_mtu $(BUILD)/test_setkey $(BUILD)/test_table $(BUILD)/test_ifcmd
+LIB_OBJS := $(BUILD)/keys.o $(BUILD)/mtu.o $(BUILD)/setkey.o $(BUILD)/table.o $(BUILD)/ifcmd.o $(BUILD)/ctl.o
+TESTS    := $(BUILD)/test_crypto $(BUILD)/test_replay $(BUILD)/test_mtu $(BUILD)/test_setkey $(BUILD)/test_table $(BUILD)/test_ifcmd $(BUILD)/test_ctl
 BENCHES  := $(BUILD)/bench_crypto
 FIXTURES := $(BUILD)/dp_fixture
 
@@ -32,7 +32,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all deps check test bench-crypto demo fuzz-setkey clean
+.PHONY: all deps check test bench-crypto demo fuzz clean
 
 FUZZ_SECONDS ?= 180
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Idaemon
@@ -88,15 +88,20 @@ demo: deps
 	$(Q)$(BUILD)/test_crypto --quick
 	$(Q)$(MAKE) --no-print-directory bench-crypto
 
-# The setkey parser under libFuzzer, with ASan and UBSan, for FUZZ_SECONDS.
-fuzz-setkey: deps
-	$(Q)mkdir -p $(BUILD)/fuzz/setkey-corpus
-	$(call msg,FUZZ,$(BUILD)/fuzz/setkey)
-	$(Q)$(CLANG) $(FUZZ_FLAGS) tests/fuzz_setkey.c daemon/setkey.c daemon/keys.c \
-		-o $(BUILD)/fuzz/setkey -lbpf
-	$(Q)cp tests/setkey-seeds/* $(BUILD)/fuzz/setkey-corpus/
-	$(Q)$(BUILD)/fuzz/setkey -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
-		$(BUILD)/fuzz/setkey-corpus
+# The parsers under libFuzzer, with ASan and UBSan, for FUZZ_SECONDS each:
+# fuzz-setkey (setkey scripts), fuzz-ctl (control messages and what they carry).
+FUZZ_SRCS := daemon/setkey.c daemon/keys.c daemon/ctl.c daemon/ifcmd.c daemon/table.c \
+	     daemon/mtu.c
+
+fuzz: fuzz-setkey fuzz-ctl
+
+fuzz-%: deps
+	$(Q)mkdir -p $(BUILD)/fuzz/$*-corpus
+	$(call msg,FUZZ,$(BUILD)/fuzz/$*)
+	$(Q)$(CLANG) $(FUZZ_FLAGS) tests/fuzz_$*.c $(FUZZ_SRCS) -o $(BUILD)/fuzz/$* -lbpf
+	$(Q)cp tests/$*-seeds/* $(BUILD)/fuzz/$*-corpus/
+	$(Q)$(BUILD)/fuzz/$* -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+		$(BUILD)/fuzz/$*-corpus
 
 clean:
 	$(call msg,CLEAN,$(BUILD))
