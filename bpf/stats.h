@@ -15,12 +15,13 @@
 #define PASSED		IPSECIF_DROP_MAX	/* not a drop: counted as passed */
 #define PASSED_FAST	(IPSECIF_DROP_MAX + 1)	/* passed, on the XDP line-rate path */
 
-static __always_inline void stats_add(void *map, const __u32 *key, __u32 reason, __u64 bytes)
+/* Count into map[key]; false when there is no such entry. */
+static __always_inline bool stats_add(void *map, const __u32 *key, __u32 reason, __u64 bytes)
 {
 	struct ipsecif_stats *st = bpf_map_lookup_elem(map, key);
 
 	if (!st)
-		return;
+		return false;
 	if (reason < IPSECIF_DROP_MAX) {
 		st->drops[reason]++;
 	} else {
@@ -29,20 +30,24 @@ static __always_inline void stats_add(void *map, const __u32 *key, __u32 reason,
 		if (reason == PASSED_FAST)
 			st->fast++;
 	}
+	return true;
 }
 
-
 /*
- * Count a packet (reason PASSED) or a drop.  sa_id/reqid of 0 mean not
- * known; then the global counters of direction dir take it.
+ * Count a packet (reason PASSED or PASSED_FAST) or a drop, on the SA and
+ * the interface when they are known (ids not 0) and have counters; when
+ * neither does, the global counters of direction dir take it, so that no
+ * drop goes uncounted.
  */
 static __always_inline void count(__u32 dir, __u32 sa_id, __u32 reqid, __u32 reason, __u64 bytes)
 {
+	bool counted = false;
+
 	if (sa_id)
-		stats_add(&sa_stats, &sa_id, reason, bytes);
+		counted |= stats_add(&sa_stats, &sa_id, reason, bytes);
 	if (reqid)
-		stats_add(&if_stats, &reqid, reason, bytes);
-	if (!sa_id && !reqid)
+		counted |= stats_add(&if_stats, &reqid, reason, bytes);
+	if (!counted)
 		stats_add(&global_stats, &dir, reason, bytes);
 }
 

@@ -37,7 +37,7 @@ def env():
     dp = None
     try:
         # veth, not dummy: this kernel has no dummy driver and loads no modules.
-        for dev in ("ul0", "ipsec0", "other0"):
+        for dev in ("ul0", "ipsec0", "other0", "other1"):
             ns("ip", "link", "add", dev, "type", "veth", "peer", "name", dev + "p")
             ns("ip", "link", "set", dev, "up")
             ns("ip", "link", "set", dev + "p", "up")
@@ -319,3 +319,13 @@ def test_sequence_threshold_event(env):
     t.send(inner_packet(4))
     t.send(inner_packet(4))
     assert events_for(env, t.reqid) == []          # with ESN there is no end in sight
+
+
+def test_drop_without_counters_counts_globally(env):
+    """A device mapped to a reqid that has no interface yet: dropped, counted globally."""
+    idx = env.ns.ifindex("other1")
+    env.cmd(f"ifindex {idx} 9999")
+    before = env.stats("global", 1)["no_sa"]
+    ret, _ = env.run("tc_esp_out", Ether() / inner_packet(4), ifindex=idx)
+    assert ret == TC_ACT_SHOT
+    assert env.stats("global", 1)["no_sa"] == before + 1
