@@ -115,6 +115,17 @@ class DataPath:
         return d
 
 
+def save_pcap(name, frames):
+    """On a failed comparison: the frames, for wireshark, under build/test-pcaps/."""
+    from scapy.layers.l2 import Ether
+    from scapy.utils import wrpcap
+    d = os.path.join(ROOT, "build", "test-pcaps")
+    os.makedirs(d, exist_ok=True)
+    path = os.path.join(d, name + ".pcap")
+    wrpcap(path, [Ether(bytes(f)) for f in frames])
+    return path
+
+
 def family_of(addr):
     return 6 if ":" in addr else 4
 

@@ -21,7 +21,7 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
 from dp import (DataPath, SUITES, AUTH_SUITES, LOCAL6, PEER4, PEER6, XDP_DROP, XDP_PASS,
-                XDP_REDIRECT, F_INET6, F_ECN, SA_ESN, SA_NATT, scapy_sa)
+                XDP_REDIRECT, F_INET6, F_ECN, SA_ESN, SA_NATT, save_pcap, scapy_sa)
 
 MAC, PEER_MAC = "02:00:00:00:00:0a", "02:00:00:00:00:0b"
 UNDERLAY_MAC = "02:00:00:00:01:01"
@@ -104,7 +104,9 @@ def expect_frame(out, inner):
     raw = bytes(inner)
     etype = b"\x86\xdd" if raw[0] >> 4 == 6 else b"\x08\x00"
     want = bytes.fromhex(MAC.replace(":", "")) + bytes.fromhex(PEER_MAC.replace(":", "")) + etype + raw
-    assert out == want
+    if out != want:
+        path = save_pcap(f"esp_in-{os.getpid()}-{len(raw)}", [want, out])
+        assert out == want, f"frame differs from the inner packet (want, got in {path})"
 
 
 MATRIX = list(itertools.product(SUITES, (4, 6), (4, 6), (False, True)))

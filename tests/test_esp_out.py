@@ -24,7 +24,7 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
 from dp import (DataPath, SUITES, LOCAL4, LOCAL6, PEER4, PEER6, F_INET6, F_ECN, SA_ESN,
-                SA_NATT, EV_ACQUIRE, EV_SOFT, EV_HARD, EV_SEQ, scapy_sa)
+                SA_NATT, EV_ACQUIRE, EV_SOFT, EV_HARD, EV_SEQ, save_pcap, scapy_sa)
 from netns import Netns
 
 TC_ACT_OK, TC_ACT_SHOT, TC_ACT_REDIRECT = 0, 2, 7
@@ -137,7 +137,10 @@ def test_encap_opens_in_scapy(env, suite, outer, inner_fam, esn):
         ret, out = t.send(inner)
         assert ret == TC_ACT_REDIRECT
         got = t.open(out)
-        assert bytes(got) == bytes(inner)
+        if bytes(got) != bytes(inner):
+            path = save_pcap(f"esp_out-{os.getpid()}-{n}", [Ether() / inner, out,
+                                                             Ether() / got])
+            assert bytes(got) == bytes(inner), f"sent, sealed and opened frames in {path}"
         esp = Ether(out)[ESP]
         assert esp.spi == t.spi and esp.seq == n     # low half of (5 << 32) + n with ESN
         if suite.enc != 1:
