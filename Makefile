@@ -22,6 +22,7 @@ LIB_OBJS := $(BUILD)/keys.o $(BUILD)/mtu.o $(BUILD)/setkey.o $(BUILD)/table.o $(
 TESTS    := $(BUILD)/test_crypto $(BUILD)/test_replay $(BUILD)/test_mtu $(BUILD)/test_setkey $(BUILD)/test_table $(BUILD)/test_ifcmd $(BUILD)/test_ctl
 BENCHES  := $(BUILD)/bench_crypto
 FIXTURES := $(BUILD)/dp_fixture
+PROGRAMS := $(BUILD)/ipsecif-agent
 
 ifeq ($(V),1)
 Q :=
@@ -37,7 +38,7 @@ endif
 FUZZ_SECONDS ?= 180
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Idaemon
 
-all: $(BPF_OBJS) $(SKELS) $(LIB_OBJS) $(TESTS) $(BENCHES) $(FIXTURES)
+all: $(BPF_OBJS) $(SKELS) $(LIB_OBJS) $(PROGRAMS) $(TESTS) $(BENCHES) $(FIXTURES)
 
 deps:
 	$(Q)./scripts/install-deps.sh
@@ -61,6 +62,10 @@ $(BUILD)/test_%: tests/test_%.c tests/test.h tests/ctest.h tests/hex.h $(LIB_OBJ
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB_OBJS) -o $@ $(LDLIBS_BPF) -lcrypto -lpthread
 
+$(BUILD)/ipsecif-agent: $(BUILD)/agent.o $(LIB_OBJS)
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_BPF)
+
 $(BUILD)/dp_fixture: tests/dp_fixture.c tests/hex.h $(LIB_OBJS) $(SKELS)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB_OBJS) -o $@ $(LDLIBS_BPF)
@@ -74,7 +79,7 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory test
 
-test: $(TESTS) $(FIXTURES)
+test: $(TESTS) $(FIXTURES) $(PROGRAMS)
 	$(Q)./scripts/run-tests.sh --pytest tests $(TESTS)
 
 bench-crypto: deps

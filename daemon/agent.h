@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* What ipsecif-agent and its clients share: where to find the agent. */
+#ifndef IPSECIF_AGENT_H
+#define IPSECIF_AGENT_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+/* The inode of this process's network namespace: names its pin folder. */
+int agent_ns_id(unsigned long *ino);
+
+/* The control socket's address: abstract, so one per network namespace. */
+int agent_sockaddr(struct sockaddr_un *sa, socklen_t *len);
+
+/*
+ * Send a request (msg, len) to this namespace's agent and read its reply:
+ * the text into out (NUL-terminated), the agent's status into *status.
+ * Returns 0 or -errno for the exchange itself.
+ */
+int agent_request(const void *msg, size_t len, char *out, size_t outlen, int *status);
+
+/* Send a reply on fd. */
+int agent_reply(int fd, int status, const char *text);
+
+#endif /* IPSECIF_AGENT_H */
