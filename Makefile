@@ -10,7 +10,9 @@ ARCH_INC := /usr/include/$(shell $(CC) -dumpmachine)
 BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -Wall -Werror \
 	      -Iinclude -Ibpf -I$(ARCH_INC)
 CFLAGS     ?= -O2 -g
-CFLAGS     += -Wall -Wextra -Werror -std=gnu11 -Iinclude -Idaemon -I$(BUILD)
+CFLAGS     += -Wall -Wextra -Werror -std=gnu11 -Iinclude -Idaemon -I$(BUILD) \
+	      $(shell pkg-config --cflags libnl-route-3.0 2>/dev/null)
+LDLIBS_NL  := $(shell pkg-config --libs libnl-route-3.0 2>/dev/null)
 LDLIBS_BPF := -lbpf -lelf -lz
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
@@ -22,7 +24,7 @@ LIB_OBJS := $(BUILD)/keys.o $(BUILD)/mtu.o $(BUILD)/setkey.o $(BUILD)/table.o $(
 TESTS    := $(BUILD)/test_crypto $(BUILD)/test_replay $(BUILD)/test_mtu $(BUILD)/test_setkey $(BUILD)/test_table $(BUILD)/test_ifcmd $(BUILD)/test_ctl
 BENCHES  := $(BUILD)/bench_crypto
 FIXTURES := $(BUILD)/dp_fixture
-PROGRAMS := $(BUILD)/ipsecif-agent
+PROGRAMS := $(BUILD)/ipsecif-agent $(BUILD)/ipsecifctl
 
 ifeq ($(V),1)
 Q :=
@@ -62,9 +64,13 @@ $(BUILD)/test_%: tests/test_%.c tests/test.h tests/ctest.h tests/hex.h $(LIB_OBJ
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB_OBJS) -o $@ $(LDLIBS_BPF) -lcrypto -lpthread
 
-$(BUILD)/ipsecif-agent: $(BUILD)/agent.o $(LIB_OBJS)
+$(BUILD)/ipsecif-agent: $(BUILD)/agent.o $(BUILD)/agent-client.o $(BUILD)/netdev.o $(LIB_OBJS)
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_BPF)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_BPF) $(LDLIBS_NL)
+
+$(BUILD)/ipsecifctl: $(BUILD)/ipsecifctl.o $(BUILD)/agent-client.o $(BUILD)/ctl.o
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@
 
 $(BUILD)/dp_fixture: tests/dp_fixture.c tests/hex.h $(LIB_OBJS) $(SKELS)
 	$(call msg,CCLD,$@)

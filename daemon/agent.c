@@ -42,6 +42,12 @@
 #include "agent.h"
 #include "ctl.h"
 #include "errmsg.h"
+#include "ifcmd.h"
+#include "mtu.h"
+#include "netdev.h"
+#include "table.h"
+#include <arpa/inet.h>
+#include <linux/if_link.h>
 
 #define BPF_FS_MAGIC	0xcafe4a11
 #define RUN_DIR		"/run/ipsecif"
@@ -49,6 +55,7 @@
 
 struct agent {
 	struct ipsecif *skel;
+	struct table t;
 	char pin_dir[128];
 	int lock_fd;
 	int sock;
@@ -73,28 +80,6 @@ static void logmsg(int prio, const char *fmt, ...)
 		fputc('\n', stderr);
 	}
 	va_end(ap);
-}
-
-int agent_ns_id(unsigned long *ino)
-{
-	struct stat st;
-
-	if (stat("/proc/self/ns/net", &st))
-		return -errno;
-	*ino = st.st_ino;
-	return 0;
-}
-
-int agent_sockaddr(struct sockaddr_un *sa, socklen_t *len)
-{
-	static const char name[] = "ipsecif-agent";
-
-	memset(sa, 0, sizeof(*sa));
-	sa->sun_family = AF_UNIX;
-	/* Abstract: sun_path starts with a NUL, the name follows, no file. */
-	memcpy(sa->sun_path + 1, name, sizeof(name) - 1);
-	*len = offsetof(struct sockaddr_un, sun_path) + 1 + sizeof(name) - 1;
-	return 0;
 }
 
 static int mkdir_p(const char *path, mode_t mode)
@@ -236,71 +221,6 @@ static int sock_ready(struct agent *a, char *err, size_t errlen)
 	return 0;
 }
 
-static int send_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
-/*
- * Read len bytes; *got says how many came before the peer closed or a
- * timeout.  0 when all came, -ECONNRESET or -errno otherwise.
- */
-static int recv_some(int fd, void *buf, size_t len, size_t *got)
-{
-	char *p = buf;
-
-	*got = 0;
-	while (*got < len) {
-		ssize_t n = recv(fd, p + *got, len - *got, 0);
-
-		if (n == 0)
-			return -ECONNRESET;
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		*got += n;
-	}
-	return 0;
-}
-
-static int recv_all(int fd, void *buf, size_t len)
-{
-	size_t got;
-
-	return recv_some(fd, buf, len, &got);
-}
-
-int agent_reply(int fd, int status, const char *text)
-{
-	size_t tlen = text ? strlen(text) : 0;
-	struct ctl_hdr h = { .magic = CTL_MAGIC, .version = CTL_VERSION, .type = CTL_RESP,
-			     .len = sizeof(__s32) + tlen };
-	__s32 st = status;
-	int ret;
-
-	ret = send_all(fd, &h, sizeof(h));
-	if (!ret)
-		ret = send_all(fd, &st, sizeof(st));
-	if (!ret && tlen)
-		ret = send_all(fd, text, tlen);
-	return ret;
-}
-
 static void status_text(struct agent *a, bool json, char *buf, size_t len)
 {
 	if (json)
@@ -308,6 +228,284 @@ static void status_text(struct agent *a, bool json, char *buf, size_t len)
 			 "\"interfaces\": 0, \"sas\": 0}\n", (int)getpid(), a->pin_dir);
 	else
 		snprintf(buf, len, "running, pid %d, pins in %s\n", (int)getpid(), a->pin_dir);
+}
+
+/* ipsecN's default MTU: a 1500-byte underlay, the worst suite, IPv6 and NAT-T. */
+static int default_mtu(void)
+{
+	return ipsecif_inner_mtu(1500, IPSECIF_ENC_AES_CBC, IPSECIF_AUTH_HMAC_SHA256_128,
+				 AF_INET6, true);
+}
+
+static void flag_names(__u32 flags, char *buf, size_t len, bool json)
+{
+	static const struct {
+		__u32 f;
+		const char *name;
+	} names[] = {
+		{ IPSECIF_F_NATT, "link0" }, { IPSECIF_F_ECN, "link1" }, { IPSECIF_F_INET6, "link2" },
+	};
+	size_t i, n = 0;
+
+	buf[0] = 0;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (flags & names[i].f)
+			n += snprintf(buf + n, n < len ? len - n : 0, json ? "%s\"%s\"" : "%s%s",
+				      n ? "," : "", names[i].name);
+}
+
+/* The interface's entries in the maps the data path reads. */
+static int iface_sync(struct agent *a, const struct table_iface *f, int mtu)
+{
+	struct ipsecif_iface v = {};
+	char peer[IFNAMSIZ];
+	int pidx, fd = bpf_map__fd(a->skel->maps.ifaces);
+
+	if (netdev_peer_name(f->name, peer, sizeof(peer)) ||
+	    netdev_info(f->name, (int *)&v.ifindex, v.mac) ||
+	    netdev_info(peer, &pidx, v.peer_mac))
+		return -ENODEV;
+	if (!f->tunnel) {
+		bpf_map_delete_elem(fd, &f->reqid);
+		return 0;
+	}
+	v.reqid = f->reqid;
+	v.flags = f->flags;
+	v.peer_ifindex = pidx;
+	v.family = f->family;
+	v.mtu = mtu;
+	v.src = f->src;
+	v.dst = f->dst;
+	return bpf_map_update_elem(fd, &f->reqid, &v, BPF_ANY) ? -errno : 0;
+}
+
+static int reqid_maps(struct agent *a, const char *name, __u32 reqid, bool add)
+{
+	int ncpu = libbpf_num_possible_cpus(), idx, fd = bpf_map__fd(a->skel->maps.if_reqid);
+	struct ipsecif_stats *zero;
+	char peer[IFNAMSIZ];
+	__u8 mac[6];
+	int ret = 0;
+
+	netdev_peer_name(name, peer, sizeof(peer));
+	if (!netdev_info(name, &idx, mac))
+		ret |= add ? bpf_map_update_elem(fd, &idx, &reqid, BPF_ANY) :
+			     bpf_map_delete_elem(fd, &idx);
+	if (!netdev_info(peer, &idx, mac))
+		ret |= add ? bpf_map_update_elem(fd, &idx, &reqid, BPF_ANY) :
+			     bpf_map_delete_elem(fd, &idx);
+	if (!add) {
+		bpf_map_delete_elem(bpf_map__fd(a->skel->maps.if_stats), &reqid);
+		bpf_map_delete_elem(bpf_map__fd(a->skel->maps.ifaces), &reqid);
+		return 0;
+	}
+	zero = calloc(ncpu, sizeof(*zero));
+	if (!zero)
+		return -ENOMEM;
+	ret |= bpf_map_update_elem(bpf_map__fd(a->skel->maps.if_stats), &reqid, zero, BPF_NOEXIST) &&
+	       errno != EEXIST;
+	free(zero);
+	return ret ? -EIO : 0;
+}
+
+/* tc_esp_out at the TC ingress of ipsecN's peer. */
+static int attach_out(struct agent *a, const char *name, char *err, size_t errlen)
+{
+	char peer[IFNAMSIZ];
+	__u8 mac[6];
+	int idx, ret;
+
+	netdev_peer_name(name, peer, sizeof(peer));
+	if (netdev_info(peer, &idx, mac))
+		return errmsg(err, errlen, -ENODEV, "%s: no peer device", name);
+	{
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = idx, .attach_point = BPF_TC_INGRESS);
+		LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = bpf_program__fd(a->skel->progs.tc_esp_out));
+
+		ret = bpf_tc_hook_create(&hook);
+		if (!ret || ret == -EEXIST)
+			ret = bpf_tc_attach(&hook, &opts);
+	}
+	return ret ? errmsg(err, errlen, ret, "%s: attaching to %s: %s", name, peer,
+			    strerror(-ret)) : 0;
+}
+
+static void show_one(const struct table_iface *f, bool json, char *out, size_t len, size_t *n)
+{
+	char fl[64], s[INET6_ADDRSTRLEN] = "", d[INET6_ADDRSTRLEN] = "", up[8] = "";
+	unsigned int mtu = 0, flags = 0;
+	char path[96];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/mtu", f->name);
+	fp = fopen(path, "r");
+	if (fp) {
+		if (fscanf(fp, "%u", &mtu) != 1)
+			mtu = 0;
+		fclose(fp);
+	}
+	snprintf(path, sizeof(path), "/sys/class/net/%s/flags", f->name);
+	fp = fopen(path, "r");
+	if (fp) {
+		if (fscanf(fp, "%x", &flags) != 1)
+			flags = 0;
+		fclose(fp);
+	}
+	snprintf(up, sizeof(up), "%s", flags & IFF_UP ? "UP" : "DOWN");
+	if (f->tunnel) {
+		inet_ntop(f->family, &f->src, s, sizeof(s));
+		inet_ntop(f->family, &f->dst, d, sizeof(d));
+	}
+	flag_names(f->flags, fl, sizeof(fl), json);
+	if (json)
+		*n += snprintf(out + *n, *n < len ? len - *n : 0,
+			       "%s{\"name\": \"%s\", \"reqid\": %u, \"up\": %s, \"mtu\": %u, "
+			       "\"flags\": [%s], \"tunnel\": %s%s%s%s%s%s%s}",
+			       *n > 16 ? ", " : "", f->name, f->reqid, flags & IFF_UP ? "true" : "false",
+			       mtu, fl, f->tunnel ? "{\"family\": \"" : "null",
+			       f->tunnel ? (f->family == AF_INET ? "inet" : "inet6") : "",
+			       f->tunnel ? "\", \"src\": \"" : "", s, f->tunnel ? "\", \"dst\": \"" : "",
+			       d, f->tunnel ? "\"}" : "");
+	else
+		*n += snprintf(out + *n, *n < len ? len - *n : 0,
+			       "%s: flags=<%s%s%s> mtu %u\n\treqid %u\n%s%s%s%s%s%s",
+			       f->name, up, fl[0] ? "," : "", fl, mtu, f->reqid,
+			       f->tunnel ? "\ttunnel " : "",
+			       f->tunnel ? (f->family == AF_INET ? "inet " : "inet6 ") : "", s,
+			       f->tunnel ? " --> " : "", d, f->tunnel ? "\n" : "");
+}
+
+static int show(struct agent *a, const char *name, bool json, char *out, size_t len)
+{
+	size_t i, n = 0;
+
+	if (name[0] && !table_find(&a->t, name))
+		return errmsg(out, len, -ENODEV, "ipsecifctl: %s: no such interface\n", name);
+	if (json)
+		n += snprintf(out, len, "{\"interfaces\": [");
+	for (i = 0; i < a->t.n_ifaces; i++)
+		if (!name[0] || !strcmp(a->t.ifaces[i].name, name))
+			show_one(&a->t.ifaces[i], json, out, len, &n);
+	if (json)
+		snprintf(out + n, n < len ? len - n : 0, "]}\n");
+	return 0;
+}
+
+/*
+ * Carry out one ifconfig-style command.  The table's rules are checked on
+ * a copy first, so a refused command changes nothing.
+ */
+static int do_ifcmd(struct agent *a, const struct ctl_req *req, char *out, size_t len)
+{
+	bool json = req->flags & CTL_F_JSON;
+	struct ifcmd c;
+	struct table copy;
+	struct table_iface *f;
+	char err[512];
+	int ret, i, mtu;
+
+	out[0] = 0;
+	ret = ifcmd_parse(req->argc, (char *const *)req->argv, &c, err, sizeof(err));
+	if (ret)
+		return errmsg(out, len, ret, "ipsecifctl: %s\n", err);
+	if (c.show)
+		return show(a, c.name, json, out, len);
+
+	/* Rehearse on a copy of the table. */
+	copy = a->t;
+	copy.ifaces = malloc((a->t.cap_ifaces + 1) * sizeof(*copy.ifaces));
+	copy.sas = NULL;
+	copy.n_sas = copy.cap_sas = 0;
+	if (!copy.ifaces)
+		return errmsg(out, len, -ENOMEM, "ipsecif-agent: out of memory\n");
+	memcpy(copy.ifaces, a->t.ifaces, a->t.n_ifaces * sizeof(*copy.ifaces));
+	copy.cap_ifaces = a->t.cap_ifaces + 1;
+	ret = 0;
+	if (c.destroy)
+		ret = table_destroy(&copy, c.name, err, sizeof(err));
+	else if (c.create)
+		ret = table_create(&copy, c.name, c.reqid, err, sizeof(err));
+	else if (!table_find(&copy, c.name))
+		ret = errmsg(err, sizeof(err), -ENODEV, "%s: no such interface", c.name);
+	if (!ret && !c.create && c.reqid_set)
+		ret = table_set_reqid(&copy, c.name, c.reqid, err, sizeof(err));
+	if (!ret && c.tunnel_set)
+		ret = table_set_tunnel(&copy, c.name, c.tunnel_family, &c.tunnel_src,
+				       &c.tunnel_dst, err, sizeof(err));
+	if (!ret && c.tunnel_delete)
+		ret = table_delete_tunnel(&copy, c.name, err, sizeof(err));
+	if (!ret && (c.flags_set | c.flags_clear))
+		ret = table_set_flags(&copy, c.name, c.flags_set, c.flags_clear, err, sizeof(err));
+	free(copy.ifaces);
+	if (ret)
+		return errmsg(out, len, ret, "ipsecifctl: %s\n", err);
+
+	/* Now for real: the device first, then the table and the maps. */
+	if (c.destroy) {
+		f = table_find(&a->t, c.name);
+		reqid_maps(a, c.name, f->reqid, false);
+		ret = netdev_destroy(c.name, err, sizeof(err));
+		table_destroy(&a->t, c.name, NULL, 0);
+		return ret ? errmsg(out, len, ret, "ipsecif-agent: %s\n", err) : 0;
+	}
+	if (c.create) {
+		ret = netdev_create(c.name, c.mtu_set ? c.mtu : default_mtu(), err, sizeof(err));
+		if (!ret)
+			ret = attach_out(a, c.name, err, sizeof(err));
+		if (ret) {
+			netdev_destroy(c.name, NULL, 0);
+			return errmsg(out, len, ret, "ipsecif-agent: %s\n", err);
+		}
+		table_create(&a->t, c.name, c.reqid, NULL, 0);
+		reqid_maps(a, c.name, table_find(&a->t, c.name)->reqid, true);
+	}
+	f = table_find(&a->t, c.name);
+	if (!c.create && c.reqid_set && c.reqid != f->reqid) {
+		reqid_maps(a, c.name, f->reqid, false);
+		table_set_reqid(&a->t, c.name, c.reqid, NULL, 0);
+		reqid_maps(a, c.name, c.reqid, true);
+	}
+	if (c.tunnel_set)
+		table_set_tunnel(&a->t, c.name, c.tunnel_family, &c.tunnel_src, &c.tunnel_dst,
+				 NULL, 0);
+	if (c.tunnel_delete)
+		table_delete_tunnel(&a->t, c.name, NULL, 0);
+	if (c.flags_set | c.flags_clear)
+		table_set_flags(&a->t, c.name, c.flags_set, c.flags_clear, NULL, 0);
+	if (c.mtu_set && !c.create) {
+		ret = netdev_set_mtu(c.name, c.mtu, err, sizeof(err));
+		if (ret)
+			return errmsg(out, len, ret, "ipsecif-agent: %s\n", err);
+	}
+	for (i = 0; i < c.n_addrs; i++) {
+		ret = netdev_addr_add(c.name, c.addrs[i].family, &c.addrs[i].addr, c.addrs[i].plen,
+				      c.addrs[i].has_peer ? &c.addrs[i].peer : NULL, err, sizeof(err));
+		if (ret)
+			return errmsg(out, len, ret, "ipsecif-agent: %s\n", err);
+	}
+	if (c.up || c.down || c.create) {
+		ret = netdev_set_up(c.name, !c.down, err, sizeof(err));
+		if (ret)
+			return errmsg(out, len, ret, "ipsecif-agent: %s\n", err);
+	}
+	mtu = c.mtu_set ? c.mtu : 0;
+	if (!mtu) {
+		char path[96];
+		FILE *fp;
+
+		snprintf(path, sizeof(path), "/sys/class/net/%s/mtu", c.name);
+		fp = fopen(path, "r");
+		if (!fp || fscanf(fp, "%d", &mtu) != 1)
+			mtu = default_mtu();
+		if (fp)
+			fclose(fp);
+	}
+	ret = iface_sync(a, table_find(&a->t, c.name), mtu);
+	if (ret)
+		return errmsg(out, len, ret, "ipsecif-agent: %s: the data path's maps: %s\n",
+			      c.name, strerror(-ret));
+	out[0] = 0;
+	return 0;
 }
 
 /* One request from one client, answered; the agent carries on whatever it was. */
@@ -327,7 +525,7 @@ static void serve(struct agent *a, int fd)
 		agent_reply(fd, -EPERM, "ipsecif-agent: only root may talk to the agent\n");
 		return;
 	}
-	ret = recv_some(fd, &h, sizeof(h), &got);
+	ret = agent_recv_some(fd, &h, sizeof(h), &got);
 	if (ret) {
 		if (got)	/* the rest never came: say so, it is all we can do */
 			ctl_decode(&h, got, &req, err, sizeof(err));
@@ -344,7 +542,7 @@ static void serve(struct agent *a, int fd)
 		return;
 	}
 	memcpy(msg, &h, sizeof(h));
-	ret = recv_some(fd, msg + sizeof(h), h.len, &got);
+	ret = agent_recv_some(fd, msg + sizeof(h), h.len, &got);
 	/* Short: the decoder names what is missing. */
 	ret = ctl_decode(msg, sizeof(h) + (ret ? got : h.len), &req, err, sizeof(err));
 	if (ret)
@@ -360,9 +558,16 @@ static void serve(struct agent *a, int fd)
 		agent_reply(fd, 0, a->flush ? "stopping; tearing everything down\n" :
 				   "stopping; the data path keeps running\n");
 		break;
+	case CTL_REQ_IFCMD: {
+		static char out[64 * 1024];
+
+		ret = do_ifcmd(a, &req, out, sizeof(out));
+		agent_reply(fd, ret, out);
+		break;
+	}
 	default:
 		agent_reply(fd, -EOPNOTSUPP, "ipsecif-agent: this agent does not carry out "
-			    "interface or setkey requests yet\n");
+			    "setkey requests yet\n");
 	}
 	free(msg);
 	return;
@@ -412,8 +617,13 @@ static int run(struct agent *a, int ready_fd)
 
 static void teardown(struct agent *a)
 {
+	size_t i;
+
 	if (a->sock >= 0)
 		close(a->sock);
+	for (i = 0; a->flush && i < a->t.n_ifaces; i++)
+		netdev_destroy(a->t.ifaces[i].name, NULL, 0);
+	table_free(&a->t);
 	if (a->skel) {
 		if (a->flush)
 			bpf_object__unpin_maps(a->skel->obj, NULL);
@@ -428,6 +638,8 @@ static void teardown(struct agent *a)
 static int agent_start(bool foreground)
 {
 	struct agent a = { .lock_fd = -1, .sock = -1, .foreground = foreground };
+
+	table_init(&a.t);
 	char err[512] = "";
 	int pfd[2] = { -1, -1 }, ret;
 	pid_t pid;
@@ -488,44 +700,6 @@ static int agent_start(bool foreground)
 	ret = run(&a, pfd[1]);
 	logmsg(LOG_INFO, "stopping%s", a.flush ? ", tearing everything down" : "");
 	teardown(&a);
-	return ret;
-}
-
-int agent_request(const void *msg, size_t len, char *out, size_t outlen, int *status)
-{
-	struct sockaddr_un sa;
-	socklen_t salen;
-	struct ctl_hdr h;
-	__s32 st;
-	int fd, ret;
-	size_t n;
-
-	agent_sockaddr(&sa, &salen);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, salen)) {
-		ret = -errno;
-		goto out;
-	}
-	ret = send_all(fd, msg, len);
-	if (!ret)
-		ret = recv_all(fd, &h, sizeof(h));
-	if (!ret && (h.magic != CTL_MAGIC || h.type != CTL_RESP || h.len < sizeof(st) ||
-		     h.len > CTL_MAX_PAYLOAD))
-		ret = -EPROTO;
-	if (!ret)
-		ret = recv_all(fd, &st, sizeof(st));
-	if (ret)
-		goto out;
-	n = h.len - sizeof(st);
-	if (n >= outlen)
-		n = outlen - 1;
-	ret = recv_all(fd, out, n);
-	out[ret ? 0 : n] = 0;
-	*status = st;
-out:
-	close(fd);
 	return ret;
 }
 

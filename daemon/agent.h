@@ -23,4 +23,14 @@ int agent_request(const void *msg, size_t len, char *out, size_t outlen, int *st
 /* Send a reply on fd. */
 int agent_reply(int fd, int status, const char *text);
 
+/* All of buf, or -errno. */
+int agent_send_all(int fd, const void *buf, size_t len);
+
+/*
+ * Read len bytes; *got says how many came before the peer closed or a
+ * timeout.  0 when all came, -ECONNRESET or -errno otherwise.
+ */
+int agent_recv_some(int fd, void *buf, size_t len, size_t *got);
+int agent_recv_all(int fd, void *buf, size_t len);
+
 #endif /* IPSECIF_AGENT_H */

@@ -11,38 +11,11 @@ import json
 import os
 import struct
 import subprocess
-import time
 
 import pytest
 
-from dp import ROOT
+from agents import AGENT, MAGIC, agent, pin_dir, wait_gone
 from netns import Netns
-
-AGENT = os.path.join(ROOT, "build", "ipsecif-agent")
-BPFFS = "/run/ipsecif/bpf"
-MAGIC = 0x46495349
-
-
-def is_bpffs(path):
-    return subprocess.run(["stat", "-f", "-c", "%T", path], capture_output=True,
-                          text=True).stdout.strip() == "bpf_fs"
-
-
-@pytest.fixture(scope="module")
-def host_bpffs():
-    """The agents' bpffs, mounted where every later "ip netns exec" sees it."""
-    made = [d for d in (os.path.dirname(BPFFS), BPFFS) if not os.path.exists(d)]
-    mounted = False
-    os.makedirs(BPFFS, exist_ok=True)
-    if not is_bpffs(BPFFS):
-        subprocess.run(["mount", "-t", "bpf", "bpf", BPFFS], check=True)
-        mounted = True
-    yield
-    if mounted:
-        subprocess.run(["umount", BPFFS], check=False)
-    for d in reversed(made):
-        os.rmdir(d)
-
 
 @pytest.fixture
 def ns(host_bpffs):
@@ -51,29 +24,6 @@ def ns(host_bpffs):
     agent(n, "stop", "--flush", check=False)
     wait_gone(n)
     n.close()
-
-
-def agent(ns, *args, check=True):
-    r = subprocess.run(["ip", "netns", "exec", ns.name, AGENT] + list(args),
-                       capture_output=True, text=True, timeout=30)
-    if check:
-        assert r.returncode == 0, r.stderr
-    return r
-
-
-def wait_gone(ns, timeout=5):
-    """Poll until the agent no longer answers."""
-    end = time.time() + timeout
-    while time.time() < end:
-        if agent(ns, "status", check=False).returncode != 0:
-            return
-        time.sleep(0.05)
-    raise AssertionError("the agent did not stop")
-
-
-def pin_dir(ns):
-    ino = ns("stat", "-L", "-c", "%i", "/proc/self/ns/net").stdout.strip()
-    return f"{BPFFS}/net-{ino}"
 
 
 def status(ns):

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * ipsecN as the kernel sees it: a veth pair made and configured through
+ * libnl-route-3, ethtool and sysctl.  Each returns 0 or -errno with a
+ * message in err.
+ */
+#ifndef IPSECIF_NETDEV_H
+#define IPSECIF_NETDEV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+#include "ipsecif.h"
+
+/* The peer of ipsecN: NAME with "p" appended (names are one shorter). */
+int netdev_peer_name(const char *name, char *peer, size_t len);
+
+/*
+ * Create ipsecN and its peer, as the data path needs them (docs/DATAPATH.md):
+ * no ARP, no checksum or segmentation offload, GRO on, no link-local IPv6
+ * chatter, forwarding on the peer; both up.
+ */
+int netdev_create(const char *name, int mtu, char *err, size_t errlen);
+int netdev_destroy(const char *name, char *err, size_t errlen);
+int netdev_set_mtu(const char *name, int mtu, char *err, size_t errlen);
+int netdev_set_up(const char *name, bool up, char *err, size_t errlen);
+int netdev_addr_add(const char *name, int family, const union ipsecif_addr *addr, int plen,
+		    const union ipsecif_addr *peer, char *err, size_t errlen);
+int netdev_info(const char *name, int *ifindex, __u8 mac[6]);
+
+#endif /* IPSECIF_NETDEV_H */

@@ -1,0 +1,119 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""
+ipsecifctl's interface commands carried out by the agent, as the BSD
+pages write them: devices made and configured, shown in text and JSON,
+the data path's maps filled; refusals change nothing; destroy and
+stop --flush leave nothing behind.
+"""
+import json
+import subprocess
+
+import pytest
+
+from dp import ROOT
+from netns import Netns
+from agents import agent, pin_dir, wait_gone
+
+CTL = f"{ROOT}/build/ipsecifctl"
+
+
+def ctl(ns, *args, check=True):
+    r = subprocess.run(["ip", "netns", "exec", ns.name, CTL] + list(args),
+                       capture_output=True, text=True, timeout=30)
+    if check:
+        assert r.returncode == 0, r.stderr
+    return r
+
+
+def links(ns):
+    return {l["ifname"]: l for l in json.loads(ns("ip", "-j", "link").stdout)}
+
+
+@pytest.fixture
+def site(host_bpffs):
+    ns = Netns()
+    agent(ns, "start")
+    yield ns
+    agent(ns, "stop", "--flush", check=False)
+    wait_gone(ns)
+    ns.close()
+
+
+def test_freebsd_example(site):
+    """if_ipsec(4), host A, with ifconfig replaced by ipsecifctl."""
+    ctl(site, "ipsec0", "create", "reqid", "100")
+    ctl(site, "ipsec0", "inet", "tunnel", "192.168.0.3", "192.168.0.5")
+    ctl(site, "ipsec0", "inet", "172.16.0.3/16", "172.16.0.5")
+    l = links(site)
+    assert "ipsec0" in l and "ipsec0p" in l
+    assert "NOARP" in l["ipsec0"]["flags"] and "UP" in l["ipsec0"]["flags"]
+    addrs = json.loads(site("ip", "-j", "addr", "show", "ipsec0").stdout)[0]["addr_info"]
+    assert any(a["local"] == "172.16.0.3" and a.get("address") == "172.16.0.5" and
+               a["prefixlen"] == 16 for a in addrs), addrs
+    shown = json.loads(ctl(site, "-j").stdout)["interfaces"]
+    assert shown == [{"name": "ipsec0", "reqid": 100, "up": True, "mtu": shown[0]["mtu"],
+                      "flags": ["link2"],
+                      "tunnel": {"family": "inet", "src": "192.168.0.3", "dst": "192.168.0.5"}}]
+    assert 1280 <= shown[0]["mtu"] <= 1500
+    text = ctl(site, "ipsec0").stdout
+    assert "reqid 100" in text and "tunnel inet 192.168.0.3 --> 192.168.0.5" in text
+    # The data path's view: the interface by reqid, both devices to the reqid.
+    pins = pin_dir(site)
+    ifaces = json.loads(site("bpftool", "-j", "map", "dump", "pinned", f"{pins}/ifaces").stdout)
+    v = ifaces[0]["formatted"]["value"]
+    assert ifaces[0]["formatted"]["key"] == 100 and v["reqid"] == 100 and v["flags"] == 4
+    assert v["ifindex"] == l["ipsec0"]["ifindex"] and v["peer_ifindex"] == l["ipsec0p"]["ifindex"]
+    reqids = json.loads(site("bpftool", "-j", "map", "dump", "pinned", f"{pins}/if_reqid").stdout)
+    assert sorted(e["formatted"]["key"] for e in reqids) == sorted(
+        [l["ipsec0"]["ifindex"], l["ipsec0p"]["ifindex"]])
+    # tc_esp_out sits at the peer's ingress.
+    assert "tc_esp_out" in site("tc", "filter", "show", "dev", "ipsec0p", "ingress").stdout
+
+
+def test_netbsd_flags_and_mtu(site):
+    ctl(site, "ipsec0", "create")
+    ctl(site, "ipsec0", "tunnel", "192.168.0.1", "192.168.0.2")
+    ctl(site, "ipsec0", "-link2", "link0", "link1", "mtu", "1300")
+    s = json.loads(ctl(site, "-j", "ipsec0").stdout)["interfaces"][0]
+    assert s["reqid"] == 1 and s["flags"] == ["link0", "link1"] and s["mtu"] == 1300
+    assert links(site)["ipsec0"]["mtu"] == 1300
+
+
+def test_refusals_change_nothing(site):
+    ctl(site, "ipsec0", "create", "reqid", "100", "tunnel", "10.0.0.1", "10.0.0.2")
+    before = (links(site).keys(), ctl(site, "-j").stdout)
+    for args, why in (
+            (["ipsec1", "create", "reqid", "100"], "reqid 100: ipsec0 has it already"),
+            (["ipsec1", "create", "tunnel", "10.0.0.1", "10.0.0.2"], "ipsec0 has these endpoints"),
+            (["ipsec0", "create"], "the interface exists"),
+            (["ipsec9", "mtu", "1400"], "ipsec9: no such interface"),
+            (["ipsec0", "mtu", "100"], "'100': the MTU is 1280 to 8192"),
+            (["ipsec0", "bogus"], "'bogus': unknown word"),
+            (["averyveryveryverylong", "create"], "1 to 15 characters"),
+            (["ipsec0", "link0", "-link0"], "contradicts")):
+        r = ctl(site, *args, check=False)
+        assert r.returncode == 1 and why in r.stderr, (args, r.stderr)
+        assert (links(site).keys(), ctl(site, "-j").stdout) == before, args
+
+
+def test_destroy_and_flush_leave_nothing(site):
+    ctl(site, "ipsec0", "create", "tunnel", "10.0.0.1", "10.0.0.2")
+    ctl(site, "ipsec1", "create", "tunnel", "10.0.0.1", "10.0.0.3")
+    ctl(site, "ipsec0", "destroy")
+    assert "ipsec0" not in links(site) and "ipsec0p" not in links(site)
+    assert [i["name"] for i in json.loads(ctl(site, "-j").stdout)["interfaces"]] == ["ipsec1"]
+    pins = pin_dir(site)
+    ifaces = json.loads(site("bpftool", "-j", "map", "dump", "pinned", f"{pins}/ifaces").stdout)
+    assert [e["formatted"]["key"] for e in ifaces] == [2]
+    agent(site, "stop", "--flush")
+    wait_gone(site)
+    assert set(links(site)) == {"lo"}
+
+
+def test_no_agent():
+    ns = Netns()
+    try:
+        r = ctl(ns, "ipsec0", "create", check=False)
+        assert r.returncode == 1 and "no ipsecif-agent runs in this network namespace" in r.stderr
+    finally:
+        ns.close()
