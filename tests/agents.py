@@ -16,12 +16,24 @@ def is_bpffs(path):
                           text=True).stdout.strip() == "bpf_fs"
 
 
-def agent(ns, *args, check=True):
-    r = subprocess.run(["ip", "netns", "exec", ns.name, AGENT] + list(args),
+CTL = os.path.join(ROOT, "build", "ipsecifctl")
+
+
+def run_in(ns, tool, *args, check=True):
+    """Run one of our programs in ns; by default it must succeed."""
+    r = subprocess.run(["ip", "netns", "exec", ns.name, tool] + list(args),
                        capture_output=True, text=True, timeout=30)
     if check:
         assert r.returncode == 0, r.stderr
     return r
+
+
+def agent(ns, *args, check=True):
+    return run_in(ns, AGENT, *args, check=check)
+
+
+def ctl(ns, *args, check=True):
+    return run_in(ns, CTL, *args, check=check)
 
 
 def wait_gone(ns, timeout=5):

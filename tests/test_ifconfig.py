@@ -6,24 +6,11 @@ the data path's maps filled; refusals change nothing; destroy and
 stop --flush leave nothing behind.
 """
 import json
-import subprocess
 
 import pytest
 
-from dp import ROOT
 from netns import Netns
-from agents import agent, pin_dir, wait_gone
-
-CTL = f"{ROOT}/build/ipsecifctl"
-
-
-def ctl(ns, *args, check=True):
-    r = subprocess.run(["ip", "netns", "exec", ns.name, CTL] + list(args),
-                       capture_output=True, text=True, timeout=30)
-    if check:
-        assert r.returncode == 0, r.stderr
-    return r
-
+from agents import agent, ctl, pin_dir, wait_gone
 
 def links(ns):
     return {l["ifname"]: l for l in json.loads(ns("ip", "-j", "link").stdout)}
