@@ -46,21 +46,31 @@
 #include "mtu.h"
 #include "netdev.h"
 #include "table.h"
+#include "keys.h"
+#include "setkey.h"
 #include <arpa/inet.h>
+#include <ifaddrs.h>
 #include <linux/if_link.h>
 
 #define BPF_FS_MAGIC	0xcafe4a11
 #define RUN_DIR		"/run/ipsecif"
 #define BPFFS_DIR	RUN_DIR "/bpf"
 
+#define MAX_XDP_DEVS 16
+
 struct agent {
 	struct ipsecif *skel;
 	struct table t;
+	__u32 next_sa_id;		/* SA ids (key slots) are never reused in a run */
+	int xdp_devs[MAX_XDP_DEVS];	/* where xdp_esp_in is attached */
+	int n_xdp;
 	char pin_dir[128];
 	int lock_fd;
 	int sock;
 	bool verbose, foreground, stop, flush;
 };
+
+static void sa_resync(struct agent *a);
 
 static bool use_syslog;
 static bool verbose;
@@ -446,6 +456,7 @@ static int do_ifcmd(struct agent *a, const struct ctl_req *req, char *out, size_
 		reqid_maps(a, c.name, f->reqid, false);
 		ret = netdev_destroy(c.name, err, sizeof(err));
 		table_destroy(&a->t, c.name, NULL, 0);
+		sa_resync(a);
 		return ret ? errmsg(out, len, ret, "ipsecif-agent: %s\n", err) : 0;
 	}
 	if (c.create) {
@@ -504,8 +515,242 @@ static int do_ifcmd(struct agent *a, const struct ctl_req *req, char *out, size_
 	if (ret)
 		return errmsg(out, len, ret, "ipsecif-agent: %s: the data path's maps: %s\n",
 			      c.name, strerror(-ret));
+	sa_resync(a);	/* SAs waiting for this interface, or leaving it */
 	out[0] = 0;
 	return 0;
+}
+
+/* xdp_esp_in on the device that holds the tunnel's local address. */
+static void attach_in(struct agent *a, const struct table_iface *f)
+{
+	struct ifaddrs *ifa, *i;
+	int idx = 0, k;
+
+	if (!f->tunnel || getifaddrs(&ifa))
+		return;
+	for (i = ifa; i && !idx; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != f->family)
+			continue;
+		if (f->family == AF_INET ?
+		    !memcmp(&((struct sockaddr_in *)i->ifa_addr)->sin_addr, &f->src, 4) :
+		    !memcmp(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, &f->src, 16))
+			idx = if_nametoindex(i->ifa_name);
+	}
+	freeifaddrs(ifa);
+	if (!idx)
+		return;
+	for (k = 0; k < a->n_xdp; k++)
+		if (a->xdp_devs[k] == idx)
+			return;
+	if (a->n_xdp == MAX_XDP_DEVS)
+		return;
+	if (bpf_xdp_attach(idx, bpf_program__fd(a->skel->progs.xdp_esp_in), XDP_FLAGS_DRV_MODE,
+			   NULL) &&
+	    bpf_xdp_attach(idx, bpf_program__fd(a->skel->progs.xdp_esp_in), XDP_FLAGS_SKB_MODE,
+			   NULL)) {
+		logmsg(LOG_WARNING, "%s: cannot attach to ifindex %d", __func__, idx);
+		return;
+	}
+	a->xdp_devs[a->n_xdp++] = idx;
+}
+
+/*
+ * Make the SA maps say what the table says: active SAs in sa_in/sa_out
+ * with replay state and counters, inactive ones out of them.
+ */
+static void sa_resync(struct agent *a)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	int in_fd = bpf_map__fd(a->skel->maps.sa_in), out_fd = bpf_map__fd(a->skel->maps.sa_out);
+	struct ipsecif_stats *zero = calloc(ncpu, sizeof(*zero));
+	size_t i;
+
+	for (i = 0; i < a->t.n_sas; i++) {
+		const struct table_sa *t = &a->t.sas[i];
+		struct ipsecif_sa v = { .id = t->id, .spi = htonl(t->spi), .reqid = t->reqid,
+					.flags = t->flags, .family = t->family,
+					.sport = htons(t->sport), .dport = htons(t->dport),
+					.src = t->src, .dst = t->dst, .soft_bytes = t->soft_bytes,
+					.hard_bytes = t->hard_bytes };
+		struct ipsecif_sa_key k = { .spi = htonl(t->spi), .family = t->family, .dst = t->dst };
+		struct ipsecif_sa cur;
+		bool inbound;
+		const struct table_iface *f = table_sa_iface(&a->t, t, &inbound);
+
+		if (!f) {
+			if (!bpf_map_lookup_elem(in_fd, &k, &cur) && cur.id == t->id)
+				bpf_map_delete_elem(in_fd, &k);
+			if (!bpf_map_lookup_elem(out_fd, &t->reqid, &cur) && cur.id == t->id)
+				bpf_map_delete_elem(out_fd, &t->reqid);
+			continue;
+		}
+		if (zero)
+			bpf_map_update_elem(bpf_map__fd(a->skel->maps.sa_stats), &t->id, zero,
+					    BPF_NOEXIST);
+		if (inbound) {
+			struct ipsecif_replay r = { .window = t->replay };
+
+			bpf_map_update_elem(bpf_map__fd(a->skel->maps.replay), &t->id, &r, BPF_NOEXIST);
+			if (bpf_map_lookup_elem(in_fd, &k, &cur) || cur.id != t->id)
+				bpf_map_update_elem(in_fd, &k, &v, BPF_ANY);
+		} else if (bpf_map_lookup_elem(out_fd, &t->reqid, &cur) || cur.id < t->id) {
+			/* The newest outbound SA of a reqid carries its traffic. */
+			bpf_map_update_elem(out_fd, &t->reqid, &v, BPF_ANY);
+		}
+		attach_in(a, f);
+	}
+	free(zero);
+}
+
+static void sa_forget(struct agent *a, size_t i)
+{
+	struct ipsecif_keyring kr = {
+		.install_fd = bpf_program__fd(a->skel->progs.key_install),
+		.derive_fd = bpf_program__fd(a->skel->progs.key_derive),
+		.keys_fd = bpf_map__fd(a->skel->maps.keys),
+	};
+	struct table_sa t = a->t.sas[i];
+
+	table_sa_delete(&a->t, t.spi, t.family, &t.dst, NULL, 0);
+	sa_resync(a);		/* out of the maps first, then the key */
+	{
+		struct ipsecif_sa_key k = { .spi = htonl(t.spi), .family = t.family, .dst = t.dst };
+		struct ipsecif_sa cur;
+
+		if (!bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.sa_in), &k, &cur) && cur.id == t.id)
+			bpf_map_delete_elem(bpf_map__fd(a->skel->maps.sa_in), &k);
+	}
+	bpf_map_delete_elem(bpf_map__fd(a->skel->maps.replay), &t.id);
+	bpf_map_delete_elem(bpf_map__fd(a->skel->maps.sa_stats), &t.id);
+	ipsecif_key_remove(&kr, t.id);
+}
+
+static int do_setkey(struct agent *a, const struct ctl_req *req, char *out, size_t len)
+{
+	struct ipsecif_keyring kr = {
+		.install_fd = bpf_program__fd(a->skel->progs.key_install),
+		.derive_fd = bpf_program__fd(a->skel->progs.key_derive),
+		.keys_fd = bpf_map__fd(a->skel->maps.keys),
+	};
+	struct setkey_script sc;
+	char err[512], addr[INET6_ADDRSTRLEN];
+	size_t i, j, n = 0;
+	int ret;
+
+	out[0] = 0;
+	ret = setkey_parse(req->text, req->len, &sc, err, sizeof(err));
+	if (ret)
+		return errmsg(out, len, ret, "ipsecifctl: setkey: %s\n", err);
+	/* Rehearse: an SA that exists, or comes twice, refuses the whole script. */
+	for (i = 0; i < sc.n; i++) {
+		const struct setkey_cmd *c = &sc.cmds[i];
+		bool dup = false;
+
+		if (c->op != SETKEY_ADD)
+			continue;
+		for (j = 0; j < a->t.n_sas && !dup; j++)
+			dup = a->t.sas[j].spi == c->spi && a->t.sas[j].family == c->family &&
+			      !memcmp(&a->t.sas[j].dst, &c->dst, sizeof(c->dst));
+		for (j = 0; j < i && !dup; j++)
+			dup = sc.cmds[j].op == SETKEY_ADD && sc.cmds[j].spi == c->spi &&
+			      sc.cmds[j].family == c->family &&
+			      !memcmp(&sc.cmds[j].dst, &c->dst, sizeof(c->dst));
+		if (dup) {
+			ret = errmsg(out, len, -EEXIST, "ipsecifctl: setkey: line %d: SA %u to %s "
+				     "exists\n", c->line, c->spi,
+				     inet_ntop(c->family, &c->dst, addr, sizeof(addr)) ?: "?");
+			goto done;
+		}
+	}
+	for (i = 0; i < sc.n; i++) {
+		const struct setkey_cmd *c = &sc.cmds[i];
+		struct ipsecif_key_params p = {
+			.enc = c->enc, .auth = c->auth, .enc_key = c->enc_key,
+			.enc_key_len = c->enc_key_len,
+			.auth_key = c->auth_key_len ? c->auth_key : NULL,
+			.auth_key_len = c->auth_key_len, .allow_no_auth = true,
+		};
+		struct table_sa t = { .spi = c->spi, .family = c->family, .src = c->src,
+				      .dst = c->dst, .reqid = c->reqid,
+				      .flags = (c->esn ? IPSECIF_SA_F_ESN : 0) |
+					       (c->sport || c->dport ? IPSECIF_SA_F_NATT : 0),
+				      .replay = c->replay_set ? c->replay :
+						IPSECIF_REPLAY_WINDOW_DEFAULT,
+				      .sport = c->sport, .dport = c->dport,
+				      .soft_bytes = c->soft_bytes, .hard_bytes = c->hard_bytes };
+
+		switch (c->op) {
+		case SETKEY_ADD:
+			t.id = ++a->next_sa_id;
+			ret = ipsecif_key_install(&kr, t.id, &p, err, sizeof(err));
+			if (!ret)
+				ret = table_sa_add(&a->t, &t, err, sizeof(err));
+			if (ret) {
+				ipsecif_key_remove(&kr, t.id);
+				ret = errmsg(out, len, ret, "ipsecifctl: setkey: line %d: %s\n",
+					     c->line, err);
+				goto done;
+			}
+			if (ipsecif_key_insecure(&p))
+				n += snprintf(out + n, n < len ? len - n : 0,
+					      "warning: SA %u encrypts without authentication: "
+					      "insecure (RFC 4303 §3.2)\n", c->spi);
+			break;
+		case SETKEY_DELETE:
+		case SETKEY_DELETEALL:
+		case SETKEY_FLUSH:
+			for (j = a->t.n_sas; j-- > 0;) {
+				const struct table_sa *s = &a->t.sas[j];
+
+				if (c->op == SETKEY_FLUSH ||
+				    (s->family == c->family && !memcmp(&s->src, &c->src, sizeof(c->src)) &&
+				     !memcmp(&s->dst, &c->dst, sizeof(c->dst)) &&
+				     (c->op == SETKEY_DELETEALL || s->spi == c->spi)))
+					sa_forget(a, j);
+			}
+			break;
+		case SETKEY_DUMP:
+		case SETKEY_GET:
+			for (j = 0; j < a->t.n_sas; j++) {
+				const struct table_sa *s = &a->t.sas[j];
+				char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+				bool in;
+
+				if (c->op == SETKEY_GET && s->spi != c->spi)
+					continue;
+				inet_ntop(s->family, &s->src, src, sizeof(src));
+				inet_ntop(s->family, &s->dst, dst, sizeof(dst));
+				n += snprintf(out + n, n < len ? len - n : 0,
+					      "%s %s\n\tesp spi=%u(0x%08x) reqid=%u %s\n", src, dst,
+					      s->spi, s->spi, s->reqid,
+					      table_sa_iface(&a->t, s, &in) ? "active" : "inactive");
+			}
+			break;
+		case SETKEY_SPDDUMP: {
+			struct table_policy pol[4 * 64];
+			size_t np = table_policies(&a->t, pol, sizeof(pol) / sizeof(pol[0]));
+
+			for (j = 0; j < np; j++) {
+				char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+
+				inet_ntop(pol[j].iface->family, &pol[j].src, src, sizeof(src));
+				inet_ntop(pol[j].iface->family, &pol[j].dst, dst, sizeof(dst));
+				n += snprintf(out + n, n < len ? len - n : 0,
+					      "%s %s %s -P %s %s esp/transport//unique:%u (%s)\n",
+					      src, dst, pol[j].inner_family == AF_INET ? "ipv4" : "ipv6",
+					      pol[j].dir == POLICY_OUT ? "out" : "in",
+					      pol[j].discard ? "discard" : "ipsec", pol[j].iface->reqid,
+					      pol[j].iface->name);
+			}
+			break;
+		}
+		}
+	}
+	sa_resync(a);
+	ret = 0;
+done:
+	setkey_script_free(&sc);
+	return ret;
 }
 
 /* One request from one client, answered; the agent carries on whatever it was. */
@@ -565,9 +810,15 @@ static void serve(struct agent *a, int fd)
 		agent_reply(fd, ret, out);
 		break;
 	}
+	case CTL_REQ_SETKEY: {
+		static char out[256 * 1024];
+
+		ret = do_setkey(a, &req, out, sizeof(out));
+		agent_reply(fd, ret, out);
+		break;
+	}
 	default:
-		agent_reply(fd, -EOPNOTSUPP, "ipsecif-agent: this agent does not carry out "
-			    "setkey requests yet\n");
+		agent_reply(fd, -EOPNOTSUPP, "ipsecif-agent: unknown request\n");
 	}
 	free(msg);
 	return;
@@ -623,6 +874,8 @@ static void teardown(struct agent *a)
 		close(a->sock);
 	for (i = 0; a->flush && i < a->t.n_ifaces; i++)
 		netdev_destroy(a->t.ifaces[i].name, NULL, 0);
+	for (i = 0; a->flush && i < (size_t)a->n_xdp; i++)
+		bpf_xdp_detach(a->xdp_devs[i], 0, NULL);
 	table_free(&a->t);
 	if (a->skel) {
 		if (a->flush)

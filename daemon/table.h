@@ -50,6 +50,12 @@ struct table_sa {
 	int family;
 	union ipsecif_addr src, dst;
 	__u32 reqid;
+	/* What the data path needs besides (the agent fills these). */
+	__u32 id;			/* key, replay and counter slot */
+	__u32 flags;			/* IPSECIF_SA_F_* */
+	__u32 replay;			/* window, bits */
+	__u16 sport, dport;		/* NAT-T ports, host order */
+	__u64 soft_bytes, hard_bytes;
 };
 
 struct table {
