@@ -93,11 +93,10 @@ bench-crypto: deps
 	$(Q)mkdir -p $(BUILD)/bench
 	$(Q)$(BUILD)/bench_crypto --json $(BUILD)/bench/crypto.json
 
-# Until the network demo exists: the crypto self-test, then the benchmark.
+# The NetBSD ipsecif(4) page's four hosts, live (SUITE=..., KEEP=1: scripts/demo.sh).
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)$(BUILD)/test_crypto --quick
-	$(Q)$(MAKE) --no-print-directory bench-crypto
+	$(Q)./scripts/demo.sh
 
 # The parsers under libFuzzer, with ASan and UBSan, for FUZZ_SECONDS each:
 # fuzz-setkey (setkey scripts), fuzz-ctl (control messages and what they carry).
