@@ -6,6 +6,7 @@
  *   ipsecifctl [-j] [NAME [create [reqid N]] [destroy] [tunnel SRC DST] ...]
  *   ipsecifctl [-j] setkey -c           (a setkey script on standard input)
  *   ipsecifctl [-j] setkey -f FILE
+ *   ipsecifctl [-j] setkey -D | -DP | -F  (dump SAs, dump policies, flush SAs)
  *
  * It parses nothing itself but its own options: the agent checks every
  * request, so one parser decides.
@@ -61,26 +62,36 @@ int main(int argc, char **argv)
 		puts("usage: ipsecifctl [-j] [NAME [create [reqid N]] [destroy] [reqid N]\n"
 		     "                  [[inet|inet6] tunnel SRC DST] [-tunnel]\n"
 		     "                  [inet|inet6 ADDR[/PLEN] [PEER]] [[-]link0|1|2] [mtu N] [up|down]]\n"
-		     "       ipsecifctl [-j] setkey -c | -f FILE");
+		     "       ipsecifctl [-j] setkey -c | -f FILE | -D | -DP | -F");
 		return 0;
 	}
 	if (i < argc && !strcmp(argv[i], "setkey")) {
 		FILE *f = NULL;
 
 		type = CTL_REQ_SETKEY;
-		if (i + 1 < argc && !strcmp(argv[i + 1], "-c") && i + 2 == argc)
+		/* setkey(8)'s own spellings for dump, policy dump and flush. */
+		if (i + 2 == argc && (!strcmp(argv[i + 1], "-D") || !strcmp(argv[i + 1], "-DP") ||
+				      !strcmp(argv[i + 1], "-F"))) {
+			const char *script = !strcmp(argv[i + 1], "-D") ? "dump;" :
+					     !strcmp(argv[i + 1], "-DP") ? "spddump;" : "flush;";
+
+			text = strdup(script);
+			tlen = strlen(script);
+		} else if (i + 1 < argc && !strcmp(argv[i + 1], "-c") && i + 2 == argc)
 			f = stdin;
 		else if (i + 2 < argc && !strcmp(argv[i + 1], "-f") && i + 3 == argc)
 			f = fopen(argv[i + 2], "r");
 		else {
-			fprintf(stderr, "ipsecifctl: setkey takes -c (standard input) or -f FILE\n");
+			fprintf(stderr, "ipsecifctl: setkey takes -c (standard input), -f FILE, "
+				"-D, -DP or -F\n");
 			return 2;
 		}
-		if (!f) {
+		if (!text && !f) {
 			fprintf(stderr, "ipsecifctl: %s: %s\n", argv[i + 2], strerror(errno));
 			return 1;
 		}
-		text = read_all(f, &tlen);
+		if (!text)
+			text = read_all(f, &tlen);
 		if (!text) {
 			fprintf(stderr, "ipsecifctl: the script is over %d bytes\n", CTL_MAX_PAYLOAD);
 			return 1;
