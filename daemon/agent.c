@@ -67,6 +67,7 @@ struct agent {
 	char pin_dir[128];
 	int lock_fd;
 	int sock;
+	int stop_fd;			/* the "stop" client, answered once torn down */
 	bool verbose, foreground, stop, flush;
 };
 
@@ -235,9 +236,11 @@ static void status_text(struct agent *a, bool json, char *buf, size_t len)
 {
 	if (json)
 		snprintf(buf, len, "{\"running\": true, \"pid\": %d, \"pin_dir\": \"%s\", "
-			 "\"interfaces\": 0, \"sas\": 0}\n", (int)getpid(), a->pin_dir);
+			 "\"interfaces\": %zu, \"sas\": %zu}\n", (int)getpid(), a->pin_dir,
+			 a->t.n_ifaces, a->t.n_sas);
 	else
-		snprintf(buf, len, "running, pid %d, pins in %s\n", (int)getpid(), a->pin_dir);
+		snprintf(buf, len, "running, pid %d, pins in %s, %zu interfaces, %zu SAs\n",
+			 (int)getpid(), a->pin_dir, a->t.n_ifaces, a->t.n_sas);
 }
 
 /* ipsecN's default MTU: a 1500-byte underlay, the worst suite, IPv6 and NAT-T. */
@@ -753,6 +756,118 @@ done:
 	return ret;
 }
 
+/*
+ * The agent's tables survive it in a state file beside the pins, so that
+ * an agent started after a crash (or a plain stop) adopts the interfaces
+ * and SAs the pinned maps still carry.  Same binary version only.
+ */
+#define STATE_DIR	RUN_DIR "/state"
+#define STATE_MAGIC	0x53535049	/* "IPSS" */
+
+struct state_hdr {
+	__u32 magic;
+	__u32 version;
+	__u32 n_ifaces, n_sas, next_sa_id, n_xdp;
+	__u32 iface_size, sa_size;
+};
+
+static void state_path(const struct agent *a, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s", STATE_DIR, strrchr(a->pin_dir, '/') + 1);
+}
+
+static void state_save(struct agent *a)
+{
+	struct state_hdr h = { STATE_MAGIC, 1, a->t.n_ifaces, a->t.n_sas, a->next_sa_id,
+			       a->n_xdp, sizeof(struct table_iface), sizeof(struct table_sa) };
+	char path[192], tmp[200];
+	FILE *f;
+	bool ok;
+
+	mkdir_p(RUN_DIR, 0700);
+	mkdir_p(STATE_DIR, 0700);
+	state_path(a, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	f = fopen(tmp, "w");
+	if (!f) {
+		logmsg(LOG_ERR, "%s: %s: %s", __func__, tmp, strerror(errno));
+		return;
+	}
+	ok = fwrite(&h, sizeof(h), 1, f) == 1 &&
+	     fwrite(a->t.ifaces, sizeof(*a->t.ifaces), a->t.n_ifaces, f) == a->t.n_ifaces &&
+	     fwrite(a->t.sas, sizeof(*a->t.sas), a->t.n_sas, f) == a->t.n_sas &&
+	     fwrite(a->xdp_devs, sizeof(a->xdp_devs[0]), a->n_xdp, f) == (size_t)a->n_xdp;
+	ok = !fclose(f) && ok;
+	if (!ok || rename(tmp, path))
+		logmsg(LOG_ERR, "%s: %s: %s", __func__, path, strerror(errno));
+}
+
+/*
+ * A state file that does not read back whole (truncated, edited, another
+ * version) stops the start: adopting half the tables would leave SAs in
+ * the maps that no one owns.  No file is fine: the agent before never
+ * changed anything.
+ */
+static int state_load(struct agent *a, char *err, size_t errlen)
+{
+	struct state_hdr h;
+	char path[192];
+	size_t i;
+	FILE *f;
+	int ret = -EBADMSG;
+
+	state_path(a, path, sizeof(path));
+	f = fopen(path, "r");
+	if (!f)
+		return errno == ENOENT ? 0 : errmsg(err, errlen, -errno, "%s: %s", path,
+						    strerror(errno));
+	if (fread(&h, sizeof(h), 1, f) != 1 || h.magic != STATE_MAGIC || h.version != 1 ||
+	    h.iface_size != sizeof(struct table_iface) || h.sa_size != sizeof(struct table_sa) ||
+	    h.n_ifaces > IPSECIF_MAX_IFACES || h.n_sas > IPSECIF_MAX_SAS || h.n_xdp > MAX_XDP_DEVS)
+		goto bad;
+	for (i = 0; i < h.n_ifaces; i++) {
+		struct table_iface fi;
+
+		if (fread(&fi, sizeof(fi), 1, f) != 1)
+			goto bad;
+		fi.name[sizeof(fi.name) - 1] = 0;
+		if (table_create(&a->t, fi.name, fi.reqid, NULL, 0))
+			goto bad;
+		*table_find(&a->t, fi.name) = fi;
+	}
+	for (i = 0; i < h.n_sas; i++) {
+		struct table_sa sa;
+
+		if (fread(&sa, sizeof(sa), 1, f) != 1 || table_sa_add(&a->t, &sa, NULL, 0))
+			goto bad;
+	}
+	for (i = 0; i < h.n_xdp; i++, a->n_xdp++)
+		if (fread(&a->xdp_devs[a->n_xdp], sizeof(int), 1, f) != 1)
+			goto bad;
+	if (fgetc(f) != EOF)
+		goto bad;
+	a->next_sa_id = h.next_sa_id;
+	fclose(f);
+	logmsg(LOG_INFO, "adopted %zu interfaces and %zu SAs", a->t.n_ifaces, a->t.n_sas);
+	return 0;
+bad:
+	fclose(f);
+	table_free(&a->t);
+	table_init(&a->t);
+	a->n_xdp = 0;
+	return errmsg(err, errlen, ret, "%s does not read back as this agent's state; "
+		      "remove it and %s to start afresh", path, a->pin_dir);
+}
+
+static void state_remove(struct agent *a)
+{
+	char path[192];
+
+	state_path(a, path, sizeof(path));
+	unlink(path);
+	rmdir(STATE_DIR);	/* only when no other namespace's agent keeps one */
+}
+
 /* One request from one client, answered; the agent carries on whatever it was. */
 static void serve(struct agent *a, int fd)
 {
@@ -800,13 +915,16 @@ static void serve(struct agent *a, int fd)
 	case CTL_REQ_STOP:
 		a->stop = true;
 		a->flush = req.flags & CTL_F_FLUSH;
-		agent_reply(fd, 0, a->flush ? "stopping; tearing everything down\n" :
-				   "stopping; the data path keeps running\n");
+		/* Answered after teardown, so that "stop; start" scripts never race it. */
+		a->stop_fd = dup(fd);
+		if (a->stop_fd < 0)
+			agent_reply(fd, 0, "stopping\n");
 		break;
 	case CTL_REQ_IFCMD: {
 		static char out[64 * 1024];
 
 		ret = do_ifcmd(a, &req, out, sizeof(out));
+		state_save(a);
 		agent_reply(fd, ret, out);
 		break;
 	}
@@ -814,6 +932,7 @@ static void serve(struct agent *a, int fd)
 		static char out[256 * 1024];
 
 		ret = do_setkey(a, &req, out, sizeof(out));
+		state_save(a);
 		agent_reply(fd, ret, out);
 		break;
 	}
@@ -882,19 +1001,22 @@ static void teardown(struct agent *a)
 			bpf_object__unpin_maps(a->skel->obj, NULL);
 		ipsecif__destroy(a->skel);
 	}
-	if (a->flush && a->pin_dir[0])
+	if (a->flush && a->pin_dir[0]) {
+		state_remove(a);
 		rmdir(a->pin_dir);
+	}
 	if (a->lock_fd >= 0)
 		close(a->lock_fd);
 }
 
 static int agent_start(bool foreground)
 {
-	struct agent a = { .lock_fd = -1, .sock = -1, .foreground = foreground };
+	struct agent a = { .lock_fd = -1, .sock = -1, .stop_fd = -1, .foreground = foreground };
 
 	table_init(&a.t);
 	char err[512] = "";
 	int pfd[2] = { -1, -1 }, ret;
+	bool adopt = false;
 	pid_t pid;
 
 	if (!foreground) {
@@ -928,8 +1050,20 @@ static int agent_start(bool foreground)
 	ret = bpffs_ready(err, sizeof(err));
 	if (!ret)
 		ret = pin_dir_lock(&a, err, sizeof(err));
-	if (!ret)
+	if (!ret) {
+		char probe[200];
+
+		/* Pinned maps from an earlier agent: its tables go with them. */
+		snprintf(probe, sizeof(probe), "%s/sa_in", a.pin_dir);
+		adopt = !access(probe, F_OK);
 		ret = bpf_ready(&a, err, sizeof(err));
+	}
+	if (!ret) {
+		if (adopt)
+			ret = state_load(&a, err, sizeof(err));
+		else
+			state_remove(&a);
+	}
 	if (!ret)
 		ret = sock_ready(&a, err, sizeof(err));
 	if (ret) {
@@ -953,6 +1087,11 @@ static int agent_start(bool foreground)
 	ret = run(&a, pfd[1]);
 	logmsg(LOG_INFO, "stopping%s", a.flush ? ", tearing everything down" : "");
 	teardown(&a);
+	if (a.stop_fd >= 0) {
+		agent_reply(a.stop_fd, 0, a.flush ? "stopped; everything torn down\n" :
+				      "stopped; the data path keeps running\n");
+		close(a.stop_fd);
+	}
 	return ret;
 }
 

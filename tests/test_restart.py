@@ -1,0 +1,121 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""
+An agent that dies (kill -9) or is stopped without --flush leaves its
+pinned maps and attached programs in place: traffic keeps flowing, and the
+next agent adopts the interfaces and SAs from its state file.
+"""
+import json
+import os
+import signal
+import subprocess
+import time
+
+from agents import agent, ctl, wait_gone
+from test_freebsd import PAGE, hosts, setkey  # noqa: F401  (fixture)
+
+KEYS = ("0x" + "11" * 20, "0x" + "22" * 20)
+
+
+def bring_up(a, b):
+    for ns, reqid, me, peer, inner_me, inner_peer in (
+            (a, 100, "192.168.0.3", "192.168.0.5", "172.16.0.3", "172.16.0.5"),
+            (b, 200, "192.168.0.5", "192.168.0.3", "172.16.0.5", "172.16.0.3")):
+        ctl(ns, "ipsec0", "create", "reqid", str(reqid))
+        ctl(ns, "ipsec0", "inet", "tunnel", me, peer)
+        ctl(ns, "ipsec0", "inet", f"{inner_me}/16", inner_peer)
+        r = setkey(ns, "\n".join(PAGE).format(reqid=reqid, alg="aes-gcm-16",
+                                              k1=KEYS[0], k2=KEYS[1]) + "\n")
+        assert r.returncode == 0, r.stderr
+
+
+def snapshot(ns):
+    shown = json.loads(ctl(ns, "-j").stdout)["interfaces"]
+    return shown, ctl(ns, "setkey", "-D").stdout, ctl(ns, "setkey", "-DP").stdout
+
+
+def strip_counters(sad):
+    # Counters move with the pings; everything else must be as it was.
+    return [" ".join(w for w in line.split() if not w.startswith(("current:", "bytes=", "packets=")))
+            for line in sad.splitlines()]
+
+
+def restart(a, how):
+    st = json.loads(agent(a, "status", "-j").stdout)
+    assert st["interfaces"] == 1 and st["sas"] == 2, st
+    if how == "kill":
+        os.kill(st["pid"], signal.SIGKILL)
+    else:
+        agent(a, "stop")
+    wait_gone(a)
+    agent(a, "start")
+    st2 = json.loads(agent(a, "status", "-j").stdout)
+    assert st2["pid"] != st["pid"] and st2["interfaces"] == 1 and st2["sas"] == 2, st2
+
+
+def test_restart_keeps_traffic_and_tables(hosts):
+    a, b = hosts
+    bring_up(a, b)
+    before = snapshot(a)
+    # 10 ms pings across two restarts, one crash and one clean stop.
+    ping = subprocess.Popen(["ip", "netns", "exec", a.name, "ping", "-q", "-i", "0.01",
+                             "-w", "6", "172.16.0.5"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        time.sleep(1)
+        restart(a, "kill")
+        time.sleep(1)
+        restart(a, "stop")
+        out = ping.communicate(timeout=20)[0]
+    finally:
+        if ping.poll() is None:
+            ping.kill()
+            ping.wait()
+    sent, rcvd = (int(w.split()[0]) for w in out.split("\n")[3].split(",")[:2])
+    assert sent > 200 and rcvd == sent, out
+    after = snapshot(a)
+    assert after[0] == before[0] and after[2] == before[2]
+    assert strip_counters(after[1]) == strip_counters(before[1]), (before[1], after[1])
+    # The adopted tables are live ones: A's outbound SA is replaced (a new
+    # SPI: B's replay window has seen the old one's numbers, RFC 4303 3.4.3).
+    r = setkey(a, "delete 192.168.0.3 192.168.0.5 esp 10000;\n")
+    assert r.returncode == 0, r.stderr
+    assert "spi=10000" not in ctl(a, "setkey", "-D").stdout
+    new = PAGE[0].replace("10000", "10002").format(reqid="{reqid}", alg="aes-gcm-16",
+                                                   k1="0x" + "55" * 20, k2="")
+    for ns, reqid in ((b, 200), (a, 100)):
+        r = setkey(ns, new.format(reqid=reqid) + "\n")
+        assert r.returncode == 0, r.stderr
+    r = a("ping", "-c", "2", "-i", "0.2", "-W", "2", "172.16.0.5", check=False)
+    assert r.returncode == 0, r.stdout
+
+
+def test_stop_flush_forgets(hosts):
+    a, b = hosts
+    bring_up(a, b)
+    agent(a, "stop", "--flush")
+    wait_gone(a)
+    agent(a, "start")
+    st = json.loads(agent(a, "status", "-j").stdout)
+    assert st["interfaces"] == 0 and st["sas"] == 0, st
+    assert ctl(a, "-j").stdout and json.loads(ctl(a, "-j").stdout)["interfaces"] == []
+
+
+def test_bad_state_refused(hosts):
+    a, _ = hosts
+    ctl(a, "ipsec0", "create", "reqid", "100")
+    ctl(a, "ipsec0", "tunnel", "192.168.0.3", "192.168.0.5")
+    st = json.loads(agent(a, "status", "-j").stdout)
+    path = "/run/ipsecif/state/" + os.path.basename(st["pin_dir"])
+    good = open(path, "rb").read()
+    os.kill(st["pid"], signal.SIGKILL)
+    wait_gone(a)
+    for bad in (good[:-3], good + b"x", b"IPSS" + good[4:12], b""):
+        with open(path, "wb") as f:
+            f.write(bad)
+        r = agent(a, "start", check=False)
+        assert r.returncode != 0 and f"{path} does not read back" in r.stderr, r.stderr
+        assert agent(a, "status", check=False).returncode != 0
+    with open(path, "wb") as f:
+        f.write(good)
+    agent(a, "start")
+    assert json.loads(ctl(a, "-j").stdout)["interfaces"][0]["reqid"] == 100
