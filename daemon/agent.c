@@ -628,6 +628,77 @@ static void sa_forget(struct agent *a, size_t i)
 	ipsecif_key_remove(&kr, t.id);
 }
 
+/* An SA's counters: the per-CPU sums of its sa_stats slot. */
+static void sa_counters(struct agent *a, __u32 id, __u64 *packets, __u64 *bytes)
+{
+	int i, ncpu = libbpf_num_possible_cpus();
+	struct ipsecif_stats *st = ncpu > 0 ? calloc(ncpu, sizeof(*st)) : NULL;
+
+	*packets = *bytes = 0;
+	if (st && !bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.sa_stats), &id, st))
+		for (i = 0; i < ncpu; i++) {
+			*packets += st[i].packets;
+			*bytes += st[i].bytes;
+		}
+	free(st);
+}
+
+/* One SA as setkey -D shows it, or as a JSON object; returns the new length. */
+static size_t sa_show(struct agent *a, const struct table_sa *s, bool json, bool first,
+		      char *out, size_t len, size_t n)
+{
+	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+	__u64 packets, bytes;
+	bool in;
+	const char *state = table_sa_iface(&a->t, s, &in) ? "active" : "inactive";
+
+	inet_ntop(s->family, &s->src, src, sizeof(src));
+	inet_ntop(s->family, &s->dst, dst, sizeof(dst));
+	sa_counters(a, s->id, &packets, &bytes);
+	if (json)
+		return n + snprintf(out + n, n < len ? len - n : 0,
+				    "%s{\"src\": \"%s\", \"dst\": \"%s\", \"proto\": \"esp\", "
+				    "\"mode\": \"tunnel\", \"spi\": %u, \"reqid\": %u, "
+				    "\"state\": \"%s\", \"replay\": %u, \"esn\": %s, "
+				    "\"natt\": [%u, %u], \"packets\": %llu, \"bytes\": %llu, "
+				    "\"soft_bytes\": %llu, \"hard_bytes\": %llu}",
+				    first ? "" : ", ", src, dst, s->spi, s->reqid, state, s->replay,
+				    s->flags & IPSECIF_SA_F_ESN ? "true" : "false", s->sport, s->dport,
+				    (unsigned long long)packets, (unsigned long long)bytes,
+				    (unsigned long long)s->soft_bytes,
+				    (unsigned long long)s->hard_bytes);
+	return n + snprintf(out + n, n < len ? len - n : 0,
+			    "%s %s\n\tesp mode=tunnel spi=%u(0x%08x) reqid=%u %s\n"
+			    "\treplay=%u esn=%s natt=%u/%u soft=%llu(bytes) hard=%llu(bytes)\n"
+			    "\tcurrent: bytes=%llu packets=%llu\n",
+			    src, dst, s->spi, s->spi, s->reqid, state, s->replay,
+			    s->flags & IPSECIF_SA_F_ESN ? "on" : "off", s->sport, s->dport,
+			    (unsigned long long)s->soft_bytes, (unsigned long long)s->hard_bytes,
+			    (unsigned long long)bytes, (unsigned long long)packets);
+}
+
+/* One of an interface's policies, as setkey -DP shows it, or as JSON. */
+static size_t policy_show(const struct table_policy *p, bool json, bool first,
+			  char *out, size_t len, size_t n)
+{
+	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+	const char *inner = p->inner_family == AF_INET ? "ipv4" : "ipv6";
+	const char *dir = p->dir == POLICY_OUT ? "out" : "in";
+	const char *action = p->discard ? "discard" : "ipsec";
+
+	inet_ntop(p->iface->family, &p->src, src, sizeof(src));
+	inet_ntop(p->iface->family, &p->dst, dst, sizeof(dst));
+	if (json)
+		return n + snprintf(out + n, n < len ? len - n : 0,
+				    "%s{\"src\": \"%s\", \"dst\": \"%s\", \"inner\": \"%s\", "
+				    "\"dir\": \"%s\", \"action\": \"%s\", \"reqid\": %u, "
+				    "\"interface\": \"%s\"}", first ? "" : ", ", src, dst, inner, dir,
+				    action, p->iface->reqid, p->iface->name);
+	return n + snprintf(out + n, n < len ? len - n : 0,
+			    "%s %s %s -P %s %s esp/tunnel/%s-%s/unique:%u (%s)\n", src, dst, inner,
+			    dir, action, src, dst, p->iface->reqid, p->iface->name);
+}
+
 static int do_setkey(struct agent *a, const struct ctl_req *req, char *out, size_t len)
 {
 	struct ipsecif_keyring kr = {
@@ -635,6 +706,7 @@ static int do_setkey(struct agent *a, const struct ctl_req *req, char *out, size
 		.derive_fd = bpf_program__fd(a->skel->progs.key_derive),
 		.keys_fd = bpf_map__fd(a->skel->maps.keys),
 	};
+	bool json = req->flags & CTL_F_JSON, first;
 	struct setkey_script sc;
 	char err[512], addr[INET6_ADDRSTRLEN];
 	size_t i, j, n = 0;
@@ -644,6 +716,15 @@ static int do_setkey(struct agent *a, const struct ctl_req *req, char *out, size
 	ret = setkey_parse(req->text, req->len, &sc, err, sizeof(err));
 	if (ret)
 		return errmsg(out, len, ret, "ipsecifctl: setkey: %s\n", err);
+	if (json && (sc.n != 1 || (sc.cmds[0].op != SETKEY_DUMP && sc.cmds[0].op != SETKEY_GET &&
+				   sc.cmds[0].op != SETKEY_SPDDUMP))) {
+		ret = errmsg(out, len, -EINVAL, "ipsecifctl: setkey: -j shows one dump, get or "
+			     "spddump, alone\n");
+		goto done;
+	}
+	if (json)
+		n = snprintf(out, len, "{\"%s\": [", sc.cmds[0].op == SETKEY_SPDDUMP ?
+			     "policies" : "sas");
 	/* Rehearse: an SA that exists, or comes twice, refuses the whole script. */
 	for (i = 0; i < sc.n; i++) {
 		const struct setkey_cmd *c = &sc.cmds[i];
@@ -714,42 +795,26 @@ static int do_setkey(struct agent *a, const struct ctl_req *req, char *out, size
 			break;
 		case SETKEY_DUMP:
 		case SETKEY_GET:
-			for (j = 0; j < a->t.n_sas; j++) {
-				const struct table_sa *s = &a->t.sas[j];
-				char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
-				bool in;
-
-				if (c->op == SETKEY_GET && s->spi != c->spi)
+			for (j = 0, first = true; j < a->t.n_sas; j++) {
+				if (c->op == SETKEY_GET && a->t.sas[j].spi != c->spi)
 					continue;
-				inet_ntop(s->family, &s->src, src, sizeof(src));
-				inet_ntop(s->family, &s->dst, dst, sizeof(dst));
-				n += snprintf(out + n, n < len ? len - n : 0,
-					      "%s %s\n\tesp spi=%u(0x%08x) reqid=%u %s\n", src, dst,
-					      s->spi, s->spi, s->reqid,
-					      table_sa_iface(&a->t, s, &in) ? "active" : "inactive");
+				n = sa_show(a, &a->t.sas[j], json, first, out, len, n);
+				first = false;
 			}
 			break;
 		case SETKEY_SPDDUMP: {
 			struct table_policy pol[4 * 64];
 			size_t np = table_policies(&a->t, pol, sizeof(pol) / sizeof(pol[0]));
 
-			for (j = 0; j < np; j++) {
-				char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
-
-				inet_ntop(pol[j].iface->family, &pol[j].src, src, sizeof(src));
-				inet_ntop(pol[j].iface->family, &pol[j].dst, dst, sizeof(dst));
-				n += snprintf(out + n, n < len ? len - n : 0,
-					      "%s %s %s -P %s %s esp/transport//unique:%u (%s)\n",
-					      src, dst, pol[j].inner_family == AF_INET ? "ipv4" : "ipv6",
-					      pol[j].dir == POLICY_OUT ? "out" : "in",
-					      pol[j].discard ? "discard" : "ipsec", pol[j].iface->reqid,
-					      pol[j].iface->name);
-			}
+			for (j = 0; j < np; j++)
+				n = policy_show(&pol[j], json, !j, out, len, n);
 			break;
 		}
 		}
 	}
 	sa_resync(a);
+	if (json)
+		snprintf(out + n, n < len ? len - n : 0, "]}\n");
 	ret = 0;
 done:
 	setkey_script_free(&sc);

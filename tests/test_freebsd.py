@@ -99,3 +99,45 @@ def test_setkey_errors_apply_nothing(hosts):
     assert "spi" not in ctl(a, "setkey", "-D").stdout
     r = ctl(a, "setkey", "-X", check=False)
     assert r.returncode == 2 and "-D, -DP or -F" in r.stderr
+
+
+def test_setkey_json(hosts):
+    """setkey -D and -DP as JSON, parsed, agreeing with the data path."""
+    a, b = hosts
+    for ns, reqid, me, peer in ((a, 100, "192.168.0.3", "192.168.0.5"),
+                                (b, 200, "192.168.0.5", "192.168.0.3")):
+        ctl(ns, "ipsec0", "create", "reqid", str(reqid))
+        ctl(ns, "ipsec0", "inet", "tunnel", me, peer)
+        ctl(ns, "ipsec0", "inet", "172.16.0.%s/16" % me[-1], "172.16.0.%s" % peer[-1])
+        r = setkey(ns, "\n".join(PAGE).format(reqid=reqid, alg="aes-gcm-16",
+                                              k1="0x" + "11" * 20, k2="0x" + "22" * 20)
+                   + "\nadd 192.168.0.9 192.168.0.3 esp 7000 -u 999 -E aes-gcm-16 0x%s;\n" % ("ab" * 20))
+        assert r.returncode == 0, r.stderr
+    r = a("ping", "-c", "4", "-i", "0.1", "-W", "2", "172.16.0.5", check=False)
+    assert r.returncode == 0, r.stdout
+    sas = {s["spi"]: s for s in json.loads(ctl(a, "-j", "setkey", "-D").stdout)["sas"]}
+    assert set(sas) == {10000, 10001, 7000}
+    out, inn = sas[10000], sas[10001]
+    assert (out["src"], out["dst"], out["reqid"], out["state"]) == \
+        ("192.168.0.3", "192.168.0.5", 100, "active")
+    assert sas[7000]["state"] == "inactive" and sas[7000]["packets"] == 0
+    # ping's 84-byte IPv4 packets, counted as inner bytes, each way.
+    assert out["packets"] == 4 and out["bytes"] == 4 * 84, out
+    assert inn["packets"] == 4 and inn["bytes"] == 4 * 84, inn
+    assert out["replay"] > 0 and out["esn"] is False and out["natt"] == [0, 0]
+    # The text dump says the same.
+    assert "current: bytes=336 packets=4" in ctl(a, "setkey", "-D").stdout
+    pols = json.loads(ctl(a, "-j", "setkey", "-DP").stdout)["policies"]
+    assert sorted((p["dir"], p["inner"]) for p in pols) == \
+        [("in", "ipv4"), ("in", "ipv6"), ("out", "ipv4"), ("out", "ipv6")]
+    assert all(p["reqid"] == 100 and p["interface"] == "ipsec0" and p["action"] == "ipsec"
+               for p in pols)
+    outp = next(p for p in pols if p["dir"] == "out")
+    assert (outp["src"], outp["dst"]) == ("192.168.0.3", "192.168.0.5")
+    # -j shows; it does not change.
+    r = subprocess.run(["ip", "netns", "exec", a.name, CTL, "-j", "setkey", "-c"],
+                       input="flush;\n", capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "-j shows one dump" in r.stderr
+    assert len(json.loads(ctl(a, "-j", "setkey", "-D").stdout)["sas"]) == 3
+    ctl(a, "setkey", "-F")
+    assert json.loads(ctl(a, "-j", "setkey", "-D").stdout) == {"sas": []}
