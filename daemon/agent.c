@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <time.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -68,10 +69,20 @@ struct agent {
 	int lock_fd;
 	int sock;
 	int stop_fd;			/* the "stop" client, answered once torn down */
+	struct ring_buffer *events;	/* the data path's events */
+	bool dirty;			/* tables changed outside a request: save them */
 	bool verbose, foreground, stop, flush;
 };
 
 static void sa_resync(struct agent *a);
+
+static __u64 mono_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
 
 static bool use_syslog;
 static bool verbose;
@@ -651,6 +662,8 @@ static size_t sa_show(struct agent *a, const struct table_sa *s, bool json, bool
 	__u64 packets, bytes;
 	bool in;
 	const char *state = table_sa_iface(&a->t, s, &in) ? "active" : "inactive";
+	bool dying = s->expired & IPSECIF_SA_EXP_SOFT;
+	__u64 age = mono_seconds() - s->added;
 
 	inet_ntop(s->family, &s->src, src, sizeof(src));
 	inet_ntop(s->family, &s->dst, dst, sizeof(dst));
@@ -661,19 +674,25 @@ static size_t sa_show(struct agent *a, const struct table_sa *s, bool json, bool
 				    "\"mode\": \"tunnel\", \"spi\": %u, \"reqid\": %u, "
 				    "\"state\": \"%s\", \"replay\": %u, \"esn\": %s, "
 				    "\"natt\": [%u, %u], \"packets\": %llu, \"bytes\": %llu, "
-				    "\"soft_bytes\": %llu, \"hard_bytes\": %llu}",
+				    "\"soft_bytes\": %llu, \"hard_bytes\": %llu, \"soft_time\": %llu, "
+				    "\"hard_time\": %llu, \"age\": %llu, \"dying\": %s}",
 				    first ? "" : ", ", src, dst, s->spi, s->reqid, state, s->replay,
 				    s->flags & IPSECIF_SA_F_ESN ? "true" : "false", s->sport, s->dport,
 				    (unsigned long long)packets, (unsigned long long)bytes,
 				    (unsigned long long)s->soft_bytes,
-				    (unsigned long long)s->hard_bytes);
+				    (unsigned long long)s->hard_bytes,
+				    (unsigned long long)s->soft_time, (unsigned long long)s->hard_time,
+				    (unsigned long long)age, dying ? "true" : "false");
 	return n + snprintf(out + n, n < len ? len - n : 0,
-			    "%s %s\n\tesp mode=tunnel spi=%u(0x%08x) reqid=%u %s\n"
+			    "%s %s\n\tesp mode=tunnel spi=%u(0x%08x) reqid=%u %s%s\n"
 			    "\treplay=%u esn=%s natt=%u/%u soft=%llu(bytes) hard=%llu(bytes)\n"
+			    "\tsoft=%llu(s) hard=%llu(s) age=%llu(s)\n"
 			    "\tcurrent: bytes=%llu packets=%llu\n",
-			    src, dst, s->spi, s->spi, s->reqid, state, s->replay,
-			    s->flags & IPSECIF_SA_F_ESN ? "on" : "off", s->sport, s->dport,
+			    src, dst, s->spi, s->spi, s->reqid, state, dying ? " dying" : "",
+			    s->replay, s->flags & IPSECIF_SA_F_ESN ? "on" : "off", s->sport, s->dport,
 			    (unsigned long long)s->soft_bytes, (unsigned long long)s->hard_bytes,
+			    (unsigned long long)s->soft_time, (unsigned long long)s->hard_time,
+			    (unsigned long long)age,
 			    (unsigned long long)bytes, (unsigned long long)packets);
 }
 
@@ -761,7 +780,9 @@ static int do_setkey(struct agent *a, const struct ctl_req *req, char *out, size
 				      .replay = c->replay_set ? c->replay :
 						IPSECIF_REPLAY_WINDOW_DEFAULT,
 				      .sport = c->sport, .dport = c->dport,
-				      .soft_bytes = c->soft_bytes, .hard_bytes = c->hard_bytes };
+				      .soft_bytes = c->soft_bytes, .hard_bytes = c->hard_bytes,
+				      .soft_time = c->soft_time, .hard_time = c->hard_time,
+				      .added = mono_seconds() };
 
 		switch (c->op) {
 		case SETKEY_ADD:
@@ -1020,11 +1041,104 @@ static void on_signal(int sig)
 	got_signal = sig;
 }
 
+static const char *sa_name(const struct table_sa *s, char *buf, size_t len)
+{
+	char dst[INET6_ADDRSTRLEN];
+
+	inet_ntop(s->family, &s->dst, dst, sizeof(dst));
+	snprintf(buf, len, "SA %u to %s (reqid %u)", s->spi, dst, s->reqid);
+	return buf;
+}
+
+static ssize_t sa_by_id(const struct agent *a, __u32 id)
+{
+	size_t i;
+
+	for (i = 0; i < a->t.n_sas; i++)
+		if (a->t.sas[i].id == id)
+			return i;
+	return -1;
+}
+
+/*
+ * The data path's events (bpf/events.h).  A hard expiry removes the SA, as
+ * RFC 4301 §4.4.2.1 has it; a soft one (or sequence numbers running out)
+ * marks it dying, for the key manager to replace it.
+ */
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct agent *a = ctx;
+	const struct ipsecif_event *e = data;
+	char name[128];
+	ssize_t i;
+
+	if (size < sizeof(*e))
+		return 0;
+	if (e->type == IPSECIF_EV_ACQUIRE) {
+		logmsg(LOG_NOTICE, "acquire: reqid %u has traffic and no outbound SA", e->reqid);
+		return 0;
+	}
+	i = sa_by_id(a, e->sa_id);
+	if (i < 0)
+		return 0;	/* already gone: a late event */
+	sa_name(&a->t.sas[i], name, sizeof(name));
+	switch (e->type) {
+	case IPSECIF_EV_SOFT_EXPIRE:
+	case IPSECIF_EV_SEQ_THRESHOLD:
+		logmsg(LOG_NOTICE, "%s: soft lifetime reached (%s %llu): dying", name,
+		       e->type == IPSECIF_EV_SOFT_EXPIRE ? "count" : "sequence number",
+		       (unsigned long long)e->value);
+		a->t.sas[i].expired |= IPSECIF_SA_EXP_SOFT;
+		break;
+	case IPSECIF_EV_HARD_EXPIRE:
+		logmsg(LOG_NOTICE, "%s: hard lifetime reached (count %llu): removed", name,
+		       (unsigned long long)e->value);
+		sa_forget(a, i);
+		break;
+	default:
+		return 0;
+	}
+	a->dirty = true;
+	return 0;
+}
+
+/* Lifetimes by time: the data path counts bytes, the agent the seconds. */
+static void lifetimes_tick(struct agent *a)
+{
+	__u64 now = mono_seconds();
+	char name[128];
+	size_t i;
+
+	for (i = a->t.n_sas; i-- > 0;) {
+		struct table_sa *s = &a->t.sas[i];
+		__u64 age = now - s->added;
+
+		if (s->hard_time && age >= s->hard_time) {
+			logmsg(LOG_NOTICE, "%s: hard lifetime reached (%llu s): removed",
+			       sa_name(s, name, sizeof(name)), (unsigned long long)s->hard_time);
+			sa_forget(a, i);
+			a->dirty = true;
+		} else if (s->soft_time && age >= s->soft_time &&
+			   !(s->expired & IPSECIF_SA_EXP_SOFT)) {
+			logmsg(LOG_NOTICE, "%s: soft lifetime reached (%llu s): dying",
+			       sa_name(s, name, sizeof(name)), (unsigned long long)s->soft_time);
+			s->expired |= IPSECIF_SA_EXP_SOFT;
+			a->dirty = true;
+		}
+	}
+}
+
 static int run(struct agent *a, int ready_fd)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
-	struct pollfd pfd = { .fd = a->sock, .events = POLLIN };
+	struct pollfd pfd[2] = { { .fd = a->sock, .events = POLLIN }, { .fd = -1 } };
 
+	a->events = ring_buffer__new(bpf_map__fd(a->skel->maps.events), on_event, a, NULL);
+	if (!a->events)
+		logmsg(LOG_ERR, "the events ring buffer: %s: hard byte limits will drop "
+		       "without the SA being removed", strerror(errno));
+	else
+		pfd[1] = (struct pollfd){ .fd = ring_buffer__epoll_fd(a->events), .events = POLLIN };
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -1036,7 +1150,16 @@ static int run(struct agent *a, int ready_fd)
 	while (!a->stop && !got_signal) {
 		int fd;
 
-		if (poll(&pfd, 1, 1000) <= 0)
+		int n = poll(pfd, 2, 1000);
+
+		if (a->events)
+			ring_buffer__consume(a->events);
+		lifetimes_tick(a);
+		if (a->dirty) {
+			state_save(a);
+			a->dirty = false;
+		}
+		if (n <= 0 || !(pfd[0].revents & POLLIN))
 			continue;
 		fd = accept4(a->sock, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0)
@@ -1056,6 +1179,7 @@ static void teardown(struct agent *a)
 
 	if (a->sock >= 0)
 		close(a->sock);
+	ring_buffer__free(a->events);
 	for (i = 0; a->flush && i < a->t.n_ifaces; i++)
 		netdev_destroy(a->t.ifaces[i].name, NULL, 0);
 	for (i = 0; a->flush && i < (size_t)a->n_xdp; i++)

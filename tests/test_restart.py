@@ -35,7 +35,8 @@ def snapshot(ns):
 
 def strip_counters(sad):
     # Counters move with the pings; everything else must be as it was.
-    return [" ".join(w for w in line.split() if not w.startswith(("current:", "bytes=", "packets=")))
+    moving = ("current:", "bytes=", "packets=", "age=")
+    return [" ".join(w for w in line.split() if not w.startswith(moving))
             for line in sad.splitlines()]
 
 
