@@ -3,7 +3,8 @@
  * ipsecif-agent: owns the BPF objects of one network namespace and serves
  * ipsecifctl on a control socket.
  *
- *   ipsecif-agent start [-f] [-v]     start (returns once ready; -f: stay in front)
+ *   ipsecif-agent start [-f] [-v] [--config FILE]
+ *                                     start (returns once ready; -f: stay in front)
  *   ipsecif-agent status [-j]         is it running, and what does it hold
  *   ipsecif-agent stop [--flush]      stop; the data path keeps running unless --flush
  *
@@ -76,12 +77,13 @@ struct agent {
 
 static void sa_resync(struct agent *a);
 
-static __u64 mono_seconds(void)
+/* CLOCK_MONOTONIC in ns: whole seconds would age an SA by a second at once. */
+static __u64 mono_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
 static bool use_syslog;
@@ -354,7 +356,74 @@ static int attach_out(struct agent *a, const char *name, char *err, size_t errle
 			    strerror(-ret)) : 0;
 }
 
-static void show_one(const struct table_iface *f, bool json, char *out, size_t len, size_t *n)
+/* enum ipsecif_drop's names, as docs/DATAPATH.md and the JSON spell them. */
+static const char *const ipsecif_drop_names[] = {
+	"no_sa", "bad_endpoint", "replay", "too_old", "auth", "bad_pad", "bad_next_hdr",
+	"dummy", "inner_family", "ecn", "seq_exhausted", "too_big", "malformed", "crypto",
+	"no_route", "expired",
+};
+_Static_assert(sizeof(ipsecif_drop_names) / sizeof(ipsecif_drop_names[0]) == IPSECIF_DROP_MAX,
+	       "a name for every drop reason");
+
+/* The per-CPU sums of one slot of sa_stats or if_stats. */
+static void stats_sum(const struct bpf_map *map, __u32 key, struct ipsecif_stats *sum)
+{
+	int i, j, ncpu = libbpf_num_possible_cpus();
+	struct ipsecif_stats *st = ncpu > 0 ? calloc(ncpu, sizeof(*st)) : NULL;
+
+	memset(sum, 0, sizeof(*sum));
+	if (st && !bpf_map_lookup_elem(bpf_map__fd(map), &key, st))
+		for (i = 0; i < ncpu; i++) {
+			sum->packets += st[i].packets;
+			sum->bytes += st[i].bytes;
+			sum->fast += st[i].fast;
+			for (j = 0; j < IPSECIF_DROP_MAX; j++)
+				sum->drops[j] += st[i].drops[j];
+		}
+	free(st);
+}
+
+/* ipsecN's SAs and counters, after its ifconfig lines or inside its JSON object. */
+static void show_traffic(struct agent *a, const struct table_iface *f, bool json, char *out,
+			 size_t len, size_t *n)
+{
+	struct ipsecif_stats st;
+	bool first = true, in;
+	size_t i;
+	int j;
+
+	*n += snprintf(out + *n, *n < len ? len - *n : 0, json ? ", \"sas\": [" : "");
+	for (i = 0; i < a->t.n_sas; i++) {
+		const struct table_sa *s = &a->t.sas[i];
+
+		if (table_sa_iface(&a->t, s, &in) != f)
+			continue;
+		*n += snprintf(out + *n, *n < len ? len - *n : 0,
+			       json ? "%s{\"spi\": %u, \"dir\": \"%s\", \"dying\": %s}" :
+				      "%s\tsa %u %s%s\n", json && !first ? ", " : "", s->spi,
+			       in ? "in" : "out",
+			       json ? (s->expired & IPSECIF_SA_EXP_SOFT ? "true" : "false") :
+				      (s->expired & IPSECIF_SA_EXP_SOFT ? " dying" : ""));
+		first = false;
+	}
+	stats_sum(a->skel->maps.if_stats, f->reqid, &st);
+	*n += snprintf(out + *n, *n < len ? len - *n : 0,
+		       json ? "], \"packets\": %llu, \"bytes\": %llu, \"drops\": {" :
+			      "\tpackets %llu bytes %llu drops", (unsigned long long)st.packets,
+		       (unsigned long long)st.bytes);
+	for (j = 0, first = true; j < IPSECIF_DROP_MAX; j++) {
+		if (!json && !st.drops[j])
+			continue;
+		*n += snprintf(out + *n, *n < len ? len - *n : 0, json ? "%s\"%s\": %llu" : "%s%s %llu",
+			       json ? (first ? "" : ", ") : " ", ipsecif_drop_names[j],
+			       (unsigned long long)st.drops[j]);
+		first = false;
+	}
+	*n += snprintf(out + *n, *n < len ? len - *n : 0, json ? "}" : "%s\n", first ? " 0" : "");
+}
+
+static void show_one(struct agent *a, const struct table_iface *f, bool json, char *out,
+		     size_t len, size_t *n)
 {
 	char fl[64], s[INET6_ADDRSTRLEN] = "", d[INET6_ADDRSTRLEN] = "", up[8] = "";
 	unsigned int mtu = 0, flags = 0;
@@ -384,7 +453,7 @@ static void show_one(const struct table_iface *f, bool json, char *out, size_t l
 	if (json)
 		*n += snprintf(out + *n, *n < len ? len - *n : 0,
 			       "%s{\"name\": \"%s\", \"reqid\": %u, \"up\": %s, \"mtu\": %u, "
-			       "\"flags\": [%s], \"tunnel\": %s%s%s%s%s%s%s}",
+			       "\"flags\": [%s], \"tunnel\": %s%s%s%s%s%s%s",
 			       *n > 16 ? ", " : "", f->name, f->reqid, flags & IFF_UP ? "true" : "false",
 			       mtu, fl, f->tunnel ? "{\"family\": \"" : "null",
 			       f->tunnel ? (f->family == AF_INET ? "inet" : "inet6") : "",
@@ -397,6 +466,9 @@ static void show_one(const struct table_iface *f, bool json, char *out, size_t l
 			       f->tunnel ? "\ttunnel " : "",
 			       f->tunnel ? (f->family == AF_INET ? "inet " : "inet6 ") : "", s,
 			       f->tunnel ? " --> " : "", d, f->tunnel ? "\n" : "");
+	show_traffic(a, f, json, out, len, n);
+	if (json)
+		*n += snprintf(out + *n, *n < len ? len - *n : 0, "}");
 }
 
 static int show(struct agent *a, const char *name, bool json, char *out, size_t len)
@@ -409,7 +481,7 @@ static int show(struct agent *a, const char *name, bool json, char *out, size_t 
 		n += snprintf(out, len, "{\"interfaces\": [");
 	for (i = 0; i < a->t.n_ifaces; i++)
 		if (!name[0] || !strcmp(a->t.ifaces[i].name, name))
-			show_one(&a->t.ifaces[i], json, out, len, &n);
+			show_one(a, &a->t.ifaces[i], json, out, len, &n);
 	if (json)
 		snprintf(out + n, n < len ? len - n : 0, "]}\n");
 	return 0;
@@ -639,35 +711,23 @@ static void sa_forget(struct agent *a, size_t i)
 	ipsecif_key_remove(&kr, t.id);
 }
 
-/* An SA's counters: the per-CPU sums of its sa_stats slot. */
-static void sa_counters(struct agent *a, __u32 id, __u64 *packets, __u64 *bytes)
-{
-	int i, ncpu = libbpf_num_possible_cpus();
-	struct ipsecif_stats *st = ncpu > 0 ? calloc(ncpu, sizeof(*st)) : NULL;
-
-	*packets = *bytes = 0;
-	if (st && !bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.sa_stats), &id, st))
-		for (i = 0; i < ncpu; i++) {
-			*packets += st[i].packets;
-			*bytes += st[i].bytes;
-		}
-	free(st);
-}
-
 /* One SA as setkey -D shows it, or as a JSON object; returns the new length. */
 static size_t sa_show(struct agent *a, const struct table_sa *s, bool json, bool first,
 		      char *out, size_t len, size_t n)
 {
 	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
-	__u64 packets, bytes;
+	struct ipsecif_stats st;
+	unsigned long long packets, bytes;
 	bool in;
 	const char *state = table_sa_iface(&a->t, s, &in) ? "active" : "inactive";
 	bool dying = s->expired & IPSECIF_SA_EXP_SOFT;
-	__u64 age = mono_seconds() - s->added;
+	__u64 age = (mono_ns() - s->added) / 1000000000ULL;
 
 	inet_ntop(s->family, &s->src, src, sizeof(src));
 	inet_ntop(s->family, &s->dst, dst, sizeof(dst));
-	sa_counters(a, s->id, &packets, &bytes);
+	stats_sum(a->skel->maps.sa_stats, s->id, &st);
+	packets = st.packets;
+	bytes = st.bytes;
 	if (json)
 		return n + snprintf(out + n, n < len ? len - n : 0,
 				    "%s{\"src\": \"%s\", \"dst\": \"%s\", \"proto\": \"esp\", "
@@ -782,7 +842,7 @@ static int do_setkey(struct agent *a, const struct ctl_req *req, char *out, size
 				      .sport = c->sport, .dport = c->dport,
 				      .soft_bytes = c->soft_bytes, .hard_bytes = c->hard_bytes,
 				      .soft_time = c->soft_time, .hard_time = c->hard_time,
-				      .added = mono_seconds() };
+				      .added = mono_ns() };
 
 		switch (c->op) {
 		case SETKEY_ADD:
@@ -1105,13 +1165,13 @@ static int on_event(void *ctx, void *data, size_t size)
 /* Lifetimes by time: the data path counts bytes, the agent the seconds. */
 static void lifetimes_tick(struct agent *a)
 {
-	__u64 now = mono_seconds();
+	__u64 now = mono_ns();
 	char name[128];
 	size_t i;
 
 	for (i = a->t.n_sas; i-- > 0;) {
 		struct table_sa *s = &a->t.sas[i];
-		__u64 age = now - s->added;
+		__u64 age = (now - s->added) / 1000000000ULL;	/* whole seconds lived */
 
 		if (s->hard_time && age >= s->hard_time) {
 			logmsg(LOG_NOTICE, "%s: hard lifetime reached (%llu s): removed",
@@ -1198,7 +1258,96 @@ static void teardown(struct agent *a)
 		close(a->lock_fd);
 }
 
-static int agent_start(bool foreground)
+/*
+ * --config FILE, applied by a fresh agent before it reports ready.  Lines
+ * are ipsecifctl's interface commands ("ipsec0 create reqid 100", with or
+ * without the leading "ipsecifctl"); a line "setkey" opens a setkey(8)
+ * script that a line "end" closes; '#' starts a comment line.  The first
+ * error stops the start, named by file and line, and the agent leaves
+ * nothing behind.
+ */
+static int config_apply(struct agent *a, const char *path, char *err, size_t errlen)
+{
+	static char out[256 * 1024];
+	char *text, *line, *next, *block = NULL;
+	int ret = 0, lineno = 0, block_lineno = 0;
+	size_t len;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return errmsg(err, errlen, -errno, "%s: %s", path, strerror(errno));
+	text = calloc(1, CTL_MAX_PAYLOAD + 1);
+	len = text ? fread(text, 1, CTL_MAX_PAYLOAD + 1, f) : 0;
+	fclose(f);
+	if (!text)
+		return errmsg(err, errlen, -ENOMEM, "out of memory");
+	if (len > CTL_MAX_PAYLOAD) {
+		ret = errmsg(err, errlen, -EFBIG, "%s: over %d bytes", path, CTL_MAX_PAYLOAD);
+		goto out;
+	}
+	for (line = text; line && !ret; line = next) {
+		struct ctl_req req = { 0 };
+		char *w, *save;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = 0;
+		lineno++;
+		w = line + strspn(line, " \t");
+		if (block) {
+			if (strcmp(w, "end")) {
+				line[strlen(line)] = '\n';	/* the script keeps its lines */
+				continue;
+			}
+			/*
+			 * One blank line for each line before the script (each took
+			 * a byte at least), so that setkey's line numbers are the
+			 * file's.
+			 */
+			memset(block - block_lineno, '\n', block_lineno);
+			req = (struct ctl_req){ .type = CTL_REQ_SETKEY, .text = block - block_lineno,
+						.len = line - (block - block_lineno) };
+			ret = do_setkey(a, &req, out, sizeof(out));
+			block = NULL;
+		} else if (!*w || *w == '#') {
+			continue;
+		} else if (!strcmp(w, "setkey")) {
+			block = next ? next : line + strlen(line);
+			block_lineno = lineno;
+			continue;
+		} else {
+			req.type = CTL_REQ_IFCMD;
+			for (w = strtok_r(w, " \t", &save); w && req.argc < CTL_MAX_ARGS;
+			     w = strtok_r(NULL, " \t", &save))
+				if (req.argc || strcmp(w, "ipsecifctl"))
+					req.argv[req.argc++] = w;
+			ret = do_ifcmd(a, &req, out, sizeof(out));
+		}
+		if (ret) {
+			/* Without "ipsecifctl: "; setkey's messages carry their line. */
+			char *m = strstr(out, ": ") ? strstr(out, ": ") + 2 : out;
+
+			m[strcspn(m, "\n")] = 0;
+			if (req.type == CTL_REQ_SETKEY)
+				ret = errmsg(err, errlen, ret, "%s: %s", path, m);
+			else
+				ret = errmsg(err, errlen, ret, "%s:%d: %s", path, lineno, m);
+		} else if (out[0]) {
+			logmsg(LOG_WARNING, "%s:%d: %.*s", path, lineno, (int)strcspn(out, "\n"), out);
+		}
+	}
+	if (!ret && block)
+		ret = errmsg(err, errlen, -EINVAL, "%s:%d: this setkey block has no \"end\"", path,
+			     block_lineno);
+	if (!ret)
+		logmsg(LOG_INFO, "applied %s: %zu interfaces, %zu SAs", path, a->t.n_ifaces,
+		       a->t.n_sas);
+out:
+	free(text);
+	return ret;
+}
+
+static int agent_start(bool foreground, const char *config)
 {
 	struct agent a = { .lock_fd = -1, .sock = -1, .stop_fd = -1, .foreground = foreground };
 
@@ -1255,6 +1404,15 @@ static int agent_start(bool foreground)
 	}
 	if (!ret)
 		ret = sock_ready(&a, err, sizeof(err));
+	if (!ret && config && adopt)
+		logmsg(LOG_NOTICE, "%s not applied: the running data path's state was adopted",
+		       config);
+	if (!ret && config && !adopt) {
+		ret = config_apply(&a, config, err, sizeof(err));
+		a.flush = ret != 0;	/* a fresh agent whose file fails leaves nothing */
+		if (!ret)
+			state_save(&a);
+	}
 	if (ret) {
 		if (pfd[1] >= 0)
 			(void)!write(pfd[1], err, strlen(err));
@@ -1307,7 +1465,7 @@ static int simple_request(enum ctl_type type, __u32 flags)
 
 static void usage(FILE *f)
 {
-	fputs("usage: ipsecif-agent start [-f|--foreground] [-v]\n"
+	fputs("usage: ipsecif-agent start [-f|--foreground] [-v] [--config FILE]\n"
 	      "       ipsecif-agent status [-j]\n"
 	      "       ipsecif-agent stop [--flush]\n", f);
 }
@@ -1315,7 +1473,7 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	bool foreground = false, json = false, flush = false;
-	const char *cmd;
+	const char *cmd, *config = NULL;
 	int i, ret;
 
 	if (argc < 2) {
@@ -1329,6 +1487,8 @@ int main(int argc, char **argv)
 			foreground = true;
 		else if (!strcmp(cmd, "start") && !strcmp(argv[i], "-v"))
 			verbose = true;
+		else if (!strcmp(cmd, "start") && !strcmp(argv[i], "--config") && i + 1 < argc)
+			config = argv[++i];
 		else if (!strcmp(cmd, "status") && !strcmp(argv[i], "-j"))
 			json = true;
 		else if (!strcmp(cmd, "stop") && !strcmp(argv[i], "--flush"))
@@ -1340,7 +1500,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!strcmp(cmd, "start"))
-		ret = agent_start(foreground);
+		ret = agent_start(foreground, config);
 	else if (!strcmp(cmd, "status"))
 		ret = simple_request(CTL_REQ_STATUS, json ? CTL_F_JSON : 0);
 	else if (!strcmp(cmd, "stop"))

@@ -57,7 +57,7 @@ struct table_sa {
 	__u16 sport, dport;		/* NAT-T ports, host order */
 	__u64 soft_bytes, hard_bytes;
 	__u64 soft_time, hard_time;	/* seconds after added; 0: none (RFC 4301 §4.4.2.1) */
-	__u64 added;			/* CLOCK_MONOTONIC seconds: survives agent restarts */
+	__u64 added;			/* CLOCK_MONOTONIC ns: survives agent restarts */
 	__u32 expired;			/* IPSECIF_SA_EXP_* the agent has seen */
 };
 

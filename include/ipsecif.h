@@ -159,7 +159,7 @@ struct ipsecif_sa_key {
 
 /*
  * Why a packet was dropped: one counter each, per SA and per interface.
- * Names for user space are in ipsecif_drop_names (daemon).
+ * Names for user space: ipsecif_drop_names in daemon/agent.c (and tests/dp.py).
  */
 enum ipsecif_drop {
 	IPSECIF_DROP_NO_SA,		/* no SA for the SPI, or none outbound for the reqid */

@@ -127,6 +127,14 @@ def test_setkey_json(hosts):
     assert out["replay"] > 0 and out["esn"] is False and out["natt"] == [0, 0]
     # The text dump says the same.
     assert "current: bytes=336 packets=4" in ctl(a, "setkey", "-D").stdout
+    # And ipsecifctl ipsec0: its SAs, and its counters both ways.
+    shown = json.loads(ctl(a, "-j", "ipsec0").stdout)["interfaces"][0]
+    assert sorted((s["spi"], s["dir"]) for s in shown["sas"]) == [(10000, "out"), (10001, "in")]
+    assert (shown["packets"], shown["bytes"]) == (8, 8 * 84), shown
+    assert set(shown["drops"]) >= {"no_sa", "replay", "auth", "expired"}
+    assert not any(shown["drops"].values()), shown["drops"]
+    text = ctl(a, "ipsec0").stdout
+    assert "\tsa 10000 out\n" in text and "packets 8 bytes 672 drops 0" in text, text
     pols = json.loads(ctl(a, "-j", "setkey", "-DP").stdout)["policies"]
     assert sorted((p["dir"], p["inner"]) for p in pols) == \
         [("in", "ipv4"), ("in", "ipv6"), ("out", "ipv4"), ("out", "ipv6")]
@@ -141,3 +149,24 @@ def test_setkey_json(hosts):
     assert len(json.loads(ctl(a, "-j", "setkey", "-D").stdout)["sas"]) == 3
     ctl(a, "setkey", "-F")
     assert json.loads(ctl(a, "-j", "setkey", "-D").stdout) == {"sas": []}
+
+
+def test_reqid_change(hosts):
+    """A new reqid regenerates the policies; SAs of the old one stop matching."""
+    a, _ = hosts
+    ctl(a, "ipsec0", "create", "reqid", "100")
+    ctl(a, "ipsec0", "inet", "tunnel", "192.168.0.3", "192.168.0.5")
+    r = setkey(a, PAGE[0].format(reqid=100, alg="aes-gcm-16", k1="0x" + "11" * 20, k2="") + "\n")
+    assert r.returncode == 0, r.stderr
+
+    def view():
+        pols = json.loads(ctl(a, "-j", "setkey", "-DP").stdout)["policies"]
+        sas = json.loads(ctl(a, "-j", "setkey", "-D").stdout)["sas"]
+        return {p["reqid"] for p in pols}, len(pols), sas[0]["state"]
+
+    assert view() == ({100}, 4, "active")
+    ctl(a, "ipsec0", "reqid", "300")
+    assert view() == ({300}, 4, "inactive")
+    assert json.loads(ctl(a, "-j", "ipsec0").stdout)["interfaces"][0]["sas"] == []
+    ctl(a, "ipsec0", "reqid", "100")
+    assert view() == ({100}, 4, "active")

@@ -40,7 +40,9 @@ def test_freebsd_example(site):
     shown = json.loads(ctl(site, "-j").stdout)["interfaces"]
     assert shown == [{"name": "ipsec0", "reqid": 100, "up": True, "mtu": shown[0]["mtu"],
                       "flags": ["link2"],
-                      "tunnel": {"family": "inet", "src": "192.168.0.3", "dst": "192.168.0.5"}}]
+                      "tunnel": {"family": "inet", "src": "192.168.0.3", "dst": "192.168.0.5"},
+                      "sas": [], "packets": 0, "bytes": 0, "drops": shown[0]["drops"]}]
+    assert len(shown[0]["drops"]) == 16 and not any(shown[0]["drops"].values())
     assert 1280 <= shown[0]["mtu"] <= 1500
     text = ctl(site, "ipsec0").stdout
     assert "reqid 100" in text and "tunnel inet 192.168.0.3 --> 192.168.0.5" in text
