@@ -200,6 +200,7 @@ static int pin_dir_lock(struct agent *a, char *err, size_t errlen)
 /* Load the BPF object, its maps pinned (and adopted when already pinned). */
 static int bpf_ready(struct agent *a, char *err, size_t errlen)
 {
+	struct bpf_program *p;
 	struct bpf_map *m;
 	char path[256];
 	int ret;
@@ -222,7 +223,26 @@ static int bpf_ready(struct agent *a, char *err, size_t errlen)
 	ret = ipsecif__load(a->skel);
 	if (ret)
 		return errmsg(err, errlen, ret, "loading the BPF programs: %s", strerror(-ret));
+	/* This load's programs, for bpftool; an earlier agent's pins give way. */
+	bpf_object__for_each_program(p, a->skel->obj) {
+		snprintf(path, sizeof(path), "%s/prog_%s", a->pin_dir, bpf_program__name(p));
+		unlink(path);
+		ret = bpf_program__pin(p, path);
+		if (ret)
+			return errmsg(err, errlen, ret, "%s: %s", path, strerror(-ret));
+	}
 	return 0;
+}
+
+static void unpin_programs(struct agent *a)
+{
+	struct bpf_program *p;
+	char path[256];
+
+	bpf_object__for_each_program(p, a->skel->obj) {
+		snprintf(path, sizeof(path), "%s/prog_%s", a->pin_dir, bpf_program__name(p));
+		unlink(path);
+	}
 }
 
 static int sock_ready(struct agent *a, char *err, size_t errlen)
@@ -346,7 +366,9 @@ static int attach_out(struct agent *a, const char *name, char *err, size_t errle
 		return errmsg(err, errlen, -ENODEV, "%s: no peer device", name);
 	{
 		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = idx, .attach_point = BPF_TC_INGRESS);
-		LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = bpf_program__fd(a->skel->progs.tc_esp_out));
+		/* One fixed filter, replaced in place when a new agent adopts the device. */
+		LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = bpf_program__fd(a->skel->progs.tc_esp_out),
+			    .handle = 1, .priority = 1, .flags = BPF_TC_F_REPLACE);
 
 		ret = bpf_tc_hook_create(&hook);
 		if (!ret || ret == -EEXIST)
@@ -607,6 +629,20 @@ static int do_ifcmd(struct agent *a, const struct ctl_req *req, char *out, size_
 }
 
 /* xdp_esp_in on the device that holds the tunnel's local address. */
+
+/* xdp_esp_in onto a device, native if the driver can, replacing what is there. */
+static int xdp_attach_in(struct agent *a, int idx)
+{
+	int fd = bpf_program__fd(a->skel->progs.xdp_esp_in);
+
+	if (bpf_xdp_attach(idx, fd, XDP_FLAGS_DRV_MODE, NULL) &&
+	    bpf_xdp_attach(idx, fd, XDP_FLAGS_SKB_MODE, NULL)) {
+		logmsg(LOG_WARNING, "%s: cannot attach to ifindex %d", __func__, idx);
+		return -EIO;
+	}
+	return 0;
+}
+
 static void attach_in(struct agent *a, const struct table_iface *f)
 {
 	struct ifaddrs *ifa, *i;
@@ -628,15 +664,8 @@ static void attach_in(struct agent *a, const struct table_iface *f)
 	for (k = 0; k < a->n_xdp; k++)
 		if (a->xdp_devs[k] == idx)
 			return;
-	if (a->n_xdp == MAX_XDP_DEVS)
+	if (a->n_xdp == MAX_XDP_DEVS || xdp_attach_in(a, idx))
 		return;
-	if (bpf_xdp_attach(idx, bpf_program__fd(a->skel->progs.xdp_esp_in), XDP_FLAGS_DRV_MODE,
-			   NULL) &&
-	    bpf_xdp_attach(idx, bpf_program__fd(a->skel->progs.xdp_esp_in), XDP_FLAGS_SKB_MODE,
-			   NULL)) {
-		logmsg(LOG_WARNING, "%s: cannot attach to ifindex %d", __func__, idx);
-		return;
-	}
 	a->xdp_devs[a->n_xdp++] = idx;
 }
 
@@ -1246,8 +1275,10 @@ static void teardown(struct agent *a)
 		bpf_xdp_detach(a->xdp_devs[i], 0, NULL);
 	table_free(&a->t);
 	if (a->skel) {
-		if (a->flush)
+		if (a->flush) {
 			bpf_object__unpin_maps(a->skel->obj, NULL);
+			unpin_programs(a);
+		}
 		ipsecif__destroy(a->skel);
 	}
 	if (a->flush && a->pin_dir[0]) {
@@ -1256,6 +1287,23 @@ static void teardown(struct agent *a)
 	}
 	if (a->lock_fd >= 0)
 		close(a->lock_fd);
+}
+
+/*
+ * This load's programs take over from the adopted ones, in place (TC
+ * filter replace, XDP replace): no moment without a program, so no loss.
+ */
+static void adopt_attach(struct agent *a)
+{
+	char err[256];
+	size_t i;
+	int k;
+
+	for (i = 0; i < a->t.n_ifaces; i++)
+		if (attach_out(a, a->t.ifaces[i].name, err, sizeof(err)))
+			logmsg(LOG_WARNING, "%s", err);
+	for (k = 0; k < a->n_xdp; k++)
+		xdp_attach_in(a, a->xdp_devs[k]);
 }
 
 /*
@@ -1402,6 +1450,8 @@ static int agent_start(bool foreground, const char *config)
 		else
 			state_remove(&a);
 	}
+	if (!ret && adopt)
+		adopt_attach(&a);
 	if (!ret)
 		ret = sock_ready(&a, err, sizeof(err));
 	if (!ret && config && adopt)

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import time
 
-from agents import agent, ctl, wait_gone
+from agents import agent, ctl, pin_dir, run_in, wait_gone
 from test_freebsd import PAGE, hosts, setkey  # noqa: F401  (fixture)
 
 KEYS = ("0x" + "11" * 20, "0x" + "22" * 20)
@@ -42,6 +42,18 @@ def strip_counters(sad):
             for line in sad.splitlines()]
 
 
+def attached(ns):
+    """Program ids: tc_esp_out on ipsec0p's ingress, xdp_esp_in on ul0, and the pins'."""
+    tc = json.loads(ns("bpftool", "-j", "net", "show", "dev", "ipsec0p").stdout)[0]["tc"]
+    xdp = json.loads(ns("ip", "-j", "link", "show", "ul0").stdout)[0]["xdp"]["prog"]["id"]
+    pins = {}
+    for prog in ("tc_esp_out", "xdp_esp_in"):
+        pins[prog] = json.loads(run_in(ns, "bpftool", "-j", "prog", "show", "pinned",
+                                       f"{pin_dir(ns)}/prog_{prog}").stdout)["id"]
+    assert len(tc) == 1, tc   # replaced, never a second filter
+    return tc[0]["id"], xdp, pins
+
+
 def restart(a, how):
     st = json.loads(agent(a, "status", "-j").stdout)
     assert st["interfaces"] == 1 and st["sas"] == 2, st
@@ -50,9 +62,14 @@ def restart(a, how):
     else:
         agent(a, "stop")
     wait_gone(a)
+    before = attached(a)
     agent(a, "start")
     st2 = json.loads(agent(a, "status", "-j").stdout)
     assert st2["pid"] != st["pid"] and st2["interfaces"] == 1 and st2["sas"] == 2, st2
+    # The new agent's programs took over, in place, and are the pinned ones.
+    tc, xdp, pins = attached(a)
+    assert (tc, xdp) == (pins["tc_esp_out"], pins["xdp_esp_in"])
+    assert tc != before[0] and xdp != before[1]
 
 
 def test_restart_keeps_traffic_and_tables(hosts):
