@@ -130,8 +130,10 @@ rm -f "/tmp/ipsecif-demo-$ID.out"
 awk -v n="$GOT" -v t0="$START" -v t1="$END" 'BEGIN { printf "  %d bytes received in %.2f s\n", n, t1 - t0 }'
 
 INO=$(nsx "$B_NS" stat -L -c %i /proc/self/ns/net)
+say "NetBSD_B's interface, with its SAs and counters (ifconfig's view)"
+run "$B_NS" "$B/ipsecifctl" ipsec0
 say "NetBSD_B's SAs, and its inbound SA map as bpftool dumps it"
-run "$B_NS" "$B/ipsecifctl" setkey -c <<< "dump;"
+run "$B_NS" "$B/ipsecifctl" setkey -D
 run "$B_NS" bpftool map dump pinned "$BPFFS/net-$INO/sa_in"
 
 if [ "$KEEP" = 1 ]; then
