@@ -65,6 +65,7 @@ struct agent {
 	struct table t;
 	__u32 next_sa_id;		/* SA ids (key slots) are never reused in a run */
 	int xdp_devs[MAX_XDP_DEVS];	/* where xdp_esp_in is attached */
+	struct bpf_link *xdp_links[MAX_XDP_DEVS];	/* pinned as link_xdp_IFINDEX */
 	int n_xdp;
 	char pin_dir[128];
 	int lock_fd;
@@ -630,16 +631,37 @@ static int do_ifcmd(struct agent *a, const struct ctl_req *req, char *out, size_
 
 /* xdp_esp_in on the device that holds the tunnel's local address. */
 
-/* xdp_esp_in onto a device, native if the driver can, replacing what is there. */
-static int xdp_attach_in(struct agent *a, int idx)
+static void xdp_link_path(const struct agent *a, int idx, char *buf, size_t len)
 {
-	int fd = bpf_program__fd(a->skel->progs.xdp_esp_in);
+	snprintf(buf, len, "%s/link_xdp_%d", a->pin_dir, idx);
+}
 
-	if (bpf_xdp_attach(idx, fd, XDP_FLAGS_DRV_MODE, NULL) &&
-	    bpf_xdp_attach(idx, fd, XDP_FLAGS_SKB_MODE, NULL)) {
-		logmsg(LOG_WARNING, "%s: cannot attach to ifindex %d", __func__, idx);
-		return -EIO;
+/*
+ * xdp_esp_in onto device k of xdp_devs through a pinned bpf_link: it
+ * outlives the agent, and a new agent swaps its own program in
+ * atomically (bpf_link_update), so no packet meets a device without one.
+ */
+static int xdp_attach_in(struct agent *a, int k)
+{
+	struct bpf_program *prog = a->skel->progs.xdp_esp_in;
+	int idx = a->xdp_devs[k], ret;
+	struct bpf_link *l;
+	char path[256];
+
+	xdp_link_path(a, idx, path, sizeof(path));
+	l = bpf_link__open(path);
+	if (l) {
+		ret = bpf_link__update_program(l, prog);
+	} else {
+		l = bpf_program__attach_xdp(prog, idx);
+		ret = l ? bpf_link__pin(l, path) : -errno;
 	}
+	if (ret) {
+		logmsg(LOG_WARNING, "%s: ifindex %d: %s", __func__, idx, strerror(-ret));
+		bpf_link__destroy(l);
+		return ret;
+	}
+	a->xdp_links[k] = l;
 	return 0;
 }
 
@@ -664,9 +686,11 @@ static void attach_in(struct agent *a, const struct table_iface *f)
 	for (k = 0; k < a->n_xdp; k++)
 		if (a->xdp_devs[k] == idx)
 			return;
-	if (a->n_xdp == MAX_XDP_DEVS || xdp_attach_in(a, idx))
+	if (a->n_xdp == MAX_XDP_DEVS)
 		return;
-	a->xdp_devs[a->n_xdp++] = idx;
+	a->xdp_devs[a->n_xdp] = idx;
+	if (!xdp_attach_in(a, a->n_xdp))
+		a->n_xdp++;
 }
 
 /*
@@ -1271,8 +1295,11 @@ static void teardown(struct agent *a)
 	ring_buffer__free(a->events);
 	for (i = 0; a->flush && i < a->t.n_ifaces; i++)
 		netdev_destroy(a->t.ifaces[i].name, NULL, 0);
-	for (i = 0; a->flush && i < (size_t)a->n_xdp; i++)
-		bpf_xdp_detach(a->xdp_devs[i], 0, NULL);
+	for (i = 0; i < (size_t)a->n_xdp; i++) {
+		if (a->flush && a->xdp_links[i])
+			bpf_link__unpin(a->xdp_links[i]);	/* detached as it is destroyed */
+		bpf_link__destroy(a->xdp_links[i]);
+	}
 	table_free(&a->t);
 	if (a->skel) {
 		if (a->flush) {
@@ -1303,7 +1330,7 @@ static void adopt_attach(struct agent *a)
 		if (attach_out(a, a->t.ifaces[i].name, err, sizeof(err)))
 			logmsg(LOG_WARNING, "%s", err);
 	for (k = 0; k < a->n_xdp; k++)
-		xdp_attach_in(a, a->xdp_devs[k]);
+		xdp_attach_in(a, k);
 }
 
 /*

@@ -51,6 +51,10 @@ def attached(ns):
         pins[prog] = json.loads(run_in(ns, "bpftool", "-j", "prog", "show", "pinned",
                                        f"{pin_dir(ns)}/prog_{prog}").stdout)["id"]
     assert len(tc) == 1, tc   # replaced, never a second filter
+    # XDP through a pinned bpf_link, updated in place by each new agent.
+    link = json.loads(run_in(ns, "bpftool", "-j", "link", "show", "pinned",
+                             f"{pin_dir(ns)}/link_xdp_{ns.ifindex('ul0')}").stdout)
+    assert link["type"] == "xdp" and link["prog_id"] == xdp, link
     return tc[0]["id"], xdp, pins
 
 
