@@ -77,6 +77,7 @@ struct agent {
 };
 
 static void sa_resync(struct agent *a);
+static int mtu_refresh(struct agent *a, const struct table_iface *f, int mtu);
 
 /* CLOCK_MONOTONIC in ns: whole seconds would age an SA by a second at once. */
 static __u64 mono_ns(void)
@@ -608,6 +609,9 @@ static int do_ifcmd(struct agent *a, const struct ctl_req *req, char *out, size_
 		if (ret)
 			return errmsg(out, len, ret, "ipsecif-agent: %s\n", err);
 	}
+	f = table_find(&a->t, c.name);
+	if (c.mtu_set)
+		f->mtu_user = true;
 	mtu = c.mtu_set ? c.mtu : 0;
 	if (!mtu) {
 		char path[96];
@@ -620,7 +624,7 @@ static int do_ifcmd(struct agent *a, const struct ctl_req *req, char *out, size_
 		if (fp)
 			fclose(fp);
 	}
-	ret = iface_sync(a, table_find(&a->t, c.name), mtu);
+	ret = mtu_refresh(a, f, mtu);
 	if (ret)
 		return errmsg(out, len, ret, "ipsecif-agent: %s: the data path's maps: %s\n",
 			      c.name, strerror(-ret));
@@ -665,13 +669,14 @@ static int xdp_attach_in(struct agent *a, int k)
 	return 0;
 }
 
-static void attach_in(struct agent *a, const struct table_iface *f)
+/* The ifindex of the device holding the tunnel's source address, or 0. */
+static int tunnel_dev(const struct table_iface *f)
 {
 	struct ifaddrs *ifa, *i;
-	int idx = 0, k;
+	int idx = 0;
 
 	if (!f->tunnel || getifaddrs(&ifa))
-		return;
+		return 0;
 	for (i = ifa; i && !idx; i = i->ifa_next) {
 		if (!i->ifa_addr || i->ifa_addr->sa_family != f->family)
 			continue;
@@ -681,6 +686,60 @@ static void attach_in(struct agent *a, const struct table_iface *f)
 			idx = if_nametoindex(i->ifa_name);
 	}
 	freeifaddrs(ifa);
+	return idx;
+}
+
+/*
+ * ipsecN's MTU unless "mtu N" fixed it: what the underlay device's MTU
+ * leaves after the outbound SA's overhead (the worst suite while there is
+ * none), with NAT-T's 8 bytes under link0, so that no ESP packet is
+ * fragmented (RFC 4459 §3).  A 1500-byte underlay while there is no tunnel.
+ */
+static int auto_mtu(struct agent *a, const struct table_iface *f)
+{
+	enum ipsecif_enc enc = IPSECIF_ENC_AES_CBC;
+	enum ipsecif_auth auth = IPSECIF_AUTH_HMAC_SHA256_128;
+	int idx = tunnel_dev(f), ul = 1500, mtu;
+	char path[64], name[IF_NAMESIZE];
+	size_t i;
+	bool in;
+	FILE *fp;
+
+	if (idx && if_indextoname(idx, name)) {
+		snprintf(path, sizeof(path), "/sys/class/net/%s/mtu", name);
+		fp = fopen(path, "r");
+		if (fp) {
+			if (fscanf(fp, "%d", &ul) != 1)
+				ul = 1500;
+			fclose(fp);
+		}
+	}
+	for (i = 0; i < a->t.n_sas; i++)
+		if (table_sa_iface(&a->t, &a->t.sas[i], &in) == f && !in) {
+			enc = a->t.sas[i].enc;
+			auth = a->t.sas[i].auth;
+		}
+	mtu = ipsecif_inner_mtu(ul, enc, auth, f->tunnel ? f->family : AF_INET6,
+				f->flags & IPSECIF_F_NATT);
+	if (mtu < 0)
+		return IPSECIF_MTU_MIN;	/* -ERANGE: the least the BSDs allow */
+	return mtu > 8192 ? 8192 : mtu;
+}
+
+/* Set ipsecN's MTU (automatic unless fixed) on the device and in the maps. */
+static int mtu_refresh(struct agent *a, const struct table_iface *f, int mtu)
+{
+	if (!f->mtu_user) {
+		mtu = auto_mtu(a, f);
+		netdev_set_mtu(f->name, mtu, NULL, 0);
+	}
+	return iface_sync(a, f, mtu);
+}
+
+static void attach_in(struct agent *a, const struct table_iface *f)
+{
+	int idx = tunnel_dev(f), k;
+
 	if (!idx)
 		return;
 	for (k = 0; k < a->n_xdp; k++)
@@ -895,7 +954,7 @@ static int do_setkey(struct agent *a, const struct ctl_req *req, char *out, size
 				      .sport = c->sport, .dport = c->dport,
 				      .soft_bytes = c->soft_bytes, .hard_bytes = c->hard_bytes,
 				      .soft_time = c->soft_time, .hard_time = c->hard_time,
-				      .added = mono_ns() };
+				      .added = mono_ns(), .enc = c->enc, .auth = c->auth };
 
 		switch (c->op) {
 		case SETKEY_ADD:
@@ -947,6 +1006,9 @@ static int do_setkey(struct agent *a, const struct ctl_req *req, char *out, size
 		}
 	}
 	sa_resync(a);
+	for (i = 0; i < a->t.n_ifaces; i++)
+		if (a->t.ifaces[i].tunnel && !a->t.ifaces[i].mtu_user)
+			mtu_refresh(a, &a->t.ifaces[i], 0);	/* the outbound suite decides */
 	if (json)
 		snprintf(out + n, n < len ? len - n : 0, "]}\n");
 	ret = 0;
@@ -1241,6 +1303,29 @@ static void lifetimes_tick(struct agent *a)
 	}
 }
 
+/* Underlay MTU changes reach ipsecN within a second (the agent polls). */
+static void mtu_tick(struct agent *a)
+{
+	char path[96];
+	size_t i;
+	FILE *fp;
+	int cur;
+
+	for (i = 0; i < a->t.n_ifaces; i++) {
+		const struct table_iface *f = &a->t.ifaces[i];
+
+		if (!f->tunnel || f->mtu_user)
+			continue;
+		snprintf(path, sizeof(path), "/sys/class/net/%s/mtu", f->name);
+		fp = fopen(path, "r");
+		if (!fp)
+			continue;
+		if (fscanf(fp, "%d", &cur) == 1 && cur != auto_mtu(a, f))
+			mtu_refresh(a, f, 0);
+		fclose(fp);
+	}
+}
+
 static int run(struct agent *a, int ready_fd)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -1272,6 +1357,7 @@ static int run(struct agent *a, int ready_fd)
 			state_save(a);
 			a->dirty = false;
 		}
+		mtu_tick(a);
 		if (n <= 0 || !(pfd[0].revents & POLLIN))
 			continue;
 		fd = accept4(a->sock, NULL, NULL, SOCK_CLOEXEC);

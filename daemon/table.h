@@ -31,6 +31,7 @@ struct table_iface {
 	bool tunnel;			/* endpoints set */
 	int family;			/* of the endpoints */
 	union ipsecif_addr src, dst;
+	bool mtu_user;			/* "mtu N" given: no automatic MTU */
 };
 
 enum policy_dir { POLICY_OUT, POLICY_IN };
@@ -59,6 +60,7 @@ struct table_sa {
 	__u64 soft_time, hard_time;	/* seconds after added; 0: none (RFC 4301 §4.4.2.1) */
 	__u64 added;			/* CLOCK_MONOTONIC ns: survives agent restarts */
 	__u32 expired;			/* IPSECIF_SA_EXP_* the agent has seen */
+	__u32 enc, auth;		/* enum ipsecif_enc, ipsecif_auth: for the MTU */
 };
 
 struct table {

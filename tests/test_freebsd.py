@@ -13,11 +13,13 @@ deserves), and the same with aes-gcm-16 and chacha20-poly1305.
 import json
 import socket
 import subprocess
+import time
 
 import pytest
 
 from agents import agent, ctl, pin_dir, run_in, wait_gone, CTL
 from netns import Netns
+from sites import transfer
 
 PAGE = [
     'add 192.168.0.3 192.168.0.5 esp 10000 -m tunnel -u {reqid} -E {alg} {k1};',
@@ -70,13 +72,16 @@ def test_freebsd_example(hosts, alg):
         assert dump.count("active") == 2 and "inactive" not in dump, dump
     r = a("ping", "-c", "3", "-i", "0.2", "-W", "2", "172.16.0.5", check=False)
     assert r.returncode == 0, r.stdout + r.stderr
+    # And TCP, content hashed both ends.
+    transfer(a, b, "172.16.0.5", size=2 * 1000 * 1000)
     # The traffic crossed as ESP: B's inbound SA (10000) counted A's pings.
     pins = pin_dir(b)
     sa_in = json.loads(run_in(b, "bpftool", "-j", "map", "dump", "pinned",
                               f"{pins}/sa_in").stdout)
     by_spi = {e["formatted"]["value"]["spi"]: e["formatted"]["value"] for e in sa_in}
     v = by_spi[socket.htonl(10000)]
-    assert v["packets"] >= 3 and v["reqid"] == 200
+    assert v["packets"] >= 3 + 2 * 1000 * 1000 // 1500 and v["reqid"] == 200
+    assert v["bytes"] > 2 * 1000 * 1000
 
 
 def test_setkey_errors_apply_nothing(hosts):
@@ -170,3 +175,39 @@ def test_reqid_change(hosts):
     assert json.loads(ctl(a, "-j", "ipsec0").stdout)["interfaces"][0]["sas"] == []
     ctl(a, "ipsec0", "reqid", "100")
     assert view() == ({100}, 4, "active")
+
+
+def test_automatic_mtu(hosts):
+    """ipsecN's MTU follows the underlay, the outbound suite and link0, until "mtu N"."""
+    a, _ = hosts
+
+    def mtu():
+        # Device, ipsecifctl and the data path agree (once the agent is done).
+        for _ in range(20):
+            dev = int(a("cat", "/sys/class/net/ipsec0/mtu").stdout)
+            shown = json.loads(ctl(a, "-j", "ipsec0").stdout)["interfaces"][0]["mtu"]
+            dp = json.loads(run_in(a, "bpftool", "-j", "map", "dump", "pinned",
+                                   f"{pin_dir(a)}/ifaces").stdout)[0]["formatted"]["value"]["mtu"]
+            if dev == shown == dp:
+                return dev
+            time.sleep(0.05)
+        raise AssertionError((dev, shown, dp))
+
+    ctl(a, "ipsec0", "create", "reqid", "100")
+    ctl(a, "ipsec0", "inet", "tunnel", "192.168.0.3", "192.168.0.5")
+    m0 = mtu()
+    a("ip", "link", "set", "ul0", "mtu", "4000")
+    # No command needed: the agent notices the underlay's new MTU.
+    end = time.time() + 3
+    while time.time() < end and int(a("cat", "/sys/class/net/ipsec0/mtu").stdout) != m0 + 2500:
+        time.sleep(0.1)
+    assert mtu() == m0 + 2500
+    r = setkey(a, PAGE[0].format(reqid=100, alg="aes-gcm-16", k1="0x" + "11" * 20, k2="") + "\n")
+    assert r.returncode == 0, r.stderr
+    m2 = mtu()
+    assert m2 > m0 + 2500       # GCM's overhead is below CBC+HMAC's worst case
+    ctl(a, "ipsec0", "link0")
+    assert mtu() == m2 - 8      # the UDP header of NAT-T (RFC 3948)
+    ctl(a, "ipsec0", "mtu", "1400")
+    setkey(a, "add 192.168.0.3 192.168.0.5 esp 10005 -u 100 -E rijndael-cbc \"VerySecureKey!!3\";\n")
+    assert mtu() == 1400        # fixed by hand: left alone
