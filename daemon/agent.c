@@ -446,28 +446,33 @@ static void show_traffic(struct agent *a, const struct table_iface *f, bool json
 	*n += snprintf(out + *n, *n < len ? len - *n : 0, json ? "}" : "%s\n", first ? " 0" : "");
 }
 
+/* A device's number from sysfs ("mtu", "flags": decimal or 0x...), or -1. */
+static long dev_attr(const char *dev, const char *attr)
+{
+	char path[96], buf[32];
+	long v = -1;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/%s", dev, attr);
+	fp = fopen(path, "r");
+	if (!fp)
+		return -1;
+	if (fgets(buf, sizeof(buf), fp))
+		v = strtol(buf, NULL, 0);
+	fclose(fp);
+	return v;
+}
+
 static void show_one(struct agent *a, const struct table_iface *f, bool json, char *out,
 		     size_t len, size_t *n)
 {
 	char fl[64], s[INET6_ADDRSTRLEN] = "", d[INET6_ADDRSTRLEN] = "", up[8] = "";
-	unsigned int mtu = 0, flags = 0;
-	char path[96];
-	FILE *fp;
+	long mtu = dev_attr(f->name, "mtu"), flags = dev_attr(f->name, "flags");
 
-	snprintf(path, sizeof(path), "/sys/class/net/%s/mtu", f->name);
-	fp = fopen(path, "r");
-	if (fp) {
-		if (fscanf(fp, "%u", &mtu) != 1)
-			mtu = 0;
-		fclose(fp);
-	}
-	snprintf(path, sizeof(path), "/sys/class/net/%s/flags", f->name);
-	fp = fopen(path, "r");
-	if (fp) {
-		if (fscanf(fp, "%x", &flags) != 1)
-			flags = 0;
-		fclose(fp);
-	}
+	if (mtu < 0)
+		mtu = 0;
+	if (flags < 0)
+		flags = 0;
 	snprintf(up, sizeof(up), "%s", flags & IFF_UP ? "UP" : "DOWN");
 	if (f->tunnel) {
 		inet_ntop(f->family, &f->src, s, sizeof(s));
@@ -476,7 +481,7 @@ static void show_one(struct agent *a, const struct table_iface *f, bool json, ch
 	flag_names(f->flags, fl, sizeof(fl), json);
 	if (json)
 		*n += snprintf(out + *n, *n < len ? len - *n : 0,
-			       "%s{\"name\": \"%s\", \"reqid\": %u, \"up\": %s, \"mtu\": %u, "
+			       "%s{\"name\": \"%s\", \"reqid\": %u, \"up\": %s, \"mtu\": %ld, "
 			       "\"flags\": [%s], \"tunnel\": %s%s%s%s%s%s%s",
 			       *n > 16 ? ", " : "", f->name, f->reqid, flags & IFF_UP ? "true" : "false",
 			       mtu, fl, f->tunnel ? "{\"family\": \"" : "null",
@@ -485,7 +490,7 @@ static void show_one(struct agent *a, const struct table_iface *f, bool json, ch
 			       d, f->tunnel ? "\"}" : "");
 	else
 		*n += snprintf(out + *n, *n < len ? len - *n : 0,
-			       "%s: flags=<%s%s%s> mtu %u\n\treqid %u\n%s%s%s%s%s%s",
+			       "%s: flags=<%s%s%s> mtu %ld\n\treqid %u\n%s%s%s%s%s%s",
 			       f->name, up, fl[0] ? "," : "", fl, mtu, f->reqid,
 			       f->tunnel ? "\ttunnel " : "",
 			       f->tunnel ? (f->family == AF_INET ? "inet " : "inet6 ") : "", s,
@@ -612,19 +617,8 @@ static int do_ifcmd(struct agent *a, const struct ctl_req *req, char *out, size_
 	f = table_find(&a->t, c.name);
 	if (c.mtu_set)
 		f->mtu_user = true;
-	mtu = c.mtu_set ? c.mtu : 0;
-	if (!mtu) {
-		char path[96];
-		FILE *fp;
-
-		snprintf(path, sizeof(path), "/sys/class/net/%s/mtu", c.name);
-		fp = fopen(path, "r");
-		if (!fp || fscanf(fp, "%d", &mtu) != 1)
-			mtu = default_mtu();
-		if (fp)
-			fclose(fp);
-	}
-	ret = mtu_refresh(a, f, mtu);
+	mtu = c.mtu_set ? c.mtu : dev_attr(c.name, "mtu");
+	ret = mtu_refresh(a, f, mtu > 0 ? mtu : default_mtu());
 	if (ret)
 		return errmsg(out, len, ret, "ipsecif-agent: %s: the data path's maps: %s\n",
 			      c.name, strerror(-ret));
@@ -699,21 +693,14 @@ static int auto_mtu(struct agent *a, const struct table_iface *f)
 {
 	enum ipsecif_enc enc = IPSECIF_ENC_AES_CBC;
 	enum ipsecif_auth auth = IPSECIF_AUTH_HMAC_SHA256_128;
-	int idx = tunnel_dev(f), ul = 1500, mtu;
-	char path[64], name[IF_NAMESIZE];
+	int idx = tunnel_dev(f), mtu;
+	char name[IF_NAMESIZE];
+	long ul = idx && if_indextoname(idx, name) ? dev_attr(name, "mtu") : -1;
 	size_t i;
 	bool in;
-	FILE *fp;
 
-	if (idx && if_indextoname(idx, name)) {
-		snprintf(path, sizeof(path), "/sys/class/net/%s/mtu", name);
-		fp = fopen(path, "r");
-		if (fp) {
-			if (fscanf(fp, "%d", &ul) != 1)
-				ul = 1500;
-			fclose(fp);
-		}
-	}
+	if (ul <= 0)
+		ul = 1500;
 	for (i = 0; i < a->t.n_sas; i++)
 		if (table_sa_iface(&a->t, &a->t.sas[i], &in) == f && !in) {
 			enc = a->t.sas[i].enc;
@@ -1306,23 +1293,14 @@ static void lifetimes_tick(struct agent *a)
 /* Underlay MTU changes reach ipsecN within a second (the agent polls). */
 static void mtu_tick(struct agent *a)
 {
-	char path[96];
 	size_t i;
-	FILE *fp;
-	int cur;
 
 	for (i = 0; i < a->t.n_ifaces; i++) {
 		const struct table_iface *f = &a->t.ifaces[i];
+		long cur = dev_attr(f->name, "mtu");
 
-		if (!f->tunnel || f->mtu_user)
-			continue;
-		snprintf(path, sizeof(path), "/sys/class/net/%s/mtu", f->name);
-		fp = fopen(path, "r");
-		if (!fp)
-			continue;
-		if (fscanf(fp, "%d", &cur) == 1 && cur != auto_mtu(a, f))
+		if (f->tunnel && !f->mtu_user && cur > 0 && cur != auto_mtu(a, f))
 			mtu_refresh(a, f, 0);
-		fclose(fp);
 	}
 }
 
