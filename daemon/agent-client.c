@@ -81,30 +81,31 @@ int agent_recv_all(int fd, void *buf, size_t len)
 	return agent_recv_some(fd, buf, len, &got);
 }
 
-int agent_reply(int fd, int status, const char *text)
+int agent_reply_data(int fd, int status, const void *data, size_t len)
 {
-	size_t tlen = text ? strlen(text) : 0;
 	struct ctl_hdr h = { .magic = CTL_MAGIC, .version = CTL_VERSION, .type = CTL_RESP,
-			     .len = sizeof(__s32) + tlen };
+			     .len = sizeof(__s32) + len };
 	__s32 st = status;
 	int ret;
 
 	ret = agent_send_all(fd, &h, sizeof(h));
 	if (!ret)
 		ret = agent_send_all(fd, &st, sizeof(st));
-	if (!ret && tlen)
-		ret = agent_send_all(fd, text, tlen);
+	if (!ret && len)
+		ret = agent_send_all(fd, data, len);
 	return ret;
 }
 
-int agent_request(const void *msg, size_t len, char *out, size_t outlen, int *status)
+int agent_reply(int fd, int status, const char *text)
+{
+	return agent_reply_data(fd, status, text, text ? strlen(text) : 0);
+}
+
+int agent_connect(void)
 {
 	struct sockaddr_un sa;
 	socklen_t salen;
-	struct ctl_hdr h;
-	__s32 st;
 	int fd, ret;
-	size_t n;
 
 	agent_sockaddr(&sa, &salen);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -112,25 +113,61 @@ int agent_request(const void *msg, size_t len, char *out, size_t outlen, int *st
 		return -errno;
 	if (connect(fd, (struct sockaddr *)&sa, salen)) {
 		ret = -errno;
-		goto out;
+		close(fd);
+		return ret;
 	}
-	ret = agent_send_all(fd, msg, len);
-	if (!ret)
-		ret = agent_recv_all(fd, &h, sizeof(h));
+	return fd;
+}
+
+int agent_read_reply(int fd, void *out, size_t outlen, size_t *got, int *status)
+{
+	struct ctl_hdr h;
+	__s32 st;
+	size_t n;
+	int ret;
+
+	ret = agent_recv_all(fd, &h, sizeof(h));
 	if (!ret && (h.magic != CTL_MAGIC || h.type != CTL_RESP || h.len < sizeof(st) ||
 		     h.len > CTL_MAX_PAYLOAD))
 		ret = -EPROTO;
 	if (!ret)
 		ret = agent_recv_all(fd, &st, sizeof(st));
 	if (ret)
-		goto out;
+		return ret;
 	n = h.len - sizeof(st);
-	if (n >= outlen)
-		n = outlen - 1;
-	ret = agent_recv_all(fd, out, n);
-	out[ret ? 0 : n] = 0;
+	*got = n < outlen ? n : outlen;
+	ret = agent_recv_all(fd, out, *got);
+	/* What does not fit is read and dropped, so the stream stays in step. */
+	for (n -= *got; !ret && n;) {
+		char sink[256];
+		size_t k = n < sizeof(sink) ? n : sizeof(sink);
+
+		ret = agent_recv_all(fd, sink, k);
+		n -= k;
+	}
 	*status = st;
-out:
+	return ret;
+}
+
+int agent_exchange(const void *msg, size_t len, void *out, size_t outlen, size_t *got,
+		   int *status)
+{
+	int fd = agent_connect(), ret;
+
+	if (fd < 0)
+		return fd;
+	ret = agent_send_all(fd, msg, len);
+	if (!ret)
+		ret = agent_read_reply(fd, out, outlen, got, status);
 	close(fd);
+	return ret;
+}
+
+int agent_request(const void *msg, size_t len, char *out, size_t outlen, int *status)
+{
+	size_t got = 0;
+	int ret = agent_exchange(msg, len, out, outlen - 1, &got, status);
+
+	out[ret ? 0 : got] = 0;
 	return ret;
 }

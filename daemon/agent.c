@@ -29,6 +29,7 @@
 #include <syslog.h>
 #include <unistd.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -59,6 +60,14 @@
 #define BPFFS_DIR	RUN_DIR "/bpf"
 
 #define MAX_XDP_DEVS 16
+#define MAX_SUBSCRIBERS	8	/* key managers listening for events */
+#define MAX_SPI_HOLDS	256	/* SPIs handed out, not yet added */
+
+/* An SPI given to a key manager, kept from others until it adds the SA. */
+struct spi_hold {
+	__u32 spi;
+	__u64 until;		/* CLOCK_MONOTONIC ns */
+};
 
 struct agent {
 	struct ipsecif *skel;
@@ -72,11 +81,16 @@ struct agent {
 	int sock;
 	int stop_fd;			/* the "stop" client, answered once torn down */
 	struct ring_buffer *events;	/* the data path's events */
+	int subs[MAX_SUBSCRIBERS];	/* CTL_REQ_EVENTS connections */
+	int n_subs;
+	struct spi_hold holds[MAX_SPI_HOLDS];
+	int n_holds;
 	bool dirty;			/* tables changed outside a request: save them */
 	bool verbose, foreground, stop, flush;
 };
 
 static void sa_resync(struct agent *a);
+static void sa_unmap(struct agent *a, const struct table_sa *t);
 static int mtu_refresh(struct agent *a, const struct table_iface *f, int mtu);
 
 /* CLOCK_MONOTONIC in ns: whole seconds would age an SA by a second at once. */
@@ -739,6 +753,22 @@ static void attach_in(struct agent *a, const struct table_iface *f)
 		a->n_xdp++;
 }
 
+/* What the data path reads of a table SA (its counters start at zero). */
+static void sa_value(const struct table_sa *t, struct ipsecif_sa *v)
+{
+	*v = (struct ipsecif_sa){ .id = t->id, .spi = htonl(t->spi), .reqid = t->reqid,
+				  .flags = t->flags, .family = t->family,
+				  .sport = htons(t->sport), .dport = htons(t->dport),
+				  .src = t->src, .dst = t->dst, .soft_bytes = t->soft_bytes,
+				  .hard_bytes = t->hard_bytes, .soft_packets = t->soft_packets,
+				  .hard_packets = t->hard_packets };
+}
+
+static void sa_key(const struct table_sa *t, struct ipsecif_sa_key *k)
+{
+	*k = (struct ipsecif_sa_key){ .spi = htonl(t->spi), .family = t->family, .dst = t->dst };
+}
+
 /*
  * Make the SA maps say what the table says: active SAs in sa_in/sa_out
  * with replay state and counters, inactive ones out of them.
@@ -752,21 +782,15 @@ static void sa_resync(struct agent *a)
 
 	for (i = 0; i < a->t.n_sas; i++) {
 		const struct table_sa *t = &a->t.sas[i];
-		struct ipsecif_sa v = { .id = t->id, .spi = htonl(t->spi), .reqid = t->reqid,
-					.flags = t->flags, .family = t->family,
-					.sport = htons(t->sport), .dport = htons(t->dport),
-					.src = t->src, .dst = t->dst, .soft_bytes = t->soft_bytes,
-					.hard_bytes = t->hard_bytes };
-		struct ipsecif_sa_key k = { .spi = htonl(t->spi), .family = t->family, .dst = t->dst };
-		struct ipsecif_sa cur;
+		struct ipsecif_sa v, cur;
+		struct ipsecif_sa_key k;
 		bool inbound;
 		const struct table_iface *f = table_sa_iface(&a->t, t, &inbound);
 
+		sa_value(t, &v);
+		sa_key(t, &k);
 		if (!f) {
-			if (!bpf_map_lookup_elem(in_fd, &k, &cur) && cur.id == t->id)
-				bpf_map_delete_elem(in_fd, &k);
-			if (!bpf_map_lookup_elem(out_fd, &t->reqid, &cur) && cur.id == t->id)
-				bpf_map_delete_elem(out_fd, &t->reqid);
+			sa_unmap(a, t);
 			continue;
 		}
 		if (zero)
@@ -787,24 +811,42 @@ static void sa_resync(struct agent *a)
 	free(zero);
 }
 
-static void sa_forget(struct agent *a, size_t i)
+/* The programs and map that install and remove keys. */
+static struct ipsecif_keyring keyring(const struct agent *a)
 {
-	struct ipsecif_keyring kr = {
+	return (struct ipsecif_keyring){
 		.install_fd = bpf_program__fd(a->skel->progs.key_install),
 		.derive_fd = bpf_program__fd(a->skel->progs.key_derive),
 		.keys_fd = bpf_map__fd(a->skel->maps.keys),
 	};
+}
+
+/* Take an SA out of the maps, if the entry there is still this SA. */
+static void sa_unmap(struct agent *a, const struct table_sa *t)
+{
+	int in_fd = bpf_map__fd(a->skel->maps.sa_in), out_fd = bpf_map__fd(a->skel->maps.sa_out);
+	struct ipsecif_sa_key k;
+	struct ipsecif_sa cur;
+
+	sa_key(t, &k);
+	if (!bpf_map_lookup_elem(in_fd, &k, &cur) && cur.id == t->id)
+		bpf_map_delete_elem(in_fd, &k);
+	if (!bpf_map_lookup_elem(out_fd, &t->reqid, &cur) && cur.id == t->id)
+		bpf_map_delete_elem(out_fd, &t->reqid);
+}
+
+static void sa_forget(struct agent *a, size_t i)
+{
+	struct ipsecif_keyring kr = keyring(a);
 	struct table_sa t = a->t.sas[i];
 
 	table_sa_delete(&a->t, t.spi, t.family, &t.dst, NULL, 0);
-	sa_resync(a);		/* out of the maps first, then the key */
-	{
-		struct ipsecif_sa_key k = { .spi = htonl(t.spi), .family = t.family, .dst = t.dst };
-		struct ipsecif_sa cur;
-
-		if (!bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.sa_in), &k, &cur) && cur.id == t.id)
-			bpf_map_delete_elem(bpf_map__fd(a->skel->maps.sa_in), &k);
-	}
+	/*
+	 * Out of the maps first, then the key.  A deleted outbound SA gives
+	 * sa_out[reqid] back to the newest one left, if any (resync).
+	 */
+	sa_unmap(a, &t);
+	sa_resync(a);
 	bpf_map_delete_elem(bpf_map__fd(a->skel->maps.replay), &t.id);
 	bpf_map_delete_elem(bpf_map__fd(a->skel->maps.sa_stats), &t.id);
 	ipsecif_key_remove(&kr, t.id);
@@ -877,13 +919,20 @@ static size_t policy_show(const struct table_policy *p, bool json, bool first,
 			    dir, action, src, dst, p->iface->reqid, p->iface->name);
 }
 
+/* After SAs came or went: the maps, and the MTUs their suites imply. */
+static void sas_changed(struct agent *a)
+{
+	size_t i;
+
+	sa_resync(a);
+	for (i = 0; i < a->t.n_ifaces; i++)
+		if (a->t.ifaces[i].tunnel && !a->t.ifaces[i].mtu_user)
+			mtu_refresh(a, &a->t.ifaces[i], 0);	/* the outbound suite decides */
+}
+
 static int do_setkey(struct agent *a, const struct ctl_req *req, char *out, size_t len)
 {
-	struct ipsecif_keyring kr = {
-		.install_fd = bpf_program__fd(a->skel->progs.key_install),
-		.derive_fd = bpf_program__fd(a->skel->progs.key_derive),
-		.keys_fd = bpf_map__fd(a->skel->maps.keys),
-	};
+	struct ipsecif_keyring kr = keyring(a);
 	bool json = req->flags & CTL_F_JSON, first;
 	struct setkey_script sc;
 	char err[512], addr[INET6_ADDRSTRLEN];
@@ -992,15 +1041,228 @@ static int do_setkey(struct agent *a, const struct ctl_req *req, char *out, size
 		}
 		}
 	}
-	sa_resync(a);
-	for (i = 0; i < a->t.n_ifaces; i++)
-		if (a->t.ifaces[i].tunnel && !a->t.ifaces[i].mtu_user)
-			mtu_refresh(a, &a->t.ifaces[i], 0);	/* the outbound suite decides */
+	sas_changed(a);
 	if (json)
 		snprintf(out + n, n < len ? len - n : 0, "]}\n");
 	ret = 0;
 done:
 	setkey_script_free(&sc);
+	return ret;
+}
+
+/*
+ * The SA API (CTL_REQ_SA): what a key manager's kernel interface needs,
+ * one operation per call.  Every reply carries a struct ctl_sa_reply on
+ * success, a message naming the problem otherwise.
+ */
+
+static bool spi_taken(struct agent *a, __u32 spi, __u64 now)
+{
+	size_t i;
+	int k;
+
+	for (i = 0; i < a->t.n_sas; i++)
+		if (a->t.sas[i].spi == spi)
+			return true;
+	for (k = 0; k < a->n_holds; k++)
+		if (a->holds[k].spi == spi && a->holds[k].until > now)
+			return true;
+	return false;
+}
+
+static void spi_release(struct agent *a, __u32 spi, __u64 now)
+{
+	int k;
+
+	for (k = a->n_holds; k-- > 0;)
+		if (a->holds[k].spi == spi || a->holds[k].until <= now)
+			a->holds[k] = a->holds[--a->n_holds];
+}
+
+/*
+ * A random SPI no SA of this agent uses and none handed out holds
+ * (random: RFC 4303 §2.1 leaves the choice local, and guessable SPIs help
+ * no one), held until added or CTL_SA_SPI_HOLD_S passed.
+ */
+static int sa_getspi(struct agent *a, __u32 *spi, char *err, size_t errlen)
+{
+	__u64 now = mono_ns();
+	int tries;
+
+	spi_release(a, 0, now);
+	if (a->n_holds == MAX_SPI_HOLDS)
+		return errmsg(err, errlen, -EBUSY, "%d SPIs handed out and not used",
+			      MAX_SPI_HOLDS);
+	for (tries = 0; tries < 64; tries++) {
+		if (getrandom(spi, sizeof(*spi), 0) != sizeof(*spi))
+			return errmsg(err, errlen, -EIO, "no random numbers: %s", strerror(errno));
+		if (*spi < 256 || spi_taken(a, *spi, now))
+			continue;
+		a->holds[a->n_holds++] = (struct spi_hold){ *spi, now +
+			CTL_SA_SPI_HOLD_S * 1000000000ULL };
+		return 0;
+	}
+	return errmsg(err, errlen, -EAGAIN, "no free SPI found");
+}
+
+static int sa_add(struct agent *a, const struct ctl_sa *c, char *err, size_t errlen)
+{
+	struct ipsecif_keyring kr = keyring(a);
+	struct ipsecif_key_params p = {
+		.enc = c->enc, .auth = c->auth, .enc_key = c->enc_key,
+		.enc_key_len = c->enc_key_len,
+		.auth_key = c->auth_key_len ? c->auth_key : NULL,
+		.auth_key_len = c->auth_key_len,
+	};
+	struct table_sa t = { .spi = c->spi, .family = c->family, .src = c->src, .dst = c->dst,
+			      .reqid = c->reqid, .flags = c->flags, .replay = c->replay,
+			      .sport = c->sport, .dport = c->dport,
+			      .soft_bytes = c->soft_bytes, .hard_bytes = c->hard_bytes,
+			      .soft_packets = c->soft_packets, .hard_packets = c->hard_packets,
+			      .soft_time = c->soft_time, .hard_time = c->hard_time,
+			      .added = mono_ns(), .enc = c->enc, .auth = c->auth, .by_api = true };
+	int ret;
+
+	if (table_sa_find(&a->t, c->spi, c->family, &c->dst))
+		return errmsg(err, errlen, -EEXIST, "SA %u exists", c->spi);
+	t.id = ++a->next_sa_id;
+	ret = ipsecif_key_install(&kr, t.id, &p, err, errlen);
+	if (!ret)
+		ret = table_sa_add(&a->t, &t, err, errlen);
+	if (ret) {
+		ipsecif_key_remove(&kr, t.id);
+		return ret;
+	}
+	spi_release(a, c->spi, t.added);
+	sas_changed(a);
+	return 0;
+}
+
+/* A map entry's addressing from the table's, its counters kept. */
+static void sa_readdress(struct ipsecif_sa *cur, const struct table_sa *n)
+{
+	cur->family = n->family;
+	cur->src = n->src;
+	cur->dst = n->dst;
+	cur->sport = htons(n->sport);
+	cur->dport = htons(n->dport);
+	cur->flags = n->flags;
+}
+
+/*
+ * New addressing for an SA in place (MOBIKE, RFC 4555; NAT-T ports,
+ * RFC 3948): the map entry keeps its counters and, outbound, its
+ * sequence number, so nothing is sent twice with one number.
+ */
+static int sa_update(struct agent *a, struct table_sa *t, const struct ctl_sa *c,
+		     char *err, size_t errlen)
+{
+	int in_fd = bpf_map__fd(a->skel->maps.sa_in), out_fd = bpf_map__fd(a->skel->maps.sa_out);
+	struct ipsecif_sa_key old_k, k;
+	struct ipsecif_sa cur;
+	struct table_sa n = *t;
+	bool in;
+
+	if (c->new_flags & ~(IPSECIF_SA_F_ESN | IPSECIF_SA_F_NATT))
+		return errmsg(err, errlen, -EINVAL, "SA %u: unknown flags %#x", t->spi,
+			      c->new_flags);
+	n.family = c->new_family;
+	n.src = c->new_src;
+	n.dst = c->new_dst;
+	n.sport = c->new_sport;
+	n.dport = c->new_dport;
+	n.flags = (t->flags & ~IPSECIF_SA_F_NATT) | (c->new_flags & IPSECIF_SA_F_NATT);
+	if ((n.family != t->family || memcmp(&n.dst, &t->dst, sizeof(n.dst))) &&
+	    table_sa_find(&a->t, n.spi, n.family, &n.dst))
+		return errmsg(err, errlen, -EEXIST, "SA %u exists at the new address", n.spi);
+	sa_key(t, &old_k);
+	sa_key(&n, &k);
+	if (!bpf_map_lookup_elem(out_fd, &t->reqid, &cur) && cur.id == t->id) {
+		sa_readdress(&cur, &n);
+		bpf_map_update_elem(out_fd, &t->reqid, &cur, BPF_EXIST);
+	}
+	if (!bpf_map_lookup_elem(in_fd, &old_k, &cur) && cur.id == t->id) {
+		sa_readdress(&cur, &n);
+		bpf_map_update_elem(in_fd, &k, &cur, BPF_ANY);
+		if (memcmp(&old_k, &k, sizeof(k)))
+			bpf_map_delete_elem(in_fd, &old_k);
+	}
+	*t = n;
+	if (!table_sa_iface(&a->t, t, &in))
+		sa_unmap(a, t);	/* no interface has these endpoints */
+	sas_changed(a);
+	return 0;
+}
+
+/* Counters, and how long since they moved (charon's use time). */
+static void sa_query(struct agent *a, struct table_sa *t, struct ctl_sa_reply *r)
+{
+	struct ipsecif_stats st;
+	__u64 now = mono_ns();
+
+	stats_sum(a->skel->maps.sa_stats, t->id, &st);
+	if (st.packets != t->last_packets) {
+		t->last_packets = st.packets;
+		t->last_used = now;
+	}
+	r->bytes = st.bytes;
+	r->packets = st.packets;
+	r->idle_ns = t->last_used ? now - t->last_used : ~0ULL;
+}
+
+static int do_sa(struct agent *a, const struct ctl_sa *c, struct ctl_sa_reply *r,
+		 char *err, size_t errlen)
+{
+	struct table_sa *t = NULL;
+	char addr[INET6_ADDRSTRLEN];
+	const struct table_iface *f;
+	size_t i;
+	bool in;
+	int ret = 0;
+
+	memset(r, 0, sizeof(*r));
+	switch (c->op) {
+	case CTL_SA_GETSPI:
+		ret = sa_getspi(a, &r->spi, err, errlen);
+		break;
+	case CTL_SA_ADD:
+		ret = sa_add(a, c, err, errlen);
+		t = ret ? NULL : table_sa_find(&a->t, c->spi, c->family, &c->dst);
+		break;
+	case CTL_SA_FLUSH:
+		for (i = a->t.n_sas; i-- > 0;)
+			if (a->t.sas[i].by_api)
+				sa_forget(a, i);
+		sas_changed(a);
+		break;
+	case CTL_SA_POLICY:
+		f = table_find_reqid(&a->t, c->reqid);
+		if (!f || !f->tunnel)
+			ret = errmsg(err, errlen, -ENXIO, "no interface with reqid %u and a tunnel",
+				     c->reqid);
+		break;
+	default:
+		t = table_sa_find(&a->t, c->spi, c->family, &c->dst);
+		if (!t) {
+			ret = errmsg(err, errlen, -ESRCH, "no SA %u to %s", c->spi,
+				     inet_ntop(c->family, &c->dst, addr, sizeof(addr)) ?: "?");
+			break;
+		}
+		if (c->op == CTL_SA_UPDATE)
+			ret = sa_update(a, t, c, err, errlen);
+		else if (c->op == CTL_SA_QUERY)
+			sa_query(a, t, r);
+		else if (c->op == CTL_SA_DEL) {
+			sa_forget(a, t - a->t.sas);
+			sas_changed(a);
+			t = NULL;
+		}
+		break;
+	}
+	if (!ret && t) {
+		r->spi = t->spi;
+		r->active = !!table_sa_iface(&a->t, t, &in);
+	}
 	return ret;
 }
 
@@ -1116,8 +1378,11 @@ static void state_remove(struct agent *a)
 	rmdir(STATE_DIR);	/* only when no other namespace's agent keeps one */
 }
 
-/* One request from one client, answered; the agent carries on whatever it was. */
-static void serve(struct agent *a, int fd)
+/*
+ * One request from one client, answered; the agent carries on whatever it
+ * was.  True when the connection stays open (an event subscription).
+ */
+static bool serve(struct agent *a, int fd)
 {
 	struct ucred cred;
 	socklen_t clen = sizeof(cred);
@@ -1131,7 +1396,7 @@ static void serve(struct agent *a, int fd)
 	/* Root only (the socket is in the abstract namespace: no file mode). */
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) || cred.uid != 0) {
 		agent_reply(fd, -EPERM, "ipsecif-agent: only root may talk to the agent\n");
-		return;
+		return false;
 	}
 	ret = agent_recv_some(fd, &h, sizeof(h), &got);
 	if (ret) {
@@ -1139,7 +1404,7 @@ static void serve(struct agent *a, int fd)
 			ctl_decode(&h, got, &req, err, sizeof(err));
 		if (got)
 			goto bad;
-		return;
+		return false;
 	}
 	ret = ctl_check_hdr(&h, err, sizeof(err));
 	if (ret)
@@ -1147,7 +1412,7 @@ static void serve(struct agent *a, int fd)
 	msg = malloc(sizeof(h) + h.len);
 	if (!msg) {
 		agent_reply(fd, -ENOMEM, "ipsecif-agent: out of memory\n");
-		return;
+		return false;
 	}
 	memcpy(msg, &h, sizeof(h));
 	ret = agent_recv_some(fd, msg + sizeof(h), h.len, &got);
@@ -1184,16 +1449,42 @@ static void serve(struct agent *a, int fd)
 		agent_reply(fd, ret, out);
 		break;
 	}
+	case CTL_REQ_SA: {
+		struct ctl_sa_reply r;
+
+		ret = do_sa(a, &req.sa, &r, err, sizeof(err));
+		if (ret) {
+			logmsg(LOG_DEBUG, "SA request %u: %s", req.sa.op, err);
+			goto bad_sa;
+		}
+		if (req.sa.op != CTL_SA_GETSPI && req.sa.op != CTL_SA_QUERY &&
+		    req.sa.op != CTL_SA_POLICY)
+			state_save(a);
+		agent_reply_data(fd, 0, &r, sizeof(r));
+		break;
+	}
+	case CTL_REQ_EVENTS:
+		if (a->n_subs == MAX_SUBSCRIBERS) {
+			agent_reply(fd, -EUSERS, "ipsecif-agent: too many event subscribers\n");
+			break;
+		}
+		if (agent_reply(fd, 0, NULL))
+			break;
+		a->subs[a->n_subs++] = fd;
+		free(msg);
+		return true;
 	default:
 		agent_reply(fd, -EOPNOTSUPP, "ipsecif-agent: unknown request\n");
 	}
 	free(msg);
-	return;
+	return false;
 bad:
 	logmsg(LOG_WARNING, "%s: malformed request: %s", __func__, err);
+bad_sa:
 	snprintf(text, sizeof(text), "ipsecif-agent: %s\n", err);
 	agent_reply(fd, ret, text);
 	free(msg);
+	return false;
 }
 
 static volatile sig_atomic_t got_signal;
@@ -1223,44 +1514,87 @@ static ssize_t sa_by_id(const struct agent *a, __u32 id)
 }
 
 /*
- * The data path's events (bpf/events.h).  A hard expiry removes the SA, as
- * RFC 4301 §4.4.2.1 has it; a soft one (or sequence numbers running out)
- * marks it dying, for the key manager to replace it.
+ * Tell the key managers (CTL_REQ_EVENTS connections).  One that does not
+ * take an event at once is dropped: it reconnects, and the data path
+ * must never wait on it.
+ */
+static void publish(struct agent *a, const struct ctl_event *ev)
+{
+	struct ctl_hdr h = { .magic = CTL_MAGIC, .version = CTL_VERSION, .type = CTL_EVENT,
+			     .len = sizeof(*ev) };
+	char msg[sizeof(h) + sizeof(*ev)];
+	int k;
+
+	memcpy(msg, &h, sizeof(h));
+	memcpy(msg + sizeof(h), ev, sizeof(*ev));
+	for (k = a->n_subs; k-- > 0;) {
+		if (send(a->subs[k], msg, sizeof(msg), MSG_NOSIGNAL | MSG_DONTWAIT) ==
+		    (ssize_t)sizeof(msg))
+			continue;
+		logmsg(LOG_WARNING, "a key manager does not take events: dropped");
+		close(a->subs[k]);
+		a->subs[k] = a->subs[--a->n_subs];
+	}
+}
+
+/*
+ * An SA's lifetime is over (RFC 4301 §4.4.2.1): soft marks it dying and
+ * asks the key manager for a replacement; hard removes it, and the key
+ * manager hears so.  why: what ran out, for the log.
+ */
+static void sa_expire(struct agent *a, size_t i, __u32 type, __u64 value, const char *why)
+{
+	struct table_sa *s = &a->t.sas[i];
+	struct ctl_event ev = { .type = type, .reqid = s->reqid, .spi = s->spi,
+				.family = s->family, .dst = s->dst, .value = value };
+	char name[128];
+
+	sa_name(s, name, sizeof(name));
+	if (type == IPSECIF_EV_HARD_EXPIRE) {
+		logmsg(LOG_NOTICE, "%s: hard lifetime reached (%s %llu): removed", name, why,
+		       (unsigned long long)value);
+		sa_forget(a, i);
+	} else {
+		logmsg(LOG_NOTICE, "%s: soft lifetime reached (%s %llu): dying", name, why,
+		       (unsigned long long)value);
+		s->expired |= IPSECIF_SA_EXP_SOFT;
+	}
+	a->dirty = true;
+	publish(a, &ev);
+}
+
+/*
+ * The data path's events (bpf/events.h): the hook where they reach the
+ * key managers.  An acquire (traffic for a reqid without an outbound SA)
+ * asks them for SAs (RFC 4301 §4.4.1.1 trigger); lifetimes as above.
  */
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct agent *a = ctx;
 	const struct ipsecif_event *e = data;
-	char name[128];
 	ssize_t i;
 
 	if (size < sizeof(*e))
 		return 0;
 	if (e->type == IPSECIF_EV_ACQUIRE) {
+		struct ctl_event ev = { .type = IPSECIF_EV_ACQUIRE, .reqid = e->reqid };
+
 		logmsg(LOG_NOTICE, "acquire: reqid %u has traffic and no outbound SA", e->reqid);
+		publish(a, &ev);
 		return 0;
 	}
 	i = sa_by_id(a, e->sa_id);
 	if (i < 0)
 		return 0;	/* already gone: a late event */
-	sa_name(&a->t.sas[i], name, sizeof(name));
 	switch (e->type) {
 	case IPSECIF_EV_SOFT_EXPIRE:
-	case IPSECIF_EV_SEQ_THRESHOLD:
-		logmsg(LOG_NOTICE, "%s: soft lifetime reached (%s %llu): dying", name,
-		       e->type == IPSECIF_EV_SOFT_EXPIRE ? "count" : "sequence number",
-		       (unsigned long long)e->value);
-		a->t.sas[i].expired |= IPSECIF_SA_EXP_SOFT;
-		break;
 	case IPSECIF_EV_HARD_EXPIRE:
-		logmsg(LOG_NOTICE, "%s: hard lifetime reached (count %llu): removed", name,
-		       (unsigned long long)e->value);
-		sa_forget(a, i);
+		sa_expire(a, i, e->type, e->value, "count");
 		break;
-	default:
-		return 0;
+	case IPSECIF_EV_SEQ_THRESHOLD:
+		sa_expire(a, i, IPSECIF_EV_SOFT_EXPIRE, e->value, "sequence number");
+		break;
 	}
-	a->dirty = true;
 	return 0;
 }
 
@@ -1268,26 +1602,41 @@ static int on_event(void *ctx, void *data, size_t size)
 static void lifetimes_tick(struct agent *a)
 {
 	__u64 now = mono_ns();
-	char name[128];
 	size_t i;
 
 	for (i = a->t.n_sas; i-- > 0;) {
 		struct table_sa *s = &a->t.sas[i];
-		__u64 age = (now - s->added) / 1000000000ULL;	/* whole seconds lived */
+		__u64 age = now - s->added;
 
-		if (s->hard_time && age >= s->hard_time) {
-			logmsg(LOG_NOTICE, "%s: hard lifetime reached (%llu s): removed",
-			       sa_name(s, name, sizeof(name)), (unsigned long long)s->hard_time);
-			sa_forget(a, i);
-			a->dirty = true;
-		} else if (s->soft_time && age >= s->soft_time &&
-			   !(s->expired & IPSECIF_SA_EXP_SOFT)) {
-			logmsg(LOG_NOTICE, "%s: soft lifetime reached (%llu s): dying",
-			       sa_name(s, name, sizeof(name)), (unsigned long long)s->soft_time);
-			s->expired |= IPSECIF_SA_EXP_SOFT;
-			a->dirty = true;
-		}
+		if (s->hard_time && age >= s->hard_time * 1000000000ULL)
+			sa_expire(a, i, IPSECIF_EV_HARD_EXPIRE, s->hard_time, "seconds");
+		else if (s->soft_time && age >= s->soft_time * 1000000000ULL &&
+			 !(s->expired & IPSECIF_SA_EXP_SOFT))
+			sa_expire(a, i, IPSECIF_EV_SOFT_EXPIRE, s->soft_time, "seconds");
 	}
+}
+
+/*
+ * How long poll may sleep: until the next time lifetime ends, so that a
+ * key manager hears of it within milliseconds (its rekey depends on it),
+ * and at most a second (the MTU watch).
+ */
+static int tick_ms(const struct agent *a)
+{
+	__u64 now = mono_ns(), next = now + 1000000000ULL;
+	size_t i;
+
+	for (i = 0; i < a->t.n_sas; i++) {
+		const struct table_sa *s = &a->t.sas[i];
+		__u64 soft = s->added + s->soft_time * 1000000000ULL;
+		__u64 hard = s->added + s->hard_time * 1000000000ULL;
+
+		if (s->soft_time && !(s->expired & IPSECIF_SA_EXP_SOFT) && soft < next)
+			next = soft;
+		if (s->hard_time && hard < next)
+			next = hard;
+	}
+	return next <= now ? 0 : (int)((next - now + 999999) / 1000000);
 }
 
 /* Underlay MTU changes reach ipsecN within a second (the agent polls). */
@@ -1307,7 +1656,8 @@ static void mtu_tick(struct agent *a)
 static int run(struct agent *a, int ready_fd)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
-	struct pollfd pfd[2] = { { .fd = a->sock, .events = POLLIN }, { .fd = -1 } };
+	struct pollfd pfd[2 + MAX_SUBSCRIBERS] = { { .fd = a->sock, .events = POLLIN },
+						   { .fd = -1 } };
 
 	a->events = ring_buffer__new(bpf_map__fd(a->skel->maps.events), on_event, a, NULL);
 	if (!a->events)
@@ -1324,10 +1674,17 @@ static int run(struct agent *a, int ready_fd)
 		close(ready_fd);
 	}
 	while (!a->stop && !got_signal) {
-		int fd;
+		int fd, k, n;
 
-		int n = poll(pfd, 2, 1000);
-
+		/* Subscribers only ever close (or misbehave): any input ends them. */
+		for (k = 0; k < a->n_subs; k++)
+			pfd[2 + k] = (struct pollfd){ .fd = a->subs[k], .events = POLLIN };
+		n = poll(pfd, 2 + a->n_subs, tick_ms(a));
+		for (k = a->n_subs; k-- > 0;)
+			if (pfd[2 + k].revents) {
+				close(a->subs[k]);
+				a->subs[k] = a->subs[--a->n_subs];
+			}
 		if (a->events)
 			ring_buffer__consume(a->events);
 		lifetimes_tick(a);
@@ -1344,8 +1701,8 @@ static int run(struct agent *a, int ready_fd)
 		/* A client gets 5 s to send its request. */
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){ .tv_sec = 5 },
 			   sizeof(struct timeval));
-		serve(a, fd);
-		close(fd);
+		if (!serve(a, fd))
+			close(fd);
 	}
 	return 0;
 }
@@ -1356,6 +1713,8 @@ static void teardown(struct agent *a)
 
 	if (a->sock >= 0)
 		close(a->sock);
+	while (a->n_subs)
+		close(a->subs[--a->n_subs]);
 	ring_buffer__free(a->events);
 	for (i = 0; a->flush && i < a->t.n_ifaces; i++)
 		netdev_destroy(a->t.ifaces[i].name, NULL, 0);

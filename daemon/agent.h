@@ -20,8 +20,22 @@ int agent_sockaddr(struct sockaddr_un *sa, socklen_t *len);
  */
 int agent_request(const void *msg, size_t len, char *out, size_t outlen, int *status);
 
-/* Send a reply on fd. */
+/* A connected control socket, or -errno (-ECONNREFUSED: no agent). */
+int agent_connect(void);
+
+/*
+ * One request and its reply, on a connection of its own: the reply's
+ * payload after the status into out (up to outlen bytes, *got of them).
+ */
+int agent_exchange(const void *msg, size_t len, void *out, size_t outlen, size_t *got,
+		   int *status);
+
+/* Read one reply from fd; as agent_exchange. */
+int agent_read_reply(int fd, void *out, size_t outlen, size_t *got, int *status);
+
+/* Send a reply on fd: text, or len bytes of data. */
 int agent_reply(int fd, int status, const char *text);
+int agent_reply_data(int fd, int status, const void *data, size_t len);
 
 /* All of buf, or -errno. */
 int agent_send_all(int fd, const void *buf, size_t len);

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* Control socket messages (ctl.h). */
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include "ctl.h"
 #include "errmsg.h"
@@ -14,15 +16,57 @@ int ctl_check_hdr(const struct ctl_hdr *h, char *err, size_t errlen)
 	if (h->version != CTL_VERSION)
 		return errmsg(err, errlen, -EINVAL, "control protocol version %u, the agent speaks %u",
 			      h->version, CTL_VERSION);
-	if (h->type < CTL_REQ_IFCMD || h->type > CTL_REQ_STOP)
+	if (h->type < CTL_REQ_IFCMD || h->type > CTL_REQ_EVENTS)
 		return errmsg(err, errlen, -EINVAL, "unknown request type %u", h->type);
 	if (h->flags & ~CTL_F_KNOWN)
 		return errmsg(err, errlen, -EINVAL, "unknown flags %#x", h->flags & ~CTL_F_KNOWN);
 	if (h->len > CTL_MAX_PAYLOAD)
 		return errmsg(err, errlen, -EMSGSIZE, "a %u-byte request is over the %d-byte limit",
 			      h->len, CTL_MAX_PAYLOAD);
-	if ((h->type == CTL_REQ_STATUS || h->type == CTL_REQ_STOP) && h->len)
+	if ((h->type == CTL_REQ_STATUS || h->type == CTL_REQ_STOP || h->type == CTL_REQ_EVENTS) &&
+	    h->len)
 		return errmsg(err, errlen, -EINVAL, "request type %u takes no payload", h->type);
+	if (h->type == CTL_REQ_SA && h->len != sizeof(struct ctl_sa))
+		return errmsg(err, errlen, -EINVAL, "an SA request is %zu bytes, not %u",
+			      sizeof(struct ctl_sa), h->len);
+	return 0;
+}
+
+static bool family_ok(__u16 family)
+{
+	return family == AF_INET || family == AF_INET6;
+}
+
+/* The fields an SA operation reads, checked before the agent acts on any. */
+static int check_sa(const struct ctl_sa *s, char *err, size_t errlen)
+{
+	if (s->op < CTL_SA_GETSPI || s->op >= CTL_SA_OP_MAX)
+		return errmsg(err, errlen, -EINVAL, "unknown SA operation %u", s->op);
+	if (s->op == CTL_SA_FLUSH || s->op == CTL_SA_GETSPI)
+		return 0;
+	if (s->op == CTL_SA_POLICY)
+		return s->reqid ? 0 : errmsg(err, errlen, -EINVAL, "a policy needs a reqid");
+	if (!family_ok(s->family))
+		return errmsg(err, errlen, -EAFNOSUPPORT, "SA family %u is neither inet nor inet6",
+			      s->family);
+	if (s->spi < 256)	/* RFC 4303 §2.1: 1-255 are reserved by IANA */
+		return errmsg(err, errlen, -EINVAL, "SPI %u is reserved (RFC 4303 §2.1)", s->spi);
+	if (s->op == CTL_SA_UPDATE && !family_ok(s->new_family))
+		return errmsg(err, errlen, -EAFNOSUPPORT, "new SA family %u is neither inet nor "
+			      "inet6", s->new_family);
+	if (s->op != CTL_SA_ADD)
+		return 0;
+	if (!s->reqid)
+		return errmsg(err, errlen, -EINVAL, "SA %u has no reqid: it would serve no "
+			      "interface", s->spi);
+	if (s->enc_key_len > CTL_SA_MAX_KEY || s->auth_key_len > CTL_SA_MAX_KEY)
+		return errmsg(err, errlen, -EINVAL, "SA %u: a key over %d bytes", s->spi,
+			      CTL_SA_MAX_KEY);
+	if (s->flags & ~(IPSECIF_SA_F_ESN | IPSECIF_SA_F_NATT))
+		return errmsg(err, errlen, -EINVAL, "SA %u: unknown flags %#x", s->spi, s->flags);
+	if (s->replay > IPSECIF_REPLAY_WINDOW_MAX)
+		return errmsg(err, errlen, -ERANGE, "SA %u: a replay window of %u is over %d",
+			      s->spi, s->replay, IPSECIF_REPLAY_WINDOW_MAX);
 	return 0;
 }
 
@@ -75,6 +119,9 @@ int ctl_decode(const void *msg, size_t msglen, struct ctl_req *req, char *err, s
 		req->text = p;
 		req->len = h.len;
 		return 0;
+	case CTL_REQ_SA:
+		memcpy(&req->sa, p, sizeof(req->sa));
+		return check_sa(&req->sa, err, errlen);
 	default:
 		return 0;
 	}
@@ -114,4 +161,16 @@ ssize_t ctl_encode(enum ctl_type type, __u32 flags, int argc, char *const *argv,
 	h.len = len;
 	memcpy(buf, &h, sizeof(h));
 	return sizeof(h) + len;
+}
+
+ssize_t ctl_encode_sa(const struct ctl_sa *sa, void *buf, size_t buflen)
+{
+	struct ctl_hdr h = { .magic = CTL_MAGIC, .version = CTL_VERSION, .type = CTL_REQ_SA,
+			     .len = sizeof(*sa) };
+
+	if (buflen < sizeof(h) + sizeof(*sa))
+		return -ENOSPC;
+	memcpy(buf, &h, sizeof(h));
+	memcpy((char *)buf + sizeof(h), sa, sizeof(*sa));
+	return sizeof(h) + sizeof(*sa);
 }

@@ -230,8 +230,8 @@ size_t table_policies(const struct table *t, struct table_policy *out, size_t ma
 	return n;
 }
 
-static struct table_sa *sa_find(struct table *t, __u32 spi, int family,
-				const union ipsecif_addr *dst)
+struct table_sa *table_sa_find(struct table *t, __u32 spi, int family,
+			       const union ipsecif_addr *dst)
 {
 	size_t i;
 
@@ -252,7 +252,7 @@ int table_sa_add(struct table *t, const struct table_sa *sa, char *err, size_t e
 		return errmsg(err, errlen, -EINVAL, "SA %u: SPIs 0 to 255 are reserved (RFC 4303)",
 			    sa->spi);
 	/* RFC 4301 §4.1: SPI and destination name the SA. */
-	if (sa_find(t, sa->spi, sa->family, &sa->dst))
+	if (table_sa_find(t, sa->spi, sa->family, &sa->dst))
 		return errmsg(err, errlen, -EEXIST, "SA %u to %s exists", sa->spi,
 			    addr_str(sa->family, &sa->dst, a, sizeof(a)));
 	if (t->n_sas == IPSECIF_MAX_SAS)
@@ -273,7 +273,7 @@ int table_sa_add(struct table *t, const struct table_sa *sa, char *err, size_t e
 int table_sa_delete(struct table *t, __u32 spi, int family, const union ipsecif_addr *dst,
 		    char *err, size_t errlen)
 {
-	struct table_sa *s = sa_find(t, spi, family, dst);
+	struct table_sa *s = table_sa_find(t, spi, family, dst);
 	char a[INET6_ADDRSTRLEN];
 
 	if (!s)

@@ -61,6 +61,10 @@ struct table_sa {
 	__u64 added;			/* CLOCK_MONOTONIC ns: survives agent restarts */
 	__u32 expired;			/* IPSECIF_SA_EXP_* the agent has seen */
 	__u32 enc, auth;		/* enum ipsecif_enc, ipsecif_auth: for the MTU */
+	__u64 soft_packets, hard_packets;
+	bool by_api;			/* added by a key manager (CTL_REQ_SA), not setkey */
+	__u64 last_packets;		/* the counter when last looked at, */
+	__u64 last_used;		/* and when it was seen to move (ns; 0: never) */
 };
 
 struct table {
@@ -97,6 +101,9 @@ struct table_iface *table_find_reqid(struct table *t, __u32 reqid);
 size_t table_policies(const struct table *t, struct table_policy *out, size_t max);
 
 int table_sa_add(struct table *t, const struct table_sa *sa, char *err, size_t errlen);
+/* The SA that spi and dst name (RFC 4301 §4.1), or NULL. */
+struct table_sa *table_sa_find(struct table *t, __u32 spi, int family,
+			       const union ipsecif_addr *dst);
 int table_sa_delete(struct table *t, __u32 spi, int family, const union ipsecif_addr *dst,
 		    char *err, size_t errlen);
 
