@@ -26,6 +26,14 @@ BENCHES  := $(BUILD)/bench_crypto
 FIXTURES := $(BUILD)/dp_fixture
 PROGRAMS := $(BUILD)/ipsecif-agent $(BUILD)/ipsecifctl
 
+# strongSwan's kernel-ipsecif plugin, built against the Debian source of
+# the charon installed here (scripts/fetch-strongswan.sh, cached in build/).
+SWAN_DIR    := $(BUILD)/strongswan
+PLUGIN      := $(BUILD)/libstrongswan-kernel-ipsecif.so
+PLUGIN_DIR  ?= /usr/lib/ipsec/plugins
+PLUGIN_SRCS := plugin/kernel_ipsecif_plugin.c plugin/kernel_ipsecif_ipsec.c \
+	       daemon/agent-client.c daemon/ctl.c
+
 ifeq ($(V),1)
 Q :=
 msg :=
@@ -35,12 +43,12 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all deps check test bench-crypto demo fuzz clean
+.PHONY: all deps check test bench-crypto demo fuzz clean install-plugin soak
 
 FUZZ_SECONDS ?= 180
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Idaemon
 
-all: $(BPF_OBJS) $(SKELS) $(LIB_OBJS) $(PROGRAMS) $(TESTS) $(BENCHES) $(FIXTURES)
+all: $(BPF_OBJS) $(SKELS) $(LIB_OBJS) $(PROGRAMS) $(TESTS) $(BENCHES) $(FIXTURES) $(PLUGIN)
 
 deps:
 	$(Q)./scripts/install-deps.sh
@@ -79,6 +87,24 @@ $(BUILD)/dp_fixture: tests/dp_fixture.c tests/hex.h $(LIB_OBJS) $(SKELS)
 $(BUILD)/bench_%: tests/bench_%.c tests/ctest.h $(LIB_OBJS) $(SKELS)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB_OBJS) -o $@ $(LDLIBS_BPF) -lcrypto
+
+$(SWAN_DIR)/src: scripts/fetch-strongswan.sh
+	$(call msg,FETCH,strongSwan source (Debian))
+	$(Q)mkdir -p $(SWAN_DIR)
+	$(Q)./scripts/fetch-strongswan.sh $(SWAN_DIR) > $@.new && mv $@.new $@
+
+$(PLUGIN): $(PLUGIN_SRCS) plugin/kernel_ipsecif_plugin.h daemon/ctl.h daemon/agent.h \
+	   include/ipsecif.h $(SWAN_DIR)/src
+	$(call msg,CCLD,$@)
+	$(Q)S=$$(cat $(SWAN_DIR)/src) && $(CC) -O2 -g -fPIC -shared -fvisibility=hidden \
+		-Wall -Wextra -Wno-unused-parameter -Werror -std=gnu11 \
+		-include $$S/config.h -I$$S/src/libstrongswan -I$$S/src/libcharon \
+		-Iinclude -Idaemon $(PLUGIN_SRCS) -o $@
+
+# Into charon's plugin folder; charon loads it when strongswan.conf names it
+# ahead of kernel-netlink (docs/STRONGSWAN.md).
+install-plugin: $(PLUGIN)
+	$(Q)install -m 0644 $(PLUGIN) $(PLUGIN_DIR)/
 
 # Everything the tests need is installed first, so this works on a fresh machine.
 check: deps

@@ -5,7 +5,10 @@
 # headers (struct layouts of kernel_ipsec_t and friends change between
 # releases).  A private sources list adds deb-src; the system's lists are
 # never touched.
-#   scripts/fetch-strongswan.sh DIR   -> DIR/strongswan-<upstream version>
+# Then a configure run generates config.h, which strongSwan's headers
+# expect (-include config.h, as its own plugins are built); nothing else
+# of strongSwan is built.
+#   scripts/fetch-strongswan.sh DIR   -> prints DIR/strongswan-<upstream version>
 set -eu
 
 dir=$1
@@ -16,8 +19,8 @@ if [ -z "$ver" ]; then
 fi
 upstream=${ver%-*}
 src=$dir/strongswan-$upstream
-if [ -f "$src/.fetched" ]; then
-	echo "$src"
+if [ -f "$src/.fetched" ] && [ -f "$src/config.h" ]; then
+	readlink -f "$src"
 	exit 0
 fi
 
@@ -79,4 +82,13 @@ rm -rf "strongswan-$upstream"
 dpkg-source --no-check -x "strongswan_$got.dsc" "strongswan-$upstream" >&2
 echo "$got" > "strongswan-$upstream/.debian-version"
 touch "strongswan-$upstream/.fetched"
-echo "$(pwd)/strongswan-$upstream"
+cd "strongswan-$upstream"
+# Debian's choices that reach the headers (IKEv1 and IKEv2, mediation: ME),
+# and no plugin that would want libraries this machine lacks.
+echo "fetch-strongswan: configuring for config.h (log: $(pwd)/configure.log)" >&2
+./configure --prefix=/usr --sysconfdir=/etc --libexecdir=/usr/lib \
+	--disable-defaults --enable-charon --enable-ikev1 --enable-ikev2 \
+	--enable-mediation --enable-kernel-netlink --enable-socket-default \
+	--enable-vici --enable-swanctl > configure.log 2>&1 ||
+	{ echo "fetch-strongswan: configure failed, see configure.log" >&2; exit 1; }
+pwd
