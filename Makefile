@@ -101,6 +101,13 @@ $(PLUGIN): $(PLUGIN_SRCS) plugin/kernel_ipsecif_plugin.h daemon/ctl.h daemon/age
 		-include $$S/config.h -I$$S/src/libstrongswan -I$$S/src/libcharon \
 		-Iinclude -Idaemon $(PLUGIN_SRCS) -o $@
 
+# The lossless-rekey test for SOAK_SECONDS (30 minutes), with its figures.
+SOAK_SECONDS ?= 1800
+soak: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)IPSECIF_SOAK_SECONDS=$(SOAK_SECONDS) /usr/bin/python3 -m pytest -q -s \
+		-p no:cacheprovider tests/test_ike_rekey.py::test_rekey_soak
+
 # Into charon's plugin folder; charon loads it when strongswan.conf names it
 # ahead of kernel-netlink (docs/STRONGSWAN.md).
 install-plugin: $(PLUGIN)
