@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include "ctl.h"
 #include "test.h"
@@ -105,9 +106,75 @@ static void test_bad(void)
 	}
 }
 
+/* One field of a good SA request made bad (case i), or none (i == 0). */
+static void sa_case(int i, struct ctl_sa *s)
+{
+	*s = (struct ctl_sa){ .op = CTL_SA_ADD, .spi = 0x1000, .reqid = 7, .family = AF_INET,
+			      .replay = 64, .enc_key_len = 20 };
+	switch (i) {
+	case 1: s->op = 42; break;
+	case 2: s->spi = 255; break;
+	case 3: s->reqid = 0; break;
+	case 4: s->family = 3; break;
+	case 5: s->enc_key_len = CTL_SA_MAX_KEY + 1; break;
+	case 6: s->flags = 0x10; break;
+	case 7: s->replay = 1 << 20; break;
+	case 8: s->op = CTL_SA_UPDATE; s->new_family = 0; break;
+	case 9: s->op = CTL_SA_GETSPI; s->spi = 0; break;
+	}
+}
+
+/* CTL_REQ_SA: fixed size, every field a key manager sends checked. */
+static void test_sa(void)
+{
+	static const struct {
+		const char *name;
+		int ret;
+		const char *why;
+	} t[] = {
+		{ "sa: a good add", 0, "" },
+		{ "sa: unknown op", -EINVAL, "unknown SA operation 42" },
+		{ "sa: reserved SPI", -EINVAL, "reserved" },
+		{ "sa: no reqid", -EINVAL, "no reqid" },
+		{ "sa: family", -EAFNOSUPPORT, "neither inet nor inet6" },
+		{ "sa: long key", -EINVAL, "a key over" },
+		{ "sa: flags", -EINVAL, "unknown flags" },
+		{ "sa: replay window", -ERANGE, "replay window" },
+		{ "sa: update family", -EAFNOSUPPORT, "new SA family" },
+		{ "sa: getspi reads nothing else", 0, "" },
+	};
+	struct ctl_sa sa;
+	struct ctl_req r;
+	char err[256];
+	ssize_t n;
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		test_begin(t[i].name);
+		sa_case(i, &sa);
+		n = ctl_encode_sa(&sa, buf, sizeof(buf));
+		err[0] = 0;
+		CHECK(n == (ssize_t)(sizeof(struct ctl_hdr) + sizeof(sa)), "encoded %zd bytes", n);
+		CHECK(ctl_decode(buf, n, &r, err, sizeof(err)) == t[i].ret, "%s", err);
+		CHECK(strstr(err, t[i].why), "reason \"%s\" not in \"%s\"", t[i].why, err);
+		CHECK(t[i].ret || !memcmp(&r.sa, &sa, sizeof(sa)), "decoded as encoded");
+		test_end();
+	}
+	test_begin("sa: wrong payload size");
+	n = make(CTL_MAGIC, CTL_VERSION, CTL_REQ_SA, 10, 0, "0123456789", 10);
+	CHECK(ctl_decode(buf, n, &r, err, sizeof(err)) == -EINVAL && strstr(err, "not 10"), "%s",
+	      err);
+	n = make(CTL_MAGIC, CTL_VERSION, CTL_REQ_EVENTS, 4, 0, "abcd", 4);
+	CHECK(ctl_decode(buf, n, &r, err, sizeof(err)) == -EINVAL &&
+	      strstr(err, "takes no payload"), "events with a payload: %s", err);
+	CHECK(ctl_encode_sa(&sa, buf, 20) == -ENOSPC, "small buffer");
+	test_end();
+}
+
 int main(void)
 {
 	test_roundtrip();
 	test_bad();
+	test_sa();
 	return test_summary();
 }

@@ -1,0 +1,174 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""
+The agent's SA API for key managers (CTL_REQ_SA) and its event
+subscription (CTL_REQ_EVENTS), driven as the kernel-ipsecif plugin
+drives them, between the two sites of test_ike (no charon here).
+"""
+import json
+import os
+import subprocess
+
+import pytest
+
+from agents import agent, ctl, wait_gone
+from charon import wait_for
+from saapi import HDR, MAGIC, VERSION, REQ_SA, F_ESN, F_NATT, SaClient
+from test_ike import INNER, REQID, UL, ping, sites  # noqa: F401  (fixture)
+
+
+@pytest.fixture
+def api(sites):
+    clients = [SaClient(s.ns) for s in sites]
+    yield clients
+    for c in clients:
+        c.close()
+
+
+def sa_pair(api, spi_ab, spi_ba, enc="aes-gcm-16", klen=20, flags=0, **lt):
+    """A->B and B->A SAs on both sites, keys shared; SPIs as given."""
+    k_ab, k_ba = os.urandom(klen).hex(), os.urandom(klen).hex()
+    for c, side in zip(api, "ab"):
+        for spi, src, dst, key in ((spi_ab, UL["a"], UL["b"], k_ab),
+                                   (spi_ba, UL["b"], UL["a"], k_ba)):
+            extra = lt if side == "a" and src == UL["a"] else {}
+            r = c.call(op="add", spi=spi, src=src, dst=dst, reqid=REQID[side], enc=enc,
+                       enc_key=key, flags=flags, **extra)
+            assert r["status"] == 0 and r["active"], r
+
+
+def test_getspi_unique(api):
+    a, _ = api
+    spis = [a.call(op="getspi")["spi"] for _ in range(200)]
+    assert len(set(spis)) == 200 and min(spis) >= 256
+
+
+def test_add_query_update_del(sites, api):
+    a, b = sites
+    ca, cb = api
+    spi_ab, spi_ba = ca.call(op="getspi")["spi"], cb.call(op="getspi")["spi"]
+    sa_pair(api, spi_ab, spi_ba, flags=F_ESN)
+    assert ping(a, 10, interval="0.02") == (10, 10)
+    # Counters from the data path: B's inbound SA took A's ten pings.
+    q = cb.call(op="query", spi=spi_ab, src=UL["a"], dst=UL["b"])
+    assert q["status"] == 0 and q["packets"] == 10 and q["bytes"] == 10 * 84, q
+    assert q["idle_ns"] is not None and q["idle_ns"] < 10 ** 9
+    # Unused: no last use.
+    fresh = cb.call(op="getspi")["spi"]
+    assert cb.call(op="add", spi=fresh, src=UL["a"], dst=UL["b"], reqid=REQID["b"],
+                   enc="aes-gcm-16", enc_key="11" * 20)["active"]
+    assert cb.call(op="query", spi=fresh, src=UL["a"], dst=UL["b"])["idle_ns"] is None
+    assert cb.call(op="del", spi=fresh, src=UL["a"], dst=UL["b"])["status"] == 0
+    # NAT-T (RFC 3948): both outbound SAs switch to ESP in UDP 4500, in place.
+    for c, me, peer in ((ca, "a", "b"), (cb, "b", "a")):
+        spi = spi_ab if me == "a" else spi_ba
+        r = c.call(op="update", spi=spi, src=UL[me], dst=UL[peer], new_src=UL[me],
+                   new_dst=UL[peer], new_flags=F_NATT, new_sport=4500, new_dport=4500)
+        assert r["status"] == 0 and r["active"], r
+    cap = subprocess.Popen(["ip", "netns", "exec", a.ns.name, "tcpdump", "-i", "ul0", "-n",
+                            "-c", "3", "-Q", "out", "udp port 4500"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert wait_for(lambda: ping(a, 1)[1] == 1 and cap.poll() is not None, 10)
+    finally:
+        if cap.poll() is None:
+            cap.kill()
+    lines = cap.stdout.read().splitlines()
+    assert len(lines) == 3 and all(f"{UL['a']}.4500 > {UL['b']}.4500" in x for x in lines), lines
+    sa = [s for s in a.sas() if s["spi"] == spi_ab][0]
+    assert sa["natt"] == [4500, 4500] and sa["esn"], sa
+    # Sequence numbers went on (no reuse): B saw no replays.
+    assert b.ipsec0()["drops"]["replay"] == 0
+    # Delete; deleting again names the SA.
+    assert ca.call(op="del", spi=spi_ab, src=UL["a"], dst=UL["b"])["status"] == 0
+    r = ca.call(op="del", spi=spi_ab, src=UL["a"], dst=UL["b"])
+    assert r["status"] == -3 and f"no SA {spi_ab} to 192.0.2.2" in r["error"], r  # -ESRCH
+    assert ping(a, 2, interval="0.05")[1] == 0      # no outbound SA any more
+
+
+def test_bad_requests_change_nothing(sites, api):
+    a, _ = sites
+    ca, _ = api
+    good = dict(op="add", spi=4096, src=UL["a"], dst=UL["b"], reqid=100, enc="aes-gcm-16",
+                enc_key="11" * 20)
+    cases = [
+        (dict(good, spi=7), "reserved"),
+        (dict(good, reqid=0), "no reqid"),
+        (dict(good, enc_key="11" * 7), ""),
+        (dict(good, family=99), "neither inet nor inet6"),
+        (dict(good, replay=5000), "replay window"),
+        (dict(good, flags=0x80), "unknown flags"),
+        (dict(good, op=99), "unknown SA operation 99"),
+        (dict(op="policy", reqid=0), "needs a reqid"),
+        (dict(op="policy", reqid=555), "no interface with reqid 555"),
+        (dict(op="query", spi=4096, src=UL["a"], dst=UL["b"]), "no SA 4096"),
+    ]
+    for req, msg in cases:
+        r = ca.call(**req)
+        assert r["status"] < 0 and msg in r["error"], (req, r)
+    # A request of the wrong size is refused whole, with both sizes named.
+    raw = HDR.pack(MAGIC, VERSION, REQ_SA, 8, 0) + bytes(8)
+    r = ca.call(op="raw", hex=raw.hex())
+    assert r["status"] < 0 and "an SA request is 288 bytes, not 8" in r["error"], r
+    assert a.sas() == []
+    assert ca.call(**good)["active"]
+    r = ca.call(**good)
+    assert r["status"] == -17 and "exists" in r["error"], r   # -EEXIST
+    assert ca.call(op="policy", reqid=100)["status"] == 0
+    # An SA for a reqid no interface has is kept but carries nothing.
+    r = ca.call(**dict(good, spi=4097, reqid=777))
+    assert r["status"] == 0 and not r["active"]
+
+
+def test_flush_keeps_setkey_sas(sites, api):
+    a, _ = sites
+    ca, _ = api
+    r = subprocess.run(["ip", "netns", "exec", a.ns.name, "build/ipsecifctl", "setkey", "-c"],
+                       input=f"add {UL['a']} {UL['b']} esp 3000 -m tunnel -u 100 "
+                             f"-E aes-gcm-16 0x{'22' * 20};\n", capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert ca.call(op="add", spi=3001, src=UL["b"], dst=UL["a"], reqid=100,
+                   enc="chacha20-poly1305", enc_key="33" * 36)["active"]
+    assert sorted(s["spi"] for s in a.sas()) == [3000, 3001]
+    assert ca.call(op="flush")["status"] == 0
+    assert [s["spi"] for s in a.sas()] == [3000]
+
+
+def test_events(sites, api):
+    a, b = sites
+    ca, cb = api
+    assert ca.call(op="subscribe")["status"] == 0
+    # Acquire: a packet into ipsec0 with no outbound SA (RFC 4301 §4.4.1.1 trigger).
+    ping(a, 1, interval="0.05")
+    ev = ca.call(op="event", timeout=5)["event"]
+    assert ev and ev["type"] == "acquire" and ev["reqid"] == 100, ev
+    # Time lifetimes from the agent, to the millisecond: soft at 1 s, hard at 2 s.
+    sa_pair(api, 5000, 5001, soft_time=1, hard_time=2)
+    ev = ca.call(op="event", timeout=3)["event"]
+    assert ev == {"type": "soft", "reqid": 100, "spi": 5000, "dst": UL["b"], "value": 1,
+                  "msg_type": 0x101}, ev
+    ev = ca.call(op="event", timeout=3)["event"]
+    assert ev["type"] == "hard" and ev["spi"] == 5000 and ev["value"] == 2, ev
+    assert [s["spi"] for s in a.sas()] == [5001]
+    # Packet lifetimes from the data path's counters.
+    sa_pair(api, 5002, 5003, soft_packets=3, hard_packets=5)
+    assert ping(a, 8, interval="0.02")[1] == 5
+    got = [ca.call(op="event", timeout=3)["event"] for _ in range(2)]
+    assert [(e["type"], e["spi"], e["value"]) for e in got] == [("soft", 5002, 3),
+                                                                ("hard", 5002, 5)], got
+
+
+def test_subscriber_sees_agent_restart(sites, api):
+    """The subscription ends with the agent; SAs survive it (adopted)."""
+    a, _ = sites
+    ca, _ = api
+    sa_pair(api, 6000, 6001)
+    assert ca.call(op="subscribe")["status"] == 0
+    agent(a.ns, "stop")
+    wait_gone(a.ns)
+    r = ca.call(op="event", timeout=5)
+    assert r["status"] == "oserror" and "closed" in r["error"], r
+    agent(a.ns, "start")
+    assert ca.call(op="subscribe")["status"] == 0
+    q = ca.call(op="query", spi=6001, src=UL["b"], dst=UL["a"])
+    assert q["status"] == 0 and q["active"], q
+    assert ping(a, 5, interval="0.02") == (5, 5)
