@@ -91,6 +91,7 @@ struct agent {
 
 static void sa_resync(struct agent *a);
 static void sa_unmap(struct agent *a, const struct table_sa *t);
+static ssize_t sa_by_id(const struct agent *a, __u32 id);
 static int mtu_refresh(struct agent *a, const struct table_iface *f, int mtu);
 
 /* CLOCK_MONOTONIC in ns: whole seconds would age an SA by a second at once. */
@@ -761,7 +762,51 @@ static void sa_value(const struct table_sa *t, struct ipsecif_sa *v)
 				  .sport = htons(t->sport), .dport = htons(t->dport),
 				  .src = t->src, .dst = t->dst, .soft_bytes = t->soft_bytes,
 				  .hard_bytes = t->hard_bytes, .soft_packets = t->soft_packets,
-				  .hard_packets = t->hard_packets };
+				  .hard_packets = t->hard_packets, .seq = t->out_seq,
+				  .bytes = t->out_bytes, .packets = t->out_packets,
+				  .expired = t->out_expired };
+}
+
+/* The newest active outbound SA of a reqid, which carries its traffic; or NULL. */
+static const struct table_sa *out_for(const struct agent *a, __u32 reqid)
+{
+	const struct table_sa *best = NULL;
+	size_t i;
+	bool in;
+
+	for (i = 0; i < a->t.n_sas; i++) {
+		const struct table_sa *o = &a->t.sas[i];
+
+		if (o->reqid == reqid && (!best || o->id > best->id) &&
+		    table_sa_iface(&a->t, o, &in) && !in)
+			best = o;
+	}
+	return best;
+}
+
+/*
+ * Put t into sa_out[reqid] (one map update: the switch is atomic), and
+ * keep what the data path counted for the SA it displaces.
+ */
+static void sa_out_switch(struct agent *a, const struct table_sa *t)
+{
+	int out_fd = bpf_map__fd(a->skel->maps.sa_out);
+	struct ipsecif_sa v, cur;
+	ssize_t j;
+
+	if (!bpf_map_lookup_elem(out_fd, &t->reqid, &cur)) {
+		if (cur.id == t->id)
+			return;
+		j = sa_by_id(a, cur.id);
+		if (j >= 0) {
+			a->t.sas[j].out_seq = cur.seq;
+			a->t.sas[j].out_bytes = cur.bytes;
+			a->t.sas[j].out_packets = cur.packets;
+			a->t.sas[j].out_expired = cur.expired;
+		}
+	}
+	sa_value(t, &v);
+	bpf_map_update_elem(out_fd, &t->reqid, &v, BPF_ANY);
 }
 
 static void sa_key(const struct table_sa *t, struct ipsecif_sa_key *k)
@@ -776,7 +821,7 @@ static void sa_key(const struct table_sa *t, struct ipsecif_sa_key *k)
 static void sa_resync(struct agent *a)
 {
 	int ncpu = libbpf_num_possible_cpus();
-	int in_fd = bpf_map__fd(a->skel->maps.sa_in), out_fd = bpf_map__fd(a->skel->maps.sa_out);
+	int in_fd = bpf_map__fd(a->skel->maps.sa_in);
 	struct ipsecif_stats *zero = calloc(ncpu, sizeof(*zero));
 	size_t i;
 
@@ -802,9 +847,8 @@ static void sa_resync(struct agent *a)
 			bpf_map_update_elem(bpf_map__fd(a->skel->maps.replay), &t->id, &r, BPF_NOEXIST);
 			if (bpf_map_lookup_elem(in_fd, &k, &cur) || cur.id != t->id)
 				bpf_map_update_elem(in_fd, &k, &v, BPF_ANY);
-		} else if (bpf_map_lookup_elem(out_fd, &t->reqid, &cur) || cur.id < t->id) {
-			/* The newest outbound SA of a reqid carries its traffic. */
-			bpf_map_update_elem(out_fd, &t->reqid, &v, BPF_ANY);
+		} else if (out_for(a, t->reqid) == t) {
+			sa_out_switch(a, t);
 		}
 		attach_in(a, f);
 	}
@@ -840,11 +884,17 @@ static void sa_forget(struct agent *a, size_t i)
 	struct ipsecif_keyring kr = keyring(a);
 	struct table_sa t = a->t.sas[i];
 
+	const struct table_sa *next;
+
 	table_sa_delete(&a->t, t.spi, t.family, &t.dst, NULL, 0);
 	/*
 	 * Out of the maps first, then the key.  A deleted outbound SA gives
-	 * sa_out[reqid] back to the newest one left, if any (resync).
+	 * sa_out[reqid] to the newest one left in the same map update, so
+	 * that no packet finds none between.
 	 */
+	next = out_for(a, t.reqid);
+	if (next)
+		sa_out_switch(a, next);
 	sa_unmap(a, &t);
 	sa_resync(a);
 	bpf_map_delete_elem(bpf_map__fd(a->skel->maps.replay), &t.id);
@@ -1070,6 +1120,16 @@ static bool spi_taken(struct agent *a, __u32 spi, __u64 now)
 	return false;
 }
 
+static bool spi_held(const struct agent *a, __u32 spi)
+{
+	int k;
+
+	for (k = 0; k < a->n_holds; k++)
+		if (a->holds[k].spi == spi)
+			return true;
+	return false;
+}
+
 static void spi_release(struct agent *a, __u32 spi, __u64 now)
 {
 	int k;
@@ -1243,6 +1303,11 @@ static int do_sa(struct agent *a, const struct ctl_sa *c, struct ctl_sa_reply *r
 		break;
 	default:
 		t = table_sa_find(&a->t, c->spi, c->family, &c->dst);
+		if (!t && c->op == CTL_SA_DEL && spi_held(a, c->spi)) {
+			/* Handed out, never added (the negotiation failed): free again. */
+			spi_release(a, c->spi, mono_ns());
+			break;
+		}
 		if (!t) {
 			ret = errmsg(err, errlen, -ESRCH, "no SA %u to %s", c->spi,
 				     inet_ntop(c->family, &c->dst, addr, sizeof(addr)) ?: "?");

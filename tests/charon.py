@@ -32,7 +32,7 @@ BACKENDS = {
 
 CONF = """charon {{
     load = {load}
-    install_routes = no
+    install_routes = {routes}
     install_virtual_ip = no
     retransmit_timeout = 1.0
     retransmit_base = 1.4
@@ -78,14 +78,15 @@ def wait_for(cond, timeout, step=0.02):
 class Charon:
     """One charon in netns ns, stopped by close()."""
 
-    def __init__(self, ns, backend="ipsecif", extra=""):
+    def __init__(self, ns, backend="ipsecif", extra="", routes=False):
         self.ns = ns
         self.tmp = tempfile.mkdtemp(prefix="ipsecif-charon-")
         self.conf = os.path.join(self.tmp, "strongswan.conf")
         self.uri = f"unix://{self.tmp}/charon.vici"
         with open(self.conf, "w") as f:
             f.write(CONF.format(load=CRYPTO + " " + BACKENDS[backend] +
-                                " socket-default vici", tmp=self.tmp, extra=extra))
+                                " socket-default vici", tmp=self.tmp, extra=extra,
+                                routes="yes" if routes else "no"))
         env = dict(os.environ, STRONGSWAN_CONF=self.conf)
         # For charon alone (ip and sh have no libcharon to resolve it against).
         preload = f"LD_PRELOAD={PLUGIN} " if backend == "ipsecif" else ""

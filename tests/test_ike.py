@@ -111,11 +111,9 @@ def first_time(p):
     return float(out.split()[0])
 
 
-def ping(site, count, interval="0.01", dst=None, deadline=None):
-    args = ["ping", "-c", str(count), "-i", interval, "-W", "1"]
-    if deadline:
-        args += ["-w", str(deadline)]
-    r = site.ns(*args, dst or INNER[site.peer], check=False)
+def ping(site, count, interval="0.01", dst=None):
+    r = site.ns("ping", "-c", str(count), "-i", interval, "-W", "1", dst or INNER[site.peer],
+                check=False)
     m = re.search(r"(\d+) packets transmitted, (\d+) received", r.stdout)
     return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
 
@@ -160,3 +158,78 @@ def test_trap_ping_transfer(sites, esp):
         assert d["auth"] == 0 and d["replay"] == 0, d
     listed = a.charon.swanctl("--list-sas").stdout
     assert "INSTALLED" in listed and "reqid 100" in listed, listed
+
+
+def doc_swanctl(host):
+    """The swanctl.conf docs/STRONGSWAN.md gives for the FreeBSD example's host."""
+    with open(os.path.join(os.path.dirname(__file__), "..", "docs", "STRONGSWAN.md")) as f:
+        doc = f.read()
+    m = re.search(r"```\n# swanctl.conf host " + host + r"\n(.*?)```", doc, re.S)
+    assert m, f"no swanctl.conf for host {host} in docs/STRONGSWAN.md"
+    return m.group(1)
+
+
+def test_freebsd_example_swanctl(host_bpffs):
+    """The FreeBSD if_ipsec(4) example's hosts, with the documented swanctl.conf."""
+    a, b = Netns(), Netns()
+    hosts = [Site("a", a), Site("b", b)]
+    try:
+        a("ip", "link", "add", "ul0", "type", "veth", "peer", "name", "ul0", "netns", b.name)
+        for s, me, peer, reqid in ((hosts[0], "3", "5", 100), (hosts[1], "5", "3", 200)):
+            s.ns("ip", "addr", "add", f"192.168.0.{me}/24", "dev", "ul0")
+            s.ns("ip", "link", "set", "ul0", "up")
+            agent(s.ns, "start")
+            ctl(s.ns, "ipsec0", "create", "reqid", str(reqid))
+            ctl(s.ns, "ipsec0", "inet", "tunnel", f"192.168.0.{me}", f"192.168.0.{peer}")
+            ctl(s.ns, "ipsec0", "inet", f"172.16.0.{me}/16", f"172.16.0.{peer}")
+            s.charon = Charon(s.ns)
+            s.charon.load(doc_swanctl(s.name.upper()))
+        assert wait_for(lambda: ping(hosts[0], 1, dst="172.16.0.5")[1] == 1, 15), \
+            hosts[0].charon.log()
+        assert ping(hosts[0], 10, dst="172.16.0.5") == (10, 10)
+        assert ping(hosts[1], 10, dst="172.16.0.3") == (10, 10)
+        for s, reqid in ((hosts[0], 100), (hosts[1], 200)):
+            sas = s.sas()
+            assert len(sas) == 2 and {x["reqid"] for x in sas} == {reqid}, sas
+            assert all(x["esn"] and x["state"] == "active" for x in sas), sas
+    finally:
+        close_sites(hosts)
+
+
+def test_interop_libipsec(sites):
+    """
+    Against charon with kernel-libipsec (strongSwan's user-space ESP over a
+    TUN device) at site B instead of an agent: libipsec wants ESP in UDP
+    (RFC 3948), so both charons encapsulate, and A's data path does.
+    """
+    a, b = sites
+    agent(b.ns, "stop", "--flush")
+    wait_gone(b.ns)
+    b.ns("ip", "link", "del", "ipsec0", check=False)
+    b.ns("ip", "addr", "add", f"{INNER['b']}/32", "dev", "lo")
+    psk = os.urandom(16).hex()
+    a.charon = Charon(a.ns)
+    # libipsec has no ESN.
+    a.charon.load(swanctl_conf(UL["a"], UL["b"], "a.test", "b.test", REQID["a"],
+                               "aes256gcm16-noesn", psk))
+    # libipsec routes what its policies cover into its TUN device (table 220).
+    b.charon = Charon(b.ns, backend="libipsec", routes=True)
+    conf = swanctl_conf(UL["b"], UL["a"], "b.test", "a.test", 1, "aes256gcm16-noesn", psk,
+                        start="none")
+    conf = conf.replace("reqid = 1\n", "").replace(
+        "local_ts = 0.0.0.0/0, ::/0", f"local_ts = {INNER['b']}/32").replace(
+        "remote_ts = 0.0.0.0/0, ::/0", f"remote_ts = {INNER['a']}/32")
+    b.charon.load(conf)
+    cap = capture_first(a, "ul0", f"src {UL['a']} and udp dst port 4500 and udp[8:4] != 0")
+    try:
+        assert wait_for(lambda: ping(a, 1)[1] == 1, 15), a.charon.log() + b.charon.log()
+        first_time(cap)          # ESP in UDP 4500 left A
+    finally:
+        if cap.poll() is None:
+            cap.kill()
+    assert ping(a, 20) == (20, 20)
+    transfer(a.ns, b.ns, INNER["b"], size=2 * 1000 * 1000)
+    transfer(b.ns, a.ns, INNER["a"], size=2 * 1000 * 1000)
+    sas = a.sas()
+    assert len(sas) == 2 and all(x["natt"] == [4500, 4500] for x in sas), sas
+    assert "TUNNEL-in-UDP" in a.charon.swanctl("--list-sas").stdout

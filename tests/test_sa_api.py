@@ -40,6 +40,11 @@ def test_getspi_unique(api):
     a, _ = api
     spis = [a.call(op="getspi")["spi"] for _ in range(200)]
     assert len(set(spis)) == 200 and min(spis) >= 256
+    # One handed out and never added (a failed negotiation) is given back by
+    # its delete; a second delete finds nothing.
+    gone = dict(op="del", spi=spis[0], src=UL["b"], dst=UL["a"])
+    assert a.call(**gone)["status"] == 0
+    assert a.call(**gone)["status"] == -3
 
 
 def test_add_query_update_del(sites, api):
@@ -172,3 +177,28 @@ def test_subscriber_sees_agent_restart(sites, api):
     q = ca.call(op="query", spi=6001, src=UL["b"], dst=UL["a"])
     assert q["status"] == 0 and q["active"], q
     assert ping(a, 5, interval="0.02") == (5, 5)
+
+
+def test_outbound_fallback_keeps_sequence(sites, api):
+    """
+    A newer outbound SA takes over at once; deleted again, the older one
+    comes back in the same map update and goes on with its own sequence
+    numbers (a collision's loser, RFC 7296 §2.8.1): no replay at B.
+    """
+    a, b = sites
+    ca, cb = api
+    sa_pair(api, 7000, 7001)
+    assert ping(a, 10, interval="0.02") == (10, 10)
+    key = os.urandom(20).hex()
+    for c, side in zip(api, "ab"):
+        assert c.call(op="add", spi=7002, src=UL["a"], dst=UL["b"], reqid=REQID[side],
+                      enc="aes-gcm-16", enc_key=key)["active"]
+    assert ping(a, 10, interval="0.02") == (10, 10)
+    q = cb.call(op="query", spi=7002, src=UL["a"], dst=UL["b"])
+    assert q["packets"] == 10, q
+    assert ca.call(op="del", spi=7002, src=UL["a"], dst=UL["b"])["status"] == 0
+    assert ping(a, 10, interval="0.02") == (10, 10)
+    q = cb.call(op="query", spi=7000, src=UL["a"], dst=UL["b"])
+    assert q["packets"] == 20, q
+    d = b.ipsec0()["drops"]
+    assert d["replay"] == 0 and d["too_old"] == 0 and d["no_sa"] == 0, d
