@@ -244,8 +244,9 @@ METHOD(kernel_ipsec_t, add_sa, status_t, private_kernel_ipsecif_ipsec_t *this,
 		sa_call(this, "remove the SA again", &sa, &r);
 		return FAILED;
 	}
-	DBG2(DBG_KNL, "ipsecif: added SA %.8x %H -> %H reqid %u", ntohl(id->spi), id->src,
-	     id->dst, data->reqid);
+	DBG2(DBG_KNL, "ipsecif: added SA %.8x %H -> %H reqid %u, soft/hard %llu/%llu s",
+	     ntohl(id->spi), id->src, id->dst, data->reqid, (unsigned long long)lt->time.rekey,
+	     (unsigned long long)lt->time.life);
 	return SUCCESS;
 }
 

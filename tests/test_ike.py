@@ -82,9 +82,13 @@ def sites(host_bpffs):
         close_sites(s)
 
 
+PSK_OF = {}
+
+
 def start_charons(sites, esp, **kw):
     psk = os.urandom(16).hex()
     for s in sites:
+        PSK_OF[s.name] = psk
         s.charon = Charon(s.ns)
         s.charon.load(swanctl_conf(UL[s.name], UL[s.peer], f"{s.name}.test", f"{s.peer}.test",
                                    REQID[s.name], esp, psk, **kw))
@@ -233,3 +237,52 @@ def test_interop_libipsec(sites):
     sas = a.sas()
     assert len(sas) == 2 and all(x["natt"] == [4500, 4500] for x in sas), sas
     assert "TUNNEL-in-UDP" in a.charon.swanctl("--list-sas").stdout
+
+
+def test_agent_restart_invisible(sites):
+    """
+    The agent restarts under a running tunnel and a running charon: the
+    data path keeps carrying the flow, the plugin subscribes again, and
+    the next rekey (raised by the new agent's lifetime timer from the
+    adopted SA) goes through the new agent.
+    """
+    a, b = sites
+    start_charons(sites, "aes128gcm16-esn", rekey="8s", life="40s", rand="1s")
+    assert wait_for(lambda: ping(a, 1)[1] == 1, 15), a.charon.log()
+    flow = subprocess.Popen(["ip", "netns", "exec", a.ns.name, "ping", "-c", "1200", "-i",
+                             "0.01", INNER["b"]], stdout=subprocess.PIPE, text=True)
+    try:
+        agent(a.ns, "stop")
+        wait_gone(a.ns)
+        agent(a.ns, "start")
+        assert wait_for(lambda: "subscribed again" in a.charon.log(), 10), a.charon.log()
+        # A rekey after the restart: new SAs through the new agent.
+        rekeys = len(set(re.findall(r"CHILD_SA net\{(\d+)\} established", a.charon.log())))
+        assert wait_for(lambda: len(set(re.findall(r"CHILD_SA net\{(\d+)\} established",
+                                                   a.charon.log()))) > rekeys, 20)
+        out, _ = flow.communicate(timeout=60)
+    finally:
+        if flow.poll() is None:
+            flow.kill()
+    m = re.search(r"(\d+) packets transmitted, (\d+) received", out)
+    assert m and m.group(1) == m.group(2) == "1200", (out[-300:], drops(a), drops(b))
+    assert "ipsecif:" not in "".join(x for x in a.charon.log().splitlines()
+                                     if "failed" in x or "the agent:" in x)
+    assert ping(a, 10) == (10, 10)
+
+
+def test_charon_restart(sites):
+    """charon stops: its SAs leave the agent; started again, traffic brings them back."""
+    a, b = sites
+    start_charons(sites, "chacha20poly1305-esn")
+    assert wait_for(lambda: ping(a, 1)[1] == 1, 15), a.charon.log()
+    assert len(a.sas()) == 2
+    a.charon.close()
+    assert wait_for(lambda: a.sas() == [], 5), a.sas()
+    a.charon = Charon(a.ns)
+    a.charon.load(swanctl_conf(UL["a"], UL["b"], "a.test", "b.test", REQID["a"],
+                               "chacha20poly1305-esn", PSK_OF["a"]))
+    assert wait_for(lambda: ping(a, 1)[1] == 1, 20), a.charon.log() + b.charon.log()
+    assert ping(a, 20) == (20, 20)
+    assert len(a.sas()) == 2
+    assert wait_for(lambda: len(b.sas()) == 2, 10), b.sas()
