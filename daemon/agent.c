@@ -701,8 +701,8 @@ static int tunnel_dev(const struct table_iface *f)
 /*
  * ipsecN's MTU unless "mtu N" fixed it: what the underlay device's MTU
  * leaves after the outbound SA's overhead (the worst suite while there is
- * none), with NAT-T's 8 bytes under link0, so that no ESP packet is
- * fragmented (RFC 4459 §3).  A 1500-byte underlay while there is no tunnel.
+ * none), with NAT-T's 8 bytes under link0 or for an outbound SA in UDP,
+ * so that no ESP packet is fragmented (RFC 4459 §3).  A 1500-byte underlay while there is no tunnel.
  */
 static int auto_mtu(struct agent *a, const struct table_iface *f)
 {
@@ -711,6 +711,7 @@ static int auto_mtu(struct agent *a, const struct table_iface *f)
 	int idx = tunnel_dev(f), mtu;
 	char name[IF_NAMESIZE];
 	long ul = idx && if_indextoname(idx, name) ? dev_attr(name, "mtu") : -1;
+	bool natt = f->flags & IPSECIF_F_NATT;
 	size_t i;
 	bool in;
 
@@ -720,9 +721,10 @@ static int auto_mtu(struct agent *a, const struct table_iface *f)
 		if (table_sa_iface(&a->t, &a->t.sas[i], &in) == f && !in) {
 			enc = a->t.sas[i].enc;
 			auth = a->t.sas[i].auth;
+			/* A key manager's NAT-T SA (RFC 3948) without link0. */
+			natt |= a->t.sas[i].flags & IPSECIF_SA_F_NATT;
 		}
-	mtu = ipsecif_inner_mtu(ul, enc, auth, f->tunnel ? f->family : AF_INET6,
-				f->flags & IPSECIF_F_NATT);
+	mtu = ipsecif_inner_mtu(ul, enc, auth, f->tunnel ? f->family : AF_INET6, natt);
 	if (mtu < 0)
 		return IPSECIF_MTU_MIN;	/* -ERANGE: the least the BSDs allow */
 	return mtu > 8192 ? 8192 : mtu;

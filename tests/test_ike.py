@@ -286,3 +286,67 @@ def test_charon_restart(sites):
     assert ping(a, 20) == (20, 20)
     assert len(a.sas()) == 2
     assert wait_for(lambda: len(b.sas()) == 2, 10), b.sas()
+
+
+def test_nat_traversal(host_bpffs):
+    """
+    Site A behind a masquerading router: charon detects the NAT (RFC 7296
+    §2.23), both move to port 4500 and ask for UDP encapsulation, and the
+    data paths send ESP in UDP with charon's ports (RFC 3948).
+
+      A ul0 10.1.0.2 -- lan 10.1.0.1 [R] wan 192.0.2.254 -- ul0 192.0.2.2 B
+    """
+    a, b, r = Netns(), Netns(), Netns()
+    sites = [Site("a", a), Site("b", b)]
+    try:
+        r("ip", "link", "add", "lan", "type", "veth", "peer", "name", "ul0", "netns", a.name)
+        r("ip", "link", "add", "wan", "type", "veth", "peer", "name", "ul0", "netns", b.name)
+        r("ip", "addr", "add", "10.1.0.1/24", "dev", "lan")
+        r("ip", "addr", "add", "192.0.2.254/24", "dev", "wan")
+        for dev in ("lan", "wan"):
+            r("ip", "link", "set", dev, "up")
+        r("sysctl", "-qw", "net.ipv4.ip_forward=1")
+        subprocess.run(["ip", "netns", "exec", r.name, "nft", "-f", "-"], check=True, text=True,
+                       input='table ip nat {\n chain post {\n'
+                             '  type nat hook postrouting priority 100;\n'
+                             '  oifname "wan" masquerade\n }\n}\n')
+        ends = {"a": ("10.1.0.2", "192.0.2.2"), "b": ("192.0.2.2", "192.0.2.254")}
+        for s in sites:
+            me, peer = ends[s.name]
+            s.ns("ip", "addr", "add", f"{me}/24", "dev", "ul0")
+            s.ns("ip", "link", "set", "ul0", "up")
+            agent(s.ns, "start")
+            ctl(s.ns, "ipsec0", "create", "reqid", str(REQID[s.name]))
+            ctl(s.ns, "ipsec0", "inet", "tunnel", me, peer)
+            ctl(s.ns, "ipsec0", "inet", f"{INNER[s.name]}/32", INNER[s.peer])
+        a("ip", "route", "add", "default", "via", "10.1.0.1")
+        psk = os.urandom(16).hex()
+        a_conf = swanctl_conf("10.1.0.2", "192.0.2.2", "a.test", "b.test", REQID["a"],
+                              "aes128gcm16-esn", psk)
+        # B cannot reach A through the NAT first: it answers only.
+        b_conf = swanctl_conf("192.0.2.2", "%any", "b.test", "a.test", REQID["b"],
+                              "aes128gcm16-esn", psk, start="none")
+        for s, conf in ((sites[0], a_conf), (sites[1], b_conf)):
+            s.charon = Charon(s.ns)
+            s.charon.load(conf)
+        cap = capture_first(sites[0], "ul0", "src 10.1.0.2 and udp dst port 4500 and "
+                                             "udp[8:4] != 0")
+        try:
+            assert wait_for(lambda: ping(sites[0], 1)[1] == 1, 15), \
+                sites[0].charon.log() + sites[1].charon.log()
+            first_time(cap)      # ESP in UDP 4500 left A
+        finally:
+            if cap.poll() is None:
+                cap.kill()
+        assert "local host is behind NAT" in sites[0].charon.log()
+        assert ping(sites[0], 20) == (20, 20)
+        assert ping(sites[1], 20) == (20, 20)
+        transfer(a, b, INNER["b"], size=2 * 1000 * 1000)
+        for s in sites:
+            sas = s.sas()
+            assert len(sas) == 2 and all(x["natt"][0] and x["natt"][1] for x in sas), sas
+            assert all(x["state"] == "active" for x in sas), sas
+        assert "TUNNEL-in-UDP" in sites[1].charon.swanctl("--list-sas").stdout
+    finally:
+        close_sites(sites)
+        r.close()
