@@ -62,6 +62,21 @@
 #define MAX_XDP_DEVS 16
 #define MAX_SUBSCRIBERS	8	/* key managers listening for events */
 #define MAX_SPI_HOLDS	256	/* SPIs handed out, not yet added */
+#define MAX_LINGER	64	/* outbound SAs deleted, still in sa_out */
+/*
+ * How long the last outbound SA of a reqid, deleted by the key manager,
+ * still carries traffic unless a new one comes: charon 5.9.8's
+ * make-before-break reauthentication deletes the old IKE_SA's CHILD_SAs a
+ * moment before it installs the new ones, and the peer, which has the
+ * new and the old inbound SA by then, would see a gap.
+ */
+#define LINGER_NS	(500 * 1000000ULL)
+
+/* A deleted outbound SA still in sa_out[reqid], its key kept, until. */
+struct out_linger {
+	__u32 reqid, id;
+	__u64 until;		/* CLOCK_MONOTONIC ns */
+};
 
 /* An SPI given to a key manager, kept from others until it adds the SA. */
 struct spi_hold {
@@ -85,6 +100,8 @@ struct agent {
 	int n_subs;
 	struct spi_hold holds[MAX_SPI_HOLDS];
 	int n_holds;
+	struct out_linger lingers[MAX_LINGER];
+	int n_lingers;
 	bool dirty;			/* tables changed outside a request: save them */
 	bool verbose, foreground, stop, flush;
 };
@@ -92,6 +109,7 @@ struct agent {
 static void sa_resync(struct agent *a);
 static void sa_unmap(struct agent *a, const struct table_sa *t);
 static ssize_t sa_by_id(const struct agent *a, __u32 id);
+static void linger_end(struct agent *a, __u32 reqid, bool unmap);
 static int mtu_refresh(struct agent *a, const struct table_iface *f, int mtu);
 
 /* CLOCK_MONOTONIC in ns: whole seconds would age an SA by a second at once. */
@@ -769,21 +787,31 @@ static void sa_value(const struct table_sa *t, struct ipsecif_sa *v)
 				  .expired = t->out_expired };
 }
 
-/* The newest active outbound SA of a reqid, which carries its traffic; or NULL. */
+/*
+ * The outbound SA that carries a reqid's traffic, or NULL: the newest
+ * active one, except one still held back (not_before) while an older
+ * one can carry on.
+ */
 static const struct table_sa *out_for(const struct agent *a, __u32 reqid)
 {
-	const struct table_sa *best = NULL;
+	const struct table_sa *best = NULL, *held = NULL;
+	__u64 now = mono_ns();
 	size_t i;
 	bool in;
 
 	for (i = 0; i < a->t.n_sas; i++) {
 		const struct table_sa *o = &a->t.sas[i];
 
-		if (o->reqid == reqid && (!best || o->id > best->id) &&
-		    table_sa_iface(&a->t, o, &in) && !in)
+		if (o->reqid != reqid || !table_sa_iface(&a->t, o, &in) || in)
+			continue;
+		if (o->not_before > now) {
+			if (!held || o->id > held->id)
+				held = o;
+		} else if (!best || o->id > best->id) {
 			best = o;
+		}
 	}
-	return best;
+	return best ? best : held;
 }
 
 /*
@@ -809,6 +837,7 @@ static void sa_out_switch(struct agent *a, const struct table_sa *t)
 	}
 	sa_value(t, &v);
 	bpf_map_update_elem(out_fd, &t->reqid, &v, BPF_ANY);
+	linger_end(a, t->reqid, false);
 }
 
 static void sa_key(const struct table_sa *t, struct ipsecif_sa_key *k)
@@ -881,12 +910,50 @@ static void sa_unmap(struct agent *a, const struct table_sa *t)
 		bpf_map_delete_elem(out_fd, &t->reqid);
 }
 
-static void sa_forget(struct agent *a, size_t i)
+/* An SA's slots: replay state, counters, key (after it left the maps). */
+static void sa_slots_free(struct agent *a, __u32 id)
 {
 	struct ipsecif_keyring kr = keyring(a);
-	struct table_sa t = a->t.sas[i];
 
+	bpf_map_delete_elem(bpf_map__fd(a->skel->maps.replay), &id);
+	bpf_map_delete_elem(bpf_map__fd(a->skel->maps.sa_stats), &id);
+	ipsecif_key_remove(&kr, id);
+}
+
+/*
+ * End a reqid's lingering outbound SA (reqid 0: those whose time is up):
+ * out of sa_out unless replaced (unmap), then its slots.
+ */
+static void linger_end(struct agent *a, __u32 reqid, bool unmap)
+{
+	int out_fd = bpf_map__fd(a->skel->maps.sa_out);
+	__u64 now = mono_ns();
+	struct ipsecif_sa cur;
+	int k;
+
+	for (k = a->n_lingers; k-- > 0;) {
+		struct out_linger l = a->lingers[k];
+
+		if (reqid ? l.reqid != reqid : l.until > now)
+			continue;
+		if (unmap && !bpf_map_lookup_elem(out_fd, &l.reqid, &cur) && cur.id == l.id)
+			bpf_map_delete_elem(out_fd, &l.reqid);
+		sa_slots_free(a, l.id);
+		a->lingers[k] = a->lingers[--a->n_lingers];
+	}
+}
+
+/*
+ * Forget table SA i.  linger: a key manager's delete, where the last
+ * outbound SA of a reqid stays in sa_out for LINGER_NS unless a new one
+ * replaces it; never for a hard expiry or a manual delete.
+ */
+static void sa_forget_linger(struct agent *a, size_t i, bool linger)
+{
+	int out_fd = bpf_map__fd(a->skel->maps.sa_out);
+	struct table_sa t = a->t.sas[i];
 	const struct table_sa *next;
+	struct ipsecif_sa cur;
 
 	table_sa_delete(&a->t, t.spi, t.family, &t.dst, NULL, 0);
 	/*
@@ -897,11 +964,21 @@ static void sa_forget(struct agent *a, size_t i)
 	next = out_for(a, t.reqid);
 	if (next)
 		sa_out_switch(a, next);
+	else if (linger && a->n_lingers < MAX_LINGER &&
+		 !bpf_map_lookup_elem(out_fd, &t.reqid, &cur) && cur.id == t.id) {
+		a->lingers[a->n_lingers++] = (struct out_linger){ t.reqid, t.id,
+							      mono_ns() + LINGER_NS };
+		sa_resync(a);
+		return;
+	}
 	sa_unmap(a, &t);
 	sa_resync(a);
-	bpf_map_delete_elem(bpf_map__fd(a->skel->maps.replay), &t.id);
-	bpf_map_delete_elem(bpf_map__fd(a->skel->maps.sa_stats), &t.id);
-	ipsecif_key_remove(&kr, t.id);
+	sa_slots_free(a, t.id);
+}
+
+static void sa_forget(struct agent *a, size_t i)
+{
+	sa_forget_linger(a, i, false);
 }
 
 /* One SA as setkey -D shows it, or as a JSON object; returns the new length. */
@@ -1185,6 +1262,8 @@ static int sa_add(struct agent *a, const struct ctl_sa *c, char *err, size_t err
 			      .added = mono_ns(), .enc = c->enc, .auth = c->auth, .by_api = true };
 	int ret;
 
+	t.not_before = c->hold_ms ? t.added + c->hold_ms * 1000000ULL : 0;
+
 	if (table_sa_find(&a->t, c->spi, c->family, &c->dst))
 		return errmsg(err, errlen, -EEXIST, "SA %u exists", c->spi);
 	t.id = ++a->next_sa_id;
@@ -1320,7 +1399,7 @@ static int do_sa(struct agent *a, const struct ctl_sa *c, struct ctl_sa_reply *r
 		else if (c->op == CTL_SA_QUERY)
 			sa_query(a, t, r);
 		else if (c->op == CTL_SA_DEL) {
-			sa_forget(a, t - a->t.sas);
+			sa_forget_linger(a, t - a->t.sas, true);
 			sas_changed(a);
 			t = NULL;
 		}
@@ -1683,6 +1762,20 @@ static void lifetimes_tick(struct agent *a)
 	}
 }
 
+/* Held-back outbound SAs whose time has come take over. */
+static void hold_tick(struct agent *a)
+{
+	__u64 now = mono_ns();
+	size_t i;
+
+	for (i = 0; i < a->t.n_sas; i++)
+		if (a->t.sas[i].not_before && a->t.sas[i].not_before <= now) {
+			a->t.sas[i].not_before = 0;
+			sa_resync(a);
+			a->dirty = true;
+		}
+}
+
 /*
  * How long poll may sleep: until the next time lifetime ends, so that a
  * key manager hears of it within milliseconds (its rekey depends on it),
@@ -1693,6 +1786,12 @@ static int tick_ms(const struct agent *a)
 	__u64 now = mono_ns(), next = now + 1000000000ULL;
 	size_t i;
 
+	for (i = 0; i < (size_t)a->n_lingers; i++)
+		if (a->lingers[i].until < next)
+			next = a->lingers[i].until;
+	for (i = 0; i < a->t.n_sas; i++)
+		if (a->t.sas[i].not_before > now && a->t.sas[i].not_before < next)
+			next = a->t.sas[i].not_before;
 	for (i = 0; i < a->t.n_sas; i++) {
 		const struct table_sa *s = &a->t.sas[i];
 		__u64 soft = s->added + s->soft_time * 1000000000ULL;
@@ -1755,6 +1854,8 @@ static int run(struct agent *a, int ready_fd)
 		if (a->events)
 			ring_buffer__consume(a->events);
 		lifetimes_tick(a);
+		hold_tick(a);
+		linger_end(a, 0, true);
 		if (a->dirty) {
 			state_save(a);
 			a->dirty = false;
@@ -1780,6 +1881,11 @@ static void teardown(struct agent *a)
 
 	if (a->sock >= 0)
 		close(a->sock);
+	/* A lingering SA is deleted already: no agent after this one knows it. */
+	for (i = 0; i < (size_t)a->n_lingers; i++)
+		a->lingers[i].until = 0;
+	if (a->skel)
+		linger_end(a, 0, true);
 	while (a->n_subs)
 		close(a->subs[--a->n_subs]);
 	ring_buffer__free(a->events);

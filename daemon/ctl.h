@@ -71,7 +71,8 @@ struct ctl_sa {
 	__u32 flags;			/* IPSECIF_SA_F_ESN, IPSECIF_SA_F_NATT */
 	__u16 family;			/* outer family, AF_INET or AF_INET6 */
 	__u16 sport, dport;		/* NAT-T ports, host order */
-	__u16 pad;
+	__u16 hold_ms;			/* outbound: while another SA of the reqid
+					 * carries traffic, switch only after this */
 	union ipsecif_addr src, dst;
 	__u32 replay;			/* window in packets (bits); 0: none */
 	__u8 enc, auth;			/* enum ipsecif_enc, enum ipsecif_auth */

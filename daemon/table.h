@@ -72,6 +72,8 @@ struct table_sa {
 	 */
 	__u64 out_seq, out_bytes, out_packets;
 	__u32 out_expired;
+	__u64 not_before;		/* outbound: carries nothing before (ns) while
+					 * an older SA of the reqid can */
 };
 
 struct table {

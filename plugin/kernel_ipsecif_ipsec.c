@@ -36,6 +36,8 @@ struct private_kernel_ipsecif_ipsec_t {
 	kernel_ipsec_t public;
 	/* How long a request waits for an agent to come (back), ms. */
 	u_int retry_ms;
+	/* How long a responder's new outbound SA waits while an older one works, ms. */
+	u_int hold_ms;
 	/* The event subscription, -1 while there is none. */
 	int events_fd;
 	/* An agent was there: its loss is worth a log line. */
@@ -216,6 +218,15 @@ METHOD(kernel_ipsec_t, add_sa, status_t, private_kernel_ipsecif_ipsec_t *this,
 	sa.auth_key_len = data->int_key.len;
 	sa.reqid = data->reqid;
 	sa.replay = data->replay_window;
+	/*
+	 * An outbound SA of an exchange we answered (e.g. a make-before-break
+	 * reauthentication's IKE_AUTH): the initiator installs its inbound SA
+	 * only when our response arrives, so while an older SA can carry on
+	 * the switch waits a little (a rekey's responder installs its
+	 * outbound SA only at the DELETE, long after: no harm).
+	 */
+	if (!data->inbound && !data->initiator)
+		sa.hold_ms = this->hold_ms;
 	if (data->esn)
 		sa.flags |= IPSECIF_SA_F_ESN;
 	if (data->encap) {	/* RFC 3948: charon's IKE ports carry the ESP */
@@ -494,6 +505,8 @@ kernel_ipsec_t *kernel_ipsecif_ipsec_create(void)
 		},
 		.retry_ms = lib->settings->get_int(lib->settings,
 				"%s.plugins.kernel-ipsecif.retry_ms", 10000, lib->ns),
+		.hold_ms = lib->settings->get_int(lib->settings,
+				"%s.plugins.kernel-ipsecif.hold_ms", 100, lib->ns),
 		.events_fd = -1,
 	);
 	lib->processor->queue_job(lib->processor,

@@ -152,6 +152,7 @@ SWANCTL_CONF = """connections {{
         remote_addrs = {peer}
         proposals = {ike}
         rekey_time = {ike_rekey}
+        reauth_time = {reauth}{ike_extra}
         dpd_delay = 0
         local {{
             auth = psk
@@ -187,7 +188,11 @@ secrets {{
 
 
 def swanctl_conf(me, peer, my_id, peer_id, reqid, esp, psk, ike="aes256gcm16-prfsha256-x25519",
-                 start="trap", rekey="1h", life="66m", rand="6m", ike_rekey="4h"):
+                 start="trap", rekey="1h", life="66m", rand="6m", ike_rekey="4h", reauth="0",
+                 ike_over=None, ike_rand=None):
+    extra = "".join(f"\n        {k} = {v}" for k, v in (("over_time", ike_over),
+                                                       ("rand_time", ike_rand)) if v)
     return SWANCTL_CONF.format(me=me, peer=peer, my_id=my_id, peer_id=peer_id, reqid=reqid,
                                esp=esp, psk=psk, ike=ike, start=start, rekey=rekey,
-                               life=life, rand=rand, ike_rekey=ike_rekey)
+                               life=life, rand=rand, ike_rekey=ike_rekey, reauth=reauth,
+                               ike_extra=extra)

@@ -44,7 +44,8 @@ def encode(req):
     ek, ak = bytes.fromhex(req.get("enc_key", "")), bytes.fromhex(req.get("auth_key", ""))
     return SA.pack(OPS.get(req["op"], req["op"]) if isinstance(req["op"], str) else req["op"],
                    req.get("spi", 0), req.get("reqid", 0), req.get("flags", 0),
-                   req.get("family", fam), req.get("sport", 0), req.get("dport", 0), 0, src, dst,
+                   req.get("family", fam), req.get("sport", 0), req.get("dport", 0),
+                   req.get("hold_ms", 0), src, dst,
                    req.get("replay", 64), ENC.get(req.get("enc"), 0),
                    AUTH[req.get("auth", "none")], len(ek), len(ak), ek, ak,
                    req.get("soft_bytes", 0), req.get("hard_bytes", 0),

@@ -90,8 +90,10 @@ def start_charons(sites, esp, **kw):
     for s in sites:
         PSK_OF[s.name] = psk
         s.charon = Charon(s.ns)
+        # A value given as {"a": ..., "b": ...} is per site.
+        mine = {k: v[s.name] if isinstance(v, dict) else v for k, v in kw.items()}
         s.charon.load(swanctl_conf(UL[s.name], UL[s.peer], f"{s.name}.test", f"{s.peer}.test",
-                                   REQID[s.name], esp, psk, **kw))
+                                   REQID[s.name], esp, psk, **mine))
 
 
 def capture_first(site, dev, flt):

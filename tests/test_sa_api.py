@@ -87,7 +87,10 @@ def test_add_query_update_del(sites, api):
     assert ca.call(op="del", spi=spi_ab, src=UL["a"], dst=UL["b"])["status"] == 0
     r = ca.call(op="del", spi=spi_ab, src=UL["a"], dst=UL["b"])
     assert r["status"] == -3 and f"no SA {spi_ab} to 192.0.2.2" in r["error"], r  # -ESRCH
-    assert ping(a, 2, interval="0.05")[1] == 0      # no outbound SA any more
+    # The last outbound SA of a reqid lingers half a second (charon's
+    # make-before-break reauthentication deletes before it adds), then
+    # nothing leaves.
+    assert wait_for(lambda: ping(a, 1)[1] == 0, 3)
 
 
 def test_bad_requests_change_nothing(sites, api):
@@ -202,3 +205,48 @@ def test_outbound_fallback_keeps_sequence(sites, api):
     assert q["packets"] == 20, q
     d = b.ipsec0()["drops"]
     assert d["replay"] == 0 and d["too_old"] == 0 and d["no_sa"] == 0, d
+
+
+def test_deleted_outbound_lingers_until_replaced(sites, api):
+    """A key manager's delete of the last outbound SA: it carries on until a new one comes."""
+    a, b = sites
+    ca, cb = api
+    # A hard expiry never lingers: the SA carries nothing more at once.
+    sa_pair(api, 8003, 8004, hard_packets=2)
+    assert ping(a, 4, interval="0.05")[1] == 2
+    sa_pair(api, 8000, 8001)
+    assert ca.call(op="del", spi=8000, src=UL["a"], dst=UL["b"])["status"] == 0
+    assert ping(a, 3, interval="0.02") == (3, 3)     # within the linger time
+    key = os.urandom(20).hex()
+    for c, side in zip(api, "ab"):
+        assert c.call(op="add", spi=8002, src=UL["a"], dst=UL["b"], reqid=REQID[side],
+                      enc="aes-gcm-16", enc_key=key)["active"]
+    assert ping(a, 5, interval="0.02") == (5, 5)
+    assert cb.call(op="query", spi=8002, src=UL["a"], dst=UL["b"])["packets"] == 5
+    assert cb.call(op="query", spi=8000, src=UL["a"], dst=UL["b"])["packets"] == 3
+
+
+def test_held_outbound_switches_later(sites, api):
+    """hold_ms: a new outbound SA waits while an older one carries the traffic."""
+    a, b = sites
+    ca, cb = api
+    sa_pair(api, 9000, 9001)
+    key = os.urandom(20).hex()
+    assert cb.call(op="add", spi=9002, src=UL["a"], dst=UL["b"], reqid=REQID["b"],
+                   enc="aes-gcm-16", enc_key=key)["active"]
+    assert ca.call(op="add", spi=9002, src=UL["a"], dst=UL["b"], reqid=REQID["a"],
+                   enc="aes-gcm-16", enc_key=key, hold_ms=1500)["active"]
+    assert ping(a, 3, interval="0.02") == (3, 3)
+    assert cb.call(op="query", spi=9002, src=UL["a"], dst=UL["b"])["packets"] == 0
+    assert wait_for(lambda: ping(a, 1)[1] == 1 and
+                    cb.call(op="query", spi=9002, src=UL["a"], dst=UL["b"])["packets"] > 0, 5)
+    # Deleting the one that carries the traffic ends the hold at once
+    # (charon deletes the old CHILD_SA when the peer is ready).
+    assert ca.call(op="del", spi=9000, src=UL["a"], dst=UL["b"])["status"] == 0
+    assert ca.call(op="add", spi=9003, src=UL["a"], dst=UL["b"], reqid=REQID["a"],
+                   enc="aes-gcm-16", enc_key=key, hold_ms=60000)["status"] == 0
+    assert cb.call(op="add", spi=9003, src=UL["a"], dst=UL["b"], reqid=REQID["b"],
+                   enc="aes-gcm-16", enc_key=key)["active"]
+    assert ca.call(op="del", spi=9002, src=UL["a"], dst=UL["b"])["status"] == 0
+    assert ping(a, 3, interval="0.02") == (3, 3)
+    assert cb.call(op="query", spi=9003, src=UL["a"], dst=UL["b"])["packets"] == 3
