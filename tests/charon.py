@@ -20,6 +20,7 @@ from dp import ROOT
 CHARON = "/usr/lib/ipsec/charon"
 SWANCTL = "/usr/sbin/swanctl"
 PLUGIN = os.path.join(ROOT, "build", "libstrongswan-kernel-ipsecif.so")
+INSTALLED = "/usr/lib/ipsec/plugins/libstrongswan-kernel-ipsecif.so"
 
 # What charon loads: IKE's crypto, then the IPsec backend ahead of
 # kernel-netlink (the first "kernel-ipsec" wins; netlink keeps addresses
@@ -78,7 +79,7 @@ def wait_for(cond, timeout, step=0.02):
 class Charon:
     """One charon in netns ns, stopped by close()."""
 
-    def __init__(self, ns, backend="ipsecif", extra="", routes=False):
+    def __init__(self, ns, backend="ipsecif", extra="", routes=False, preload=True):
         self.ns = ns
         self.tmp = tempfile.mkdtemp(prefix="ipsecif-charon-")
         self.conf = os.path.join(self.tmp, "strongswan.conf")
@@ -89,7 +90,8 @@ class Charon:
                                 routes="yes" if routes else "no"))
         env = dict(os.environ, STRONGSWAN_CONF=self.conf)
         # For charon alone (ip and sh have no libcharon to resolve it against).
-        preload = f"LD_PRELOAD={PLUGIN} " if backend == "ipsecif" else ""
+        # preload=False: from charon's plugin folder (make install-plugin).
+        preload = f"LD_PRELOAD={PLUGIN} " if backend == "ipsecif" and preload else ""
         # A mount namespace of its own: /run (and so /var/run/charon.pid) is
         # this charon's.  The bpffs under /run is the agents' business, not
         # charon's: it is not needed in here.

@@ -20,7 +20,9 @@ import time
 import pytest
 
 from agents import agent, ctl, wait_gone
-from charon import Charon, swanctl_conf, wait_for
+import filecmp
+
+from charon import INSTALLED, PLUGIN, Charon, swanctl_conf, wait_for
 from netns import Netns
 from sites import transfer
 
@@ -352,3 +354,18 @@ def test_nat_traversal(host_bpffs):
     finally:
         close_sites(sites)
         r.close()
+
+
+@pytest.mark.skipif(not os.path.exists(INSTALLED) or not filecmp.cmp(INSTALLED, PLUGIN, False),
+                    reason="make install-plugin puts this build into charon's plugin folder")
+def test_installed_plugin(sites):
+    """charon loads the installed plugin by name from its folder, ahead of kernel-netlink."""
+    a, b = sites
+    psk = os.urandom(16).hex()
+    for s in sites:
+        s.charon = Charon(s.ns, preload=False)
+        s.charon.load(swanctl_conf(UL[s.name], UL[s.peer], f"{s.name}.test", f"{s.peer}.test",
+                                   REQID[s.name], "chacha20poly1305-esn", psk))
+        assert wait_for(lambda: "subscribed to ipsecif-agent's events" in s.charon.log(), 5)
+    assert wait_for(lambda: ping(a, 1)[1] == 1, 15), a.charon.log()
+    assert ping(a, 10) == (10, 10)
