@@ -506,7 +506,7 @@ kernel_ipsec_t *kernel_ipsecif_ipsec_create(void)
 		.retry_ms = lib->settings->get_int(lib->settings,
 				"%s.plugins.kernel-ipsecif.retry_ms", 10000, lib->ns),
 		.hold_ms = lib->settings->get_int(lib->settings,
-				"%s.plugins.kernel-ipsecif.hold_ms", 100, lib->ns),
+				"%s.plugins.kernel-ipsecif.hold_ms", 1000, lib->ns),
 		.events_fd = -1,
 	);
 	lib->processor->queue_job(lib->processor,

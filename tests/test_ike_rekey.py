@@ -90,7 +90,7 @@ def test_reauth(sites):
     first.  Not lossless yet: in IKE_AUTH the responder may send on the
     new SA before the initiator has its inbound one (the plugin holds a
     responder's new outbound SA back hold_ms while the old one works,
-    which took the loss from dozens of pings to one or none); at most one
+    which took the loss from dozens of pings to one or none per run); at most one
     lost ping per reauthentication is allowed here, and the run prints it.
     """
     # IKE rekeying off, and the IKE_SA's hard end (reauth_time + over_time)
