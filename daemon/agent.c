@@ -1930,6 +1930,29 @@ static void adopt_attach(struct agent *a)
 }
 
 /*
+ * An outbound SA in sa_out that the adopted tables do not know: one that
+ * lingered when the agent before died (a stop ends them).  Out, with its
+ * slots, so that no deleted SA carries traffic.
+ */
+static void reap_orphans(struct agent *a)
+{
+	int out_fd = bpf_map__fd(a->skel->maps.sa_out);
+	struct ipsecif_sa cur;
+	size_t i;
+
+	for (i = 0; i < a->t.n_ifaces; i++) {
+		__u32 reqid = a->t.ifaces[i].reqid;
+
+		if (bpf_map_lookup_elem(out_fd, &reqid, &cur) || sa_by_id(a, cur.id) >= 0)
+			continue;
+		logmsg(LOG_NOTICE, "reqid %u: outbound SA %u is no longer known: removed", reqid,
+		       ntohl(cur.spi));
+		bpf_map_delete_elem(out_fd, &reqid);
+		sa_slots_free(a, cur.id);
+	}
+}
+
+/*
  * --config FILE, applied by a fresh agent before it reports ready.  Lines
  * are ipsecifctl's interface commands ("ipsec0 create reqid 100", with or
  * without the leading "ipsecifctl"); a line "setkey" opens a setkey(8)
@@ -2073,8 +2096,10 @@ static int agent_start(bool foreground, const char *config)
 		else
 			state_remove(&a);
 	}
-	if (!ret && adopt)
+	if (!ret && adopt) {
 		adopt_attach(&a);
+		reap_orphans(&a);
+	}
 	if (!ret)
 		ret = sock_ready(&a, err, sizeof(err));
 	if (!ret && config && adopt)

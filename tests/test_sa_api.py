@@ -250,3 +250,18 @@ def test_held_outbound_switches_later(sites, api):
     assert ca.call(op="del", spi=9002, src=UL["a"], dst=UL["b"])["status"] == 0
     assert ping(a, 3, interval="0.02") == (3, 3)
     assert cb.call(op="query", spi=9003, src=UL["a"], dst=UL["b"])["packets"] == 3
+
+
+def test_lingering_sa_gone_after_agent_crash(sites, api):
+    """An agent that dies while a deleted SA lingers: the next one removes it."""
+    a, b = sites
+    ca, cb = api
+    sa_pair(api, 9100, 9101)
+    pid = json.loads(agent(a.ns, "status", "-j").stdout)["pid"]
+    assert ca.call(op="del", spi=9100, src=UL["a"], dst=UL["b"])["status"] == 0
+    os.kill(pid, 9)
+    wait_gone(a.ns)
+    agent(a.ns, "start")
+    assert ping(a, 3, interval="0.02")[1] == 0
+    assert cb.call(op="query", spi=9100, src=UL["a"], dst=UL["b"])["packets"] == 0
+    assert [s["spi"] for s in a.sas()] == [9101]
