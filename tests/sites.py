@@ -1,11 +1,11 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Sites for the network tests: a gateway with ipsec0, data paths attached, transfers."""
 import os
-import subprocess
 
 from dp import DataPath
 
 SIZE = 100 * 1000 * 1000
+PYTHON = "/usr/bin/python3"
 PORT = 5001
 IN_A, IN_B = "172.16.100.1", "172.16.200.1"
 UL_A, UL_B = "192.0.2.1", "192.0.2.2"
@@ -85,15 +85,17 @@ def start_datapaths(namespaces, lan=False):
 
 
 def transfer(src, dst, dst_addr, size=SIZE):
+    """size bytes over TCP from src to dst_addr on dst, content checked by hash.
+
+    src and dst are anything with popen(argv) and __call__(*argv, check,
+    timeout): a Netns, or a UML guest (tests/uml.py)."""
     seed = os.urandom(32).hex()
-    srv = subprocess.Popen(["ip", "netns", "exec", dst.name, "/usr/bin/python3", "-c", SERVER,
-                            dst_addr, str(PORT)], stdout=subprocess.PIPE, text=True)
+    srv = dst.popen([PYTHON, "-c", SERVER, dst_addr, str(PORT)])
     try:
         assert srv.stdout.readline().strip() == "listening"
-        cli = subprocess.run(["ip", "netns", "exec", src.name, "/usr/bin/python3", "-c", CLIENT,
-                              dst_addr, str(PORT), str(size), seed],
-                             capture_output=True, text=True, timeout=300)
-        assert cli.returncode == 0, cli.stderr
+        cli = src(PYTHON, "-c", CLIENT, dst_addr, str(PORT), str(size), seed,
+                  check=False, timeout=300)
+        assert cli.returncode == 0, cli.stdout + cli.stderr
         got = srv.stdout.readline().split()
         srv.wait(timeout=30)
     finally:
