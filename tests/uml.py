@@ -74,7 +74,7 @@ class Guest:
 
     def __init__(self, ns, link, mem="256M", timeout=60):
         self.ns, self.link = ns, link
-        raw = f"{link[:11]}-uml"
+        self.raw = raw = f"{link[:11]}-uml"
         self.dir = tempfile.mkdtemp(prefix="ipsecif-uml-")
         self.made_modules = not os.path.exists(MODULES)
         self.replies = queue.Queue()
