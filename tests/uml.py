@@ -15,7 +15,7 @@ one line "ID BASE64(command)" in, one line "@@ID RC BASE64(output)" out,
 so nothing the tty does to bytes can corrupt either.  The guest sees the
 host's files (scripts, keys) but writes only to its own /run.
 
-    g = Guest(ns, "ul0")     # boots; returns once the guest answers
+    g = Guest(ns, "ul0")     # boots; returns once the guest answers (or: with Guest(...) as g)
     g("ip", "xfrm", "state") # like Netns: argv, check, .stdout
     g.sh("modprobe esp4 && lsmod")
     p = g.popen([...])       # background, Popen-like (stdout.readline)
@@ -164,6 +164,12 @@ class Guest:
         with open(path, "w") as f:
             f.write(text)
         return path
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     def close(self):
         if self.proc and self.proc.poll() is None:
