@@ -935,10 +935,12 @@ static int do_setkey(struct agent *a, const struct ctl_req *req, char *out, size
 		struct table_sa t = { .spi = c->spi, .family = c->family, .src = c->src,
 				      .dst = c->dst, .reqid = c->reqid,
 				      .flags = (c->esn ? IPSECIF_SA_F_ESN : 0) |
-					       (c->sport || c->dport ? IPSECIF_SA_F_NATT : 0),
+					       (c->natt ? IPSECIF_SA_F_NATT : 0),
 				      .replay = c->replay_set ? c->replay :
 						IPSECIF_REPLAY_WINDOW_DEFAULT,
-				      .sport = c->sport, .dport = c->dport,
+				      /* RFC 3948 §2.1: port 4500 unless given */
+				      .sport = c->natt ? (c->sport ?: IPSECIF_NATT_PORT) : 0,
+				      .dport = c->natt ? (c->dport ?: IPSECIF_NATT_PORT) : 0,
 				      .soft_bytes = c->soft_bytes, .hard_bytes = c->hard_bytes,
 				      .soft_time = c->soft_time, .hard_time = c->hard_time,
 				      .added = mono_ns(), .enc = c->enc, .auth = c->auth };
