@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Sites for the network tests: a gateway with ipsec0, data paths attached, transfers."""
 import os
+import signal
 import subprocess
+import tempfile
 
 from dp import DataPath
 
@@ -101,3 +103,42 @@ def transfer(src, dst, dst_addr, size=SIZE):
             srv.kill()
     assert got == cli.stdout.split(), "content differs"
     assert int(got[0]) == size
+
+
+class Capture:
+    """tcpdump -w on dev in ns, from the moment it listens; packets() stops it and
+    returns what it saw, read by scapy."""
+
+    def __init__(self, ns, dev, filt=(), snaplen=256):
+        fd, self.path = tempfile.mkstemp(prefix="ipsecif-cap-", suffix=".pcap")
+        os.close(fd)
+        self.p = subprocess.Popen(["ip", "netns", "exec", ns.name, "tcpdump", "-i", dev, "-n",
+                                   "-U", "-s", str(snaplen), "-w", self.path] + list(filt),
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        line = self.p.stderr.readline()
+        assert "listening on" in line, line
+
+    def packets(self):
+        from scapy.all import rdpcap
+        self.p.send_signal(signal.SIGINT)
+        self.p.communicate(timeout=10)
+        try:
+            return list(rdpcap(self.path))
+        finally:
+            os.unlink(self.path)
+
+    def close(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+
+
+def veth(a, a_dev, b, b_dev, a_addrs=(), b_addrs=()):
+    """A veth from namespace a to b, up, with addresses ("10.0.0.1/24", "2001:db8::1/64")."""
+    a("ip", "link", "add", a_dev, "type", "veth", "peer", "name", b_dev, "netns", b.name)
+    for ns, dev, addrs in ((a, a_dev, a_addrs), (b, b_dev, b_addrs)):
+        for addr in addrs:
+            ns("ip", "addr", "add", addr, "dev", dev, *(["nodad"] if ":" in addr else []))
+        ns("ip", "link", "set", dev, "up")
