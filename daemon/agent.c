@@ -603,14 +603,23 @@ static int do_ifcmd(struct agent *a, const struct ctl_req *req, char *out, size_
 		if (ret)
 			return errmsg(out, len, ret, "ipsecif-agent: %s\n", err);
 	}
+	/*
+	 * Up before the addresses: the kernel makes an IPv6 peer's route when
+	 * the address is added to a running device, not when it comes up.
+	 */
+	if ((c.up || c.create) && !c.down) {
+		ret = netdev_set_up(c.name, true, err, sizeof(err));
+		if (ret)
+			return errmsg(out, len, ret, "ipsecif-agent: %s\n", err);
+	}
 	for (i = 0; i < c.n_addrs; i++) {
 		ret = netdev_addr_add(c.name, c.addrs[i].family, &c.addrs[i].addr, c.addrs[i].plen,
 				      c.addrs[i].has_peer ? &c.addrs[i].peer : NULL, err, sizeof(err));
 		if (ret)
 			return errmsg(out, len, ret, "ipsecif-agent: %s\n", err);
 	}
-	if (c.up || c.down || c.create) {
-		ret = netdev_set_up(c.name, !c.down, err, sizeof(err));
+	if (c.down) {
+		ret = netdev_set_up(c.name, false, err, sizeof(err));
 		if (ret)
 			return errmsg(out, len, ret, "ipsecif-agent: %s\n", err);
 	}
