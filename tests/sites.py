@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import tempfile
+import time
 
 from dp import DataPath
 
@@ -112,14 +113,22 @@ class Capture:
     def __init__(self, ns, dev, filt=(), snaplen=256):
         fd, self.path = tempfile.mkstemp(prefix="ipsecif-cap-", suffix=".pcap")
         os.close(fd)
+        # Immediate mode: without it, packets wait in the kernel's ring for up to a
+        # second, and those still there when tcpdump is stopped are lost.
         self.p = subprocess.Popen(["ip", "netns", "exec", ns.name, "tcpdump", "-i", dev, "-n",
-                                   "-U", "-s", str(snaplen), "-w", self.path] + list(filt),
+                                   "--immediate-mode", "-U", "-s", str(snaplen),
+                                   "-w", self.path] + list(filt),
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         line = self.p.stderr.readline()
         assert "listening on" in line, line
 
     def packets(self):
         from scapy.all import rdpcap
+        # What has been captured is written within moments: wait until the file is still.
+        size, end = -1, time.time() + 3
+        while time.time() < end and os.path.getsize(self.path) != size:
+            size = os.path.getsize(self.path)
+            time.sleep(0.05)
         self.p.send_signal(signal.SIGINT)
         self.p.communicate(timeout=10)
         try:
