@@ -77,6 +77,7 @@ struct agent {
 };
 
 static void sa_resync(struct agent *a);
+static void xdp_release_unused(struct agent *a);
 static int mtu_refresh(struct agent *a, const struct table_iface *f, int mtu);
 
 /* CLOCK_MONOTONIC in ns: whole seconds would age an SA by a second at once. */
@@ -572,6 +573,7 @@ static int do_ifcmd(struct agent *a, const struct ctl_req *req, char *out, size_
 		ret = netdev_destroy(c.name, err, sizeof(err));
 		table_destroy(&a->t, c.name, NULL, 0);
 		sa_resync(a);
+		xdp_release_unused(a);
 		return ret ? errmsg(out, len, ret, "ipsecif-agent: %s\n", err) : 0;
 	}
 	if (c.create) {
@@ -632,6 +634,8 @@ static int do_ifcmd(struct agent *a, const struct ctl_req *req, char *out, size_
 		return errmsg(out, len, ret, "ipsecif-agent: %s: the data path's maps: %s\n",
 			      c.name, strerror(-ret));
 	sa_resync(a);	/* SAs waiting for this interface, or leaving it */
+	if (c.tunnel_set || c.tunnel_delete)
+		xdp_release_unused(a);
 	out[0] = 0;
 	return 0;
 }
@@ -746,6 +750,36 @@ static void attach_in(struct agent *a, const struct table_iface *f)
 	a->xdp_devs[a->n_xdp] = idx;
 	if (!xdp_attach_in(a, a->n_xdp))
 		a->n_xdp++;
+}
+
+/*
+ * xdp_esp_in off the devices from which no interface's tunnel starts any
+ * more (its interfaces destroyed or moved): such a device is left as it
+ * was before, free for another XDP program, its pinned link gone.
+ */
+static void xdp_release_unused(struct agent *a)
+{
+	bool used[MAX_XDP_DEVS] = {};
+	size_t i;
+	int k, idx;
+
+	for (i = 0; i < a->t.n_ifaces; i++) {
+		idx = tunnel_dev(&a->t.ifaces[i]);
+		for (k = 0; idx && k < a->n_xdp; k++)
+			used[k] |= a->xdp_devs[k] == idx;
+	}
+	for (k = a->n_xdp; k-- > 0;) {
+		if (used[k])
+			continue;
+		if (a->xdp_links[k])
+			bpf_link__unpin(a->xdp_links[k]);
+		bpf_link__destroy(a->xdp_links[k]);	/* the last reference: detached */
+		/* The last one (kept: it was looked at first) takes its place. */
+		a->n_xdp--;
+		a->xdp_devs[k] = a->xdp_devs[a->n_xdp];
+		a->xdp_links[k] = a->xdp_links[a->n_xdp];
+		used[k] = true;
+	}
 }
 
 /*
