@@ -106,6 +106,53 @@ def transfer(src, dst, dst_addr, size=SIZE):
     assert int(got[0]) == size
 
 
+STREAM = r"""
+import hashlib, os, socket, sys
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=60)
+h = hashlib.sha256(); sent = 0
+print("connected", flush=True)
+for line in sys.stdin:
+    n = int(line)
+    b = os.urandom(n)
+    c.sendall(b); h.update(b); sent += n
+    print("sent", flush=True)
+c.close(); print(sent, h.hexdigest(), flush=True)
+"""
+
+
+class Stream:
+    """One TCP connection from src to dst_addr in dst, kept open while the test
+    changes things; send(n) writes n more bytes; close() checks all arrived intact."""
+
+    def __init__(self, src, dst, dst_addr):
+        self.srv = subprocess.Popen(["ip", "netns", "exec", dst.name, "/usr/bin/python3", "-c",
+                                     SERVER, dst_addr, str(PORT)], stdout=subprocess.PIPE,
+                                    text=True)
+        assert self.srv.stdout.readline().strip() == "listening"
+        self.cli = subprocess.Popen(["ip", "netns", "exec", src.name, "/usr/bin/python3", "-c",
+                                     STREAM, dst_addr, str(PORT)], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, text=True)
+        assert self.cli.stdout.readline().strip() == "connected"
+
+    def send(self, n):
+        """Returns once the bytes are in the socket (not yet necessarily across)."""
+        self.cli.stdin.write(f"{n}\n")
+        self.cli.stdin.flush()
+        assert self.cli.stdout.readline().strip() == "sent"
+
+    def close(self):
+        sent = self.cli.communicate(timeout=60)[0].split()
+        got = self.srv.communicate(timeout=60)[0].split()
+        assert sent and got == sent, (sent, got)
+        return int(sent[0])
+
+    def kill(self):
+        for p in (self.cli, self.srv):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
 class Capture:
     """tcpdump -w on dev in ns, from the moment it listens; packets() stops it and
     returns what it saw, read by scapy."""
