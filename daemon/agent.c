@@ -676,22 +676,31 @@ static int xdp_attach_in(struct agent *a, int k)
 	return 0;
 }
 
-/* The ifindex of the device holding the tunnel's source address, or 0. */
-static int tunnel_dev(const struct table_iface *f)
+/* The ifindex of the device in the list ifa holding the tunnel's source address, or 0. */
+static int tunnel_dev_in(struct ifaddrs *ifa, const struct table_iface *f)
 {
-	struct ifaddrs *ifa, *i;
-	int idx = 0;
+	struct ifaddrs *i;
 
-	if (!f->tunnel || getifaddrs(&ifa))
-		return 0;
-	for (i = ifa; i && !idx; i = i->ifa_next) {
+	for (i = ifa; f->tunnel && i; i = i->ifa_next) {
 		if (!i->ifa_addr || i->ifa_addr->sa_family != f->family)
 			continue;
 		if (f->family == AF_INET ?
 		    !memcmp(&((struct sockaddr_in *)i->ifa_addr)->sin_addr, &f->src, 4) :
 		    !memcmp(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, &f->src, 16))
-			idx = if_nametoindex(i->ifa_name);
+			return if_nametoindex(i->ifa_name);
 	}
+	return 0;
+}
+
+/* The ifindex of the device holding the tunnel's source address, or 0. */
+static int tunnel_dev(const struct table_iface *f)
+{
+	struct ifaddrs *ifa;
+	int idx;
+
+	if (!f->tunnel || getifaddrs(&ifa))
+		return 0;
+	idx = tunnel_dev_in(ifa, f);
 	freeifaddrs(ifa);
 	return idx;
 }
@@ -760,14 +769,18 @@ static void attach_in(struct agent *a, const struct table_iface *f)
 static void xdp_release_unused(struct agent *a)
 {
 	bool used[MAX_XDP_DEVS] = {};
+	struct ifaddrs *ifa;
 	size_t i;
 	int k, idx;
 
+	if (!a->n_xdp || getifaddrs(&ifa))
+		return;		/* nothing attached, or nothing known: keep all */
 	for (i = 0; i < a->t.n_ifaces; i++) {
-		idx = tunnel_dev(&a->t.ifaces[i]);
+		idx = tunnel_dev_in(ifa, &a->t.ifaces[i]);
 		for (k = 0; idx && k < a->n_xdp; k++)
 			used[k] |= a->xdp_devs[k] == idx;
 	}
+	freeifaddrs(ifa);
 	for (k = a->n_xdp; k-- > 0;) {
 		if (used[k])
 			continue;
@@ -1028,11 +1041,18 @@ static int do_setkey(struct agent *a, const struct ctl_req *req, char *out, size
 			}
 			break;
 		case SETKEY_SPDDUMP: {
-			struct table_policy pol[4 * 64];
-			size_t np = table_policies(&a->t, pol, sizeof(pol) / sizeof(pol[0]));
+			/* Four policies an interface (ipsecif(4)), for every interface. */
+			size_t max = 4 * a->t.n_ifaces + 1, np;
+			struct table_policy *pol = calloc(max, sizeof(*pol));
 
+			if (!pol) {
+				ret = errmsg(out, len, -ENOMEM, "ipsecif-agent: out of memory\n");
+				goto done;
+			}
+			np = table_policies(&a->t, pol, max);
 			for (j = 0; j < np; j++)
 				n = policy_show(&pol[j], json, !j, out, len, n);
+			free(pol);
 			break;
 		}
 		}
@@ -1162,6 +1182,24 @@ static void state_remove(struct agent *a)
 }
 
 /* One request from one client, answered; the agent carries on whatever it was. */
+/*
+ * Room for a reply: what showing every interface (with its SAs), every
+ * SA and every policy can take, and the SAs a script may add besides
+ * (one per 40 bytes of script at most), within what a client takes.
+ */
+#define SHOW_IFACE_MAX	1024	/* ipsecifctl -j NAME without SAs: about 450 */
+#define SHOW_SA_MAX	512	/* setkey -D, text or JSON: about 300 */
+#define SHOW_POLICY_MAX	256	/* setkey -DP: about 130 */
+
+static size_t reply_room(const struct agent *a, const struct ctl_req *req)
+{
+	size_t sas = a->t.n_sas + (req->type == CTL_REQ_SETKEY ? req->len / 40 : 0);
+	size_t room = 4096 + a->t.n_ifaces * (SHOW_IFACE_MAX + 4 * SHOW_POLICY_MAX) +
+		      sas * SHOW_SA_MAX;
+
+	return room < CTL_MAX_REPLY ? room : CTL_MAX_REPLY;
+}
+
 static void serve(struct agent *a, int fd)
 {
 	struct ucred cred;
@@ -1213,20 +1251,25 @@ static void serve(struct agent *a, int fd)
 		if (a->stop_fd < 0)
 			agent_reply(fd, 0, "stopping\n");
 		break;
-	case CTL_REQ_IFCMD: {
-		static char out[64 * 1024];
-
-		ret = do_ifcmd(a, &req, out, sizeof(out));
-		state_save(a);
-		agent_reply(fd, ret, out);
-		break;
-	}
+	case CTL_REQ_IFCMD:
 	case CTL_REQ_SETKEY: {
-		static char out[256 * 1024];
+		size_t len = reply_room(a, &req);
+		char *out = malloc(len);
 
-		ret = do_setkey(a, &req, out, sizeof(out));
+		if (!out) {
+			agent_reply(fd, -ENOMEM, "ipsecif-agent: out of memory\n");
+			break;
+		}
+		ret = req.type == CTL_REQ_IFCMD ? do_ifcmd(a, &req, out, len) :
+						  do_setkey(a, &req, out, len);
 		state_save(a);
+		/* A reply is whole or not at all: cut JSON is worse than none. */
+		if (strlen(out) == len - 1)
+			ret = errmsg(out, len, -EMSGSIZE, "ipsecif-agent: the reply is over %zu "
+				     "bytes and was not sent (what the request changed stays "
+				     "changed); ask for less\n", len);
 		agent_reply(fd, ret, out);
+		free(out);
 		break;
 	}
 	default:

@@ -113,3 +113,27 @@ def test_64_tunnels(many):
             assert map_dump(ns, m) == [], m
         assert pins(ns) == empty[ns.name]
         assert "xdp" not in ns("ip", "link", "show", "ul0").stdout
+
+
+def test_past_64_everything_shown(host_bpffs):
+    """More interfaces than 64 (four policies each) and their SAs: every one is
+    listed, and the JSON is whole."""
+    n = 70
+    with agent_sites(1) as (a,):
+        for i in range(n):
+            ctl(a, f"ipsec{i}", "create", "reqid", str(1000 + i), "inet", "tunnel",
+                "10.9.0.1", f"10.8.0.{i + 1}")
+        r = setkey(a, "".join(
+            f"add {s} {d} esp {spi + i} -u {1000 + i} -E {SUITE} {sa_key(spi + i, SUITE)};\n"
+            for i in range(n) for s, d, spi in (("10.9.0.1", f"10.8.0.{i + 1}", 0x10000),
+                                                (f"10.8.0.{i + 1}", "10.9.0.1", 0x20000))))
+        assert r.returncode == 0, r.stderr
+        assert len(json.loads(ctl(a, "-j").stdout)["interfaces"]) == n
+        assert len(json.loads(ctl(a, "-j", "setkey", "-DP").stdout)["policies"]) == 4 * n
+        assert len(json.loads(ctl(a, "-j", "setkey", "-D").stdout)["sas"]) == 2 * n
+        assert ctl(a, "setkey", "-DP").stdout.count(" -P ") == 4 * n
+        assert ctl(a, "setkey", "-D").stdout.count("esp mode=tunnel") == 2 * n
+        assert ctl(a).stdout.count("reqid") == n
+        # A reply too large to make is refused whole, never cut.
+        r = setkey(a, "dump;\n" * 200)
+        assert r.returncode == 1 and "was not sent" in r.stderr and not r.stdout, r.stderr
