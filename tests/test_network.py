@@ -3,10 +3,12 @@
 Features through the network, between two agent-run gateways with a
 router between them and a host behind each:
 
-  X 10.1.0.2     [A] ul0 192.0.2.1       [M] m0 192.0.2.254        [B] ul0 198.51.100.2    Y 10.2.0.2
-    fd01::2  --      2001:db8:1::1   --      2001:db8:1::fe    --      2001:db8:2::2   --    fd02::2
-             lan0 10.1.0.1, fd01::1          m1 198.51.100.254     lan0 10.2.0.1, fd02::1
-                                                2001:db8:2::fe
+  X eth0 ---- lan0 [A] ul0 ---- m0 [M] m1 ---- ul0 [B] lan0 ---- eth0 Y
+
+  X  eth0 10.1.0.2/24 fd01::2/64           B  ul0  198.51.100.2/24 2001:db8:2::2/64
+  A  lan0 10.1.0.1/24 fd01::1/64              lan0 10.2.0.1/24 fd02::1/64
+     ul0  192.0.2.1/24 2001:db8:1::1/64    Y  eth0 10.2.0.2/24 fd02::2/64
+  M  m0   192.0.2.254/24 2001:db8:1::fe/64, m1 198.51.100.254/24 2001:db8:2::fe/64
 
   ipsec0: outer IPv4, inner 172.16.0.1 <-> .2 and fd10::1 <-> ::2; X's and Y's IPv4 LANs
   ipsec1: outer IPv6, inner 172.17.0.1 <-> .2 and fd11::1 <-> ::2; X's and Y's IPv6 LANs
