@@ -1,7 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Network namespaces for tests: random names, removed afterwards."""
 import os
-import signal
 import subprocess
 
 
@@ -32,28 +31,3 @@ class Netns:
     def close(self):
         sh("ip", "netns", "del", self.name, check=False)
 
-
-class Capture:
-    """tcpdump on dev in ns, writing path, while the with-block runs."""
-
-    def __init__(self, ns, dev, path, filt=""):
-        # --immediate-mode: without it the packets in the ring's current
-        # block are lost when tcpdump is interrupted.
-        self.argv = ["ip", "netns", "exec", ns.name, "tcpdump", "-i", dev, "-U",
-                     "--immediate-mode", "-Z", "root", "-w", path] + filt.split()
-
-    def __enter__(self):
-        self.proc = subprocess.Popen(self.argv, stderr=subprocess.PIPE, text=True)
-        line = self.proc.stderr.readline()        # "listening on DEV ...": capturing
-        if "listening" not in line:
-            self.proc.kill()
-            raise RuntimeError(f"tcpdump did not start: {line}")
-        return self
-
-    def __exit__(self, *exc):
-        self.proc.send_signal(signal.SIGINT)     # flushes the file and exits
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()

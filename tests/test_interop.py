@@ -23,8 +23,8 @@ import re
 import pytest
 
 from agents import agent, ctl, wait_gone
-from netns import Capture, Netns
-from sites import transfer
+from netns import Netns
+from sites import Capture, transfer
 from test_freebsd import setkey
 from uml import Guest
 
@@ -270,11 +270,18 @@ def test_tshark_decrypts(site, n, suite, outer):
     x, a, guest = site
     spi_out, spi_in = 0x5000 + 2 * n + outer, 0x6000 + 2 * n + outer
     keys = configure(a, guest, suite, False, outer, spi_out, spi_in)
-    pcap = os.path.join(guest.dir, "esp.pcap")
-    with Capture(a, guest.raw, pcap, "esp"):
+    cap = Capture(a, guest.raw, ["esp"], snaplen=0)
+    try:
         for inner in (G4, G6):
             r = x("ping", "-c", "3", "-i", "0.05", "-W", "3", inner, check=False)
             assert r.returncode == 0, r.stdout + r.stderr
+        pcap = cap.stop()
+        tshark_check(a, suite, outer, keys, pcap, spi_out, spi_in)
+    finally:
+        cap.close()
+
+
+def tshark_check(a, suite, outer, keys, pcap, spi_out, spi_in):
     uat = []
     for spi, (src, dst, k, ak) in keys.items():
         enc, auth = suite.tshark
