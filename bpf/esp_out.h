@@ -234,6 +234,14 @@ __noinline int esp_seal_prepare(__u32 reqid)
 	st->family = sa->family;
 	st->sport = sa->sport;
 	st->dport = sa->dport;
+	/*
+	 * link0 turns NAT-T on for SAs set without ports; ipsecif(4) then
+	 * uses the default port, 4500, both ways (RFC 3948 §2.1).
+	 */
+	if (!st->natt && (ifc->flags & IPSECIF_F_NATT)) {
+		st->natt = 1;
+		st->sport = st->dport = bpf_htons(IPSECIF_NATT_PORT);
+	}
 	st->src = sa->src;
 	st->dst = sa->dst;
 

@@ -19,7 +19,6 @@
 #define ETH_P_8021Q_	0x8100
 #define ETH_P_8021AD_	0x88a8
 #define IPPROTO_ESP_	50
-#define NATT_PORT	4500
 #define IPV6_EXT_MAX	4	/* extension headers walked before giving up */
 
 #ifndef AF_INET
@@ -139,7 +138,7 @@ static __always_inline int parse_outer(struct xdp_md *ctx, struct outer *o)
 
 		if ((void *)(udp + 1) > end)
 			return PARSE_PASS;
-		if (udp->dest != bpf_htons(NATT_PORT))
+		if (udp->dest != bpf_htons(IPSECIF_NATT_PORT))
 			return PARSE_PASS;
 		/* RFC 3948 §2.2: a one-byte 0xff payload is a NAT-keepalive. */
 		if (bpf_ntohs(udp->len) <= sizeof(*udp) + 1)

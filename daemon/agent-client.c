@@ -128,7 +128,7 @@ int agent_read_reply(int fd, void *out, size_t outlen, size_t *got, int *status)
 
 	ret = agent_recv_all(fd, &h, sizeof(h));
 	if (!ret && (h.magic != CTL_MAGIC || h.type != CTL_RESP || h.len < sizeof(st) ||
-		     h.len > CTL_MAX_PAYLOAD))
+		     h.len > sizeof(st) + CTL_MAX_REPLY))
 		ret = -EPROTO;
 	if (!ret)
 		ret = agent_recv_all(fd, &st, sizeof(st));

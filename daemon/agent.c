@@ -110,6 +110,7 @@ static void sa_resync(struct agent *a);
 static void sa_unmap(struct agent *a, const struct table_sa *t);
 static ssize_t sa_by_id(const struct agent *a, __u32 id);
 static void linger_end(struct agent *a, __u32 reqid, bool unmap);
+static void xdp_release_unused(struct agent *a);
 static int mtu_refresh(struct agent *a, const struct table_iface *f, int mtu);
 
 /* CLOCK_MONOTONIC in ns: whole seconds would age an SA by a second at once. */
@@ -605,6 +606,7 @@ static int do_ifcmd(struct agent *a, const struct ctl_req *req, char *out, size_
 		ret = netdev_destroy(c.name, err, sizeof(err));
 		table_destroy(&a->t, c.name, NULL, 0);
 		sa_resync(a);
+		xdp_release_unused(a);
 		return ret ? errmsg(out, len, ret, "ipsecif-agent: %s\n", err) : 0;
 	}
 	if (c.create) {
@@ -636,14 +638,23 @@ static int do_ifcmd(struct agent *a, const struct ctl_req *req, char *out, size_
 		if (ret)
 			return errmsg(out, len, ret, "ipsecif-agent: %s\n", err);
 	}
+	/*
+	 * Up before the addresses: the kernel makes an IPv6 peer's route when
+	 * the address is added to a running device, not when it comes up.
+	 */
+	if ((c.up || c.create) && !c.down) {
+		ret = netdev_set_up(c.name, true, err, sizeof(err));
+		if (ret)
+			return errmsg(out, len, ret, "ipsecif-agent: %s\n", err);
+	}
 	for (i = 0; i < c.n_addrs; i++) {
 		ret = netdev_addr_add(c.name, c.addrs[i].family, &c.addrs[i].addr, c.addrs[i].plen,
 				      c.addrs[i].has_peer ? &c.addrs[i].peer : NULL, err, sizeof(err));
 		if (ret)
 			return errmsg(out, len, ret, "ipsecif-agent: %s\n", err);
 	}
-	if (c.up || c.down || c.create) {
-		ret = netdev_set_up(c.name, !c.down, err, sizeof(err));
+	if (c.down) {
+		ret = netdev_set_up(c.name, false, err, sizeof(err));
 		if (ret)
 			return errmsg(out, len, ret, "ipsecif-agent: %s\n", err);
 	}
@@ -656,6 +667,8 @@ static int do_ifcmd(struct agent *a, const struct ctl_req *req, char *out, size_
 		return errmsg(out, len, ret, "ipsecif-agent: %s: the data path's maps: %s\n",
 			      c.name, strerror(-ret));
 	sa_resync(a);	/* SAs waiting for this interface, or leaving it */
+	if (c.tunnel_set || c.tunnel_delete)
+		xdp_release_unused(a);
 	out[0] = 0;
 	return 0;
 }
@@ -696,22 +709,31 @@ static int xdp_attach_in(struct agent *a, int k)
 	return 0;
 }
 
-/* The ifindex of the device holding the tunnel's source address, or 0. */
-static int tunnel_dev(const struct table_iface *f)
+/* The ifindex of the device in the list ifa holding the tunnel's source address, or 0. */
+static int tunnel_dev_in(struct ifaddrs *ifa, const struct table_iface *f)
 {
-	struct ifaddrs *ifa, *i;
-	int idx = 0;
+	struct ifaddrs *i;
 
-	if (!f->tunnel || getifaddrs(&ifa))
-		return 0;
-	for (i = ifa; i && !idx; i = i->ifa_next) {
+	for (i = ifa; f->tunnel && i; i = i->ifa_next) {
 		if (!i->ifa_addr || i->ifa_addr->sa_family != f->family)
 			continue;
 		if (f->family == AF_INET ?
 		    !memcmp(&((struct sockaddr_in *)i->ifa_addr)->sin_addr, &f->src, 4) :
 		    !memcmp(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, &f->src, 16))
-			idx = if_nametoindex(i->ifa_name);
+			return if_nametoindex(i->ifa_name);
 	}
+	return 0;
+}
+
+/* The ifindex of the device holding the tunnel's source address, or 0. */
+static int tunnel_dev(const struct table_iface *f)
+{
+	struct ifaddrs *ifa;
+	int idx;
+
+	if (!f->tunnel || getifaddrs(&ifa))
+		return 0;
+	idx = tunnel_dev_in(ifa, f);
 	freeifaddrs(ifa);
 	return idx;
 }
@@ -843,6 +865,40 @@ static void sa_out_switch(struct agent *a, const struct table_sa *t)
 static void sa_key(const struct table_sa *t, struct ipsecif_sa_key *k)
 {
 	*k = (struct ipsecif_sa_key){ .spi = htonl(t->spi), .family = t->family, .dst = t->dst };
+}
+
+/*
+ * xdp_esp_in off the devices from which no interface's tunnel starts any
+ * more (its interfaces destroyed or moved): such a device is left as it
+ * was before, free for another XDP program, its pinned link gone.
+ */
+static void xdp_release_unused(struct agent *a)
+{
+	bool used[MAX_XDP_DEVS] = {};
+	struct ifaddrs *ifa;
+	size_t i;
+	int k, idx;
+
+	if (!a->n_xdp || getifaddrs(&ifa))
+		return;		/* nothing attached, or nothing known: keep all */
+	for (i = 0; i < a->t.n_ifaces; i++) {
+		idx = tunnel_dev_in(ifa, &a->t.ifaces[i]);
+		for (k = 0; idx && k < a->n_xdp; k++)
+			used[k] |= a->xdp_devs[k] == idx;
+	}
+	freeifaddrs(ifa);
+	for (k = a->n_xdp; k-- > 0;) {
+		if (used[k])
+			continue;
+		if (a->xdp_links[k])
+			bpf_link__unpin(a->xdp_links[k]);
+		bpf_link__destroy(a->xdp_links[k]);	/* the last reference: detached */
+		/* The last one (kept: it was looked at first) takes its place. */
+		a->n_xdp--;
+		a->xdp_devs[k] = a->xdp_devs[a->n_xdp];
+		a->xdp_links[k] = a->xdp_links[a->n_xdp];
+		used[k] = true;
+	}
 }
 
 /*
@@ -1113,10 +1169,12 @@ static int do_setkey(struct agent *a, const struct ctl_req *req, char *out, size
 		struct table_sa t = { .spi = c->spi, .family = c->family, .src = c->src,
 				      .dst = c->dst, .reqid = c->reqid,
 				      .flags = (c->esn ? IPSECIF_SA_F_ESN : 0) |
-					       (c->sport || c->dport ? IPSECIF_SA_F_NATT : 0),
+					       (c->natt ? IPSECIF_SA_F_NATT : 0),
 				      .replay = c->replay_set ? c->replay :
 						IPSECIF_REPLAY_WINDOW_DEFAULT,
-				      .sport = c->sport, .dport = c->dport,
+				      /* RFC 3948 §2.1: port 4500 unless given */
+				      .sport = c->natt ? (c->sport ?: IPSECIF_NATT_PORT) : 0,
+				      .dport = c->natt ? (c->dport ?: IPSECIF_NATT_PORT) : 0,
 				      .soft_bytes = c->soft_bytes, .hard_bytes = c->hard_bytes,
 				      .soft_time = c->soft_time, .hard_time = c->hard_time,
 				      .added = mono_ns(), .enc = c->enc, .auth = c->auth };
@@ -1161,11 +1219,18 @@ static int do_setkey(struct agent *a, const struct ctl_req *req, char *out, size
 			}
 			break;
 		case SETKEY_SPDDUMP: {
-			struct table_policy pol[4 * 64];
-			size_t np = table_policies(&a->t, pol, sizeof(pol) / sizeof(pol[0]));
+			/* Four policies an interface (ipsecif(4)), for every interface. */
+			size_t max = 4 * a->t.n_ifaces + 1, np;
+			struct table_policy *pol = calloc(max, sizeof(*pol));
 
+			if (!pol) {
+				ret = errmsg(out, len, -ENOMEM, "ipsecif-agent: out of memory\n");
+				goto done;
+			}
+			np = table_policies(&a->t, pol, max);
 			for (j = 0; j < np; j++)
 				n = policy_show(&pol[j], json, !j, out, len, n);
+			free(pol);
 			break;
 		}
 		}
@@ -1525,6 +1590,24 @@ static void state_remove(struct agent *a)
 }
 
 /*
+ * Room for a reply: what showing every interface (with its SAs), every
+ * SA and every policy can take, and the SAs a script may add besides
+ * (one per 40 bytes of script at most), within what a client takes.
+ */
+#define SHOW_IFACE_MAX	1024	/* ipsecifctl -j NAME without SAs: about 450 */
+#define SHOW_SA_MAX	512	/* setkey -D, text or JSON: about 300 */
+#define SHOW_POLICY_MAX	256	/* setkey -DP: about 130 */
+
+static size_t reply_room(const struct agent *a, const struct ctl_req *req)
+{
+	size_t sas = a->t.n_sas + (req->type == CTL_REQ_SETKEY ? req->len / 40 : 0);
+	size_t room = 4096 + a->t.n_ifaces * (SHOW_IFACE_MAX + 4 * SHOW_POLICY_MAX) +
+		      sas * SHOW_SA_MAX;
+
+	return room < CTL_MAX_REPLY ? room : CTL_MAX_REPLY;
+}
+
+/*
  * One request from one client, answered; the agent carries on whatever it
  * was.  True when the connection stays open (an event subscription).
  */
@@ -1579,20 +1662,25 @@ static bool serve(struct agent *a, int fd)
 		if (a->stop_fd < 0)
 			agent_reply(fd, 0, "stopping\n");
 		break;
-	case CTL_REQ_IFCMD: {
-		static char out[64 * 1024];
-
-		ret = do_ifcmd(a, &req, out, sizeof(out));
-		state_save(a);
-		agent_reply(fd, ret, out);
-		break;
-	}
+	case CTL_REQ_IFCMD:
 	case CTL_REQ_SETKEY: {
-		static char out[256 * 1024];
+		size_t len = reply_room(a, &req);
+		char *out = malloc(len);
 
-		ret = do_setkey(a, &req, out, sizeof(out));
+		if (!out) {
+			agent_reply(fd, -ENOMEM, "ipsecif-agent: out of memory\n");
+			break;
+		}
+		ret = req.type == CTL_REQ_IFCMD ? do_ifcmd(a, &req, out, len) :
+						  do_setkey(a, &req, out, len);
 		state_save(a);
+		/* A reply is whole or not at all: cut JSON is worse than none. */
+		if (strlen(out) == len - 1)
+			ret = errmsg(out, len, -EMSGSIZE, "ipsecif-agent: the reply is over %zu "
+				     "bytes and was not sent (what the request changed stays "
+				     "changed); ask for less\n", len);
 		agent_reply(fd, ret, out);
+		free(out);
 		break;
 	}
 	case CTL_REQ_SA: {

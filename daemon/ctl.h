@@ -16,6 +16,7 @@
 #define CTL_MAGIC	0x46495349	/* "ISIF" on little-endian */
 #define CTL_VERSION	1
 #define CTL_MAX_PAYLOAD	(1 << 20)	/* a setkey script of a thousand SAs fits */
+#define CTL_MAX_REPLY	(16 << 20)	/* every SA and policy the maps hold, shown */
 #define CTL_MAX_ARGS	64
 #define CTL_MAX_ARG	256
 

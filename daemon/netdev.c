@@ -11,7 +11,8 @@
 #include <linux/ethtool.h>
 #include <linux/sockios.h>
 #include <netlink/netlink.h>
-#include <netlink/route/addr.h>
+#include <linux/if_addr.h>
+#include <linux/rtnetlink.h>
 #include <netlink/route/link.h>
 #include <netlink/route/link/veth.h>
 #include "errmsg.h"
@@ -191,40 +192,44 @@ int netdev_set_up(const char *name, bool up, char *err, size_t errlen)
 			    strerror(-ret)) : 0;
 }
 
+/*
+ * RTM_NEWADDR built by hand: libnl's rtnl_addr_set_peer() takes IPv4
+ * peers only, and an IPv6 "inet6 ADDR PEER" needs one too.  IFA_LOCAL is
+ * our address, IFA_ADDRESS the peer's (or ours again without one), as
+ * the kernel reads them (inet_rtm_newaddr, inet6_rtm_newaddr).
+ */
 int netdev_addr_add(const char *name, int family, const union ipsecif_addr *addr, int plen,
 		    const union ipsecif_addr *peer, char *err, size_t errlen)
 {
 	struct nl_sock *sk = nl_open();
-	struct rtnl_addr *a = rtnl_addr_alloc();
-	struct nl_addr *local = nl_addr_build(family, addr, family == AF_INET ? 4 : 16);
-	struct nl_addr *remote = peer ? nl_addr_build(family, peer, family == AF_INET ? 4 : 16) :
-				      NULL;
-	int ifindex = if_nametoindex(name), ret;
+	struct ifaddrmsg ifa = {
+		.ifa_family = family, .ifa_prefixlen = plen,
+		.ifa_flags = family == AF_INET6 ? IFA_F_NODAD : 0,
+		.ifa_index = if_nametoindex(name),
+	};
+	int alen = family == AF_INET ? 4 : 16, ret;
+	struct nl_msg *msg = nlmsg_alloc_simple(RTM_NEWADDR, NLM_F_CREATE);
 
-	if (!sk || !a || !local || (peer && !remote)) {
+	if (!sk || !msg) {
 		ret = errmsg(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
-	nl_addr_set_prefixlen(local, plen);
-	rtnl_addr_set_ifindex(a, ifindex);
-	rtnl_addr_set_local(a, local);
-	if (remote) {
-		nl_addr_set_prefixlen(remote, plen);
-		rtnl_addr_set_peer(a, remote);
+	if (nlmsg_append(msg, &ifa, sizeof(ifa), NLMSG_ALIGNTO) ||
+	    nla_put(msg, IFA_LOCAL, alen, addr) || nla_put(msg, IFA_ADDRESS, alen, peer ?: addr)) {
+		ret = errmsg(err, errlen, -ENOMEM, "out of memory");
+		goto out;
 	}
-	if (family == AF_INET6)
-		rtnl_addr_set_flags(a, IFA_F_NODAD);
-	ret = rtnl_addr_add(sk, a, 0);
-	if (ret)
+	ret = nl_send_auto(sk, msg);
+	if (ret >= 0)
+		ret = nl_wait_for_ack(sk);
+	if (ret < 0)
 		ret = errmsg(err, errlen, -EINVAL, "%s: adding the address: %s", name,
 			     nl_geterror(ret));
+	else
+		ret = 0;
 out:
-	if (remote)
-		nl_addr_put(remote);
-	if (local)
-		nl_addr_put(local);
-	if (a)
-		rtnl_addr_put(a);
+	if (msg)
+		nlmsg_free(msg);
 	if (sk)
 		nl_socket_free(sk);
 	return ret;

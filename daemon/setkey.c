@@ -182,14 +182,22 @@ static int parse_addr(struct parse *ps, struct setkey_cmd *c, union ipsecif_addr
 	return 0;
 }
 
-static int parse_proto(struct parse *ps)
+/*
+ * esp, or esp-udp as ipsec-tools' setkey spells ESP in UDP (RFC 3948):
+ * NAT-T with the ports given as addr[port], 4500 where none is.
+ */
+static int parse_proto(struct parse *ps, struct setkey_cmd *c)
 {
 	const struct token *t = next(ps);
 
 	if (!t || !strcmp(t->text, ";"))
 		return perr(ps, t ? t : last(ps), "the protocol is missing (esp)");
-	if (strcmp(t->text, "esp"))
-		return perr(ps, t, "ipsecif carries ESP only (RFC 4303): use esp");
+	if (!strcmp(t->text, "esp-udp"))
+		c->natt = true;
+	else if (strcmp(t->text, "esp"))
+		return perr(ps, t, "ipsecif carries ESP only (RFC 4303): use esp or esp-udp");
+	if (c->sport || c->dport)
+		c->natt = true;
 	return 0;
 }
 
@@ -387,7 +395,7 @@ static int statement(struct parse *ps, struct setkey_cmd *c)
 			next(ps);
 		}
 		if (parse_addr(ps, c, &c->src, &c->sport) || parse_addr(ps, c, &c->dst, &c->dport) ||
-		    parse_proto(ps) || parse_spi(ps, c))
+		    parse_proto(ps, c) || parse_spi(ps, c))
 			return -EINVAL;
 		if (c->op != SETKEY_ADD)
 			return end(ps);
@@ -411,14 +419,14 @@ static int statement(struct parse *ps, struct setkey_cmd *c)
 	if (!strcmp(kw->text, "deleteall")) {
 		c->op = SETKEY_DELETEALL;
 		if (parse_addr(ps, c, &c->src, &c->sport) || parse_addr(ps, c, &c->dst, &c->dport) ||
-		    parse_proto(ps))
+		    parse_proto(ps, c))
 			return -EINVAL;
 		return end(ps);
 	}
 	if (!strcmp(kw->text, "flush") || !strcmp(kw->text, "dump")) {
 		c->op = kw->text[0] == 'f' ? SETKEY_FLUSH : SETKEY_DUMP;
 		t = peek(ps);
-		if (t && strcmp(t->text, ";") && parse_proto(ps))
+		if (t && strcmp(t->text, ";") && parse_proto(ps, c))
 			return -EINVAL;
 		return end(ps);
 	}

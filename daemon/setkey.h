@@ -40,6 +40,7 @@ struct setkey_cmd {
 	int family;			/* AF_INET or AF_INET6 */
 	union ipsecif_addr src, dst;
 	__u16 sport, dport;		/* host order; 0: none given (addr[port]) */
+	bool natt;			/* esp-udp, or a port given: ESP in UDP */
 	__u32 spi;			/* host order */
 	enum setkey_mode mode;		/* -m */
 	__u32 reqid;			/* -u; 0: none */

@@ -62,6 +62,13 @@ struct ipsecif_rtest {
 #define IPSECIF_F_XDP_FWD	0x8	/* forward decapsulated packets in XDP (off:
 					 * it bypasses netfilter on ipsecN) */
 
+/*
+ * The NAT-T port (RFC 3948 §2.1, ipsecif(4): the default one only): ESP
+ * in UDP is taken from UDP packets to it, and is sent from and to it
+ * unless an SA names other ports (a NAT's).
+ */
+#define IPSECIF_NATT_PORT	4500
+
 /* An outer address, network order; IPv4 in the first 4 bytes, rest zero. */
 union ipsecif_addr {
 	__u32 v4;

@@ -14,6 +14,7 @@ libnl-3-dev libnl-route-3-dev libnl-xfrm-3-dev
 libssl-dev
 iproute2 iputils-ping kmod ethtool
 python3 python3-pytest python3-scapy python3-cryptography
+user-mode-linux tshark tcpdump nftables
 dpkg-dev strongswan-charon strongswan-swanctl libcharon-extra-plugins
 libstrongswan-extra-plugins
 "

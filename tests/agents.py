@@ -1,10 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Running ipsecif-agent in test namespaces."""
+import contextlib
+import json
 import os
 import subprocess
 import time
 
 from dp import ROOT
+from netns import Netns
 
 AGENT = os.path.join(ROOT, "build", "ipsecif-agent")
 BPFFS = "/run/ipsecif/bpf"
@@ -49,3 +52,87 @@ def wait_gone(ns, timeout=5):
 def pin_dir(ns):
     ino = ns("stat", "-L", "-c", "%i", "/proc/self/ns/net").stdout.strip()
     return f"{BPFFS}/net-{ino}"
+
+
+def setkey(ns, script):
+    """ipsecifctl setkey -c with script on standard input, as setkey -c reads it."""
+    return subprocess.run(["ip", "netns", "exec", ns.name, CTL, "setkey", "-c"], input=script,
+                          capture_output=True, text=True, timeout=30)
+
+
+@contextlib.contextmanager
+def agent_sites(count, plain=0):
+    """count namespaces each with a running agent, then plain ones without; all removed after."""
+    nss = []
+    try:
+        for i in range(count + plain):
+            nss.append(Netns())
+            if i < count:
+                agent(nss[-1], "start")
+        yield nss
+    finally:
+        for ns in nss[:count]:
+            agent(ns, "stop", "--flush", check=False)
+            wait_gone(ns)
+        for ns in nss:
+            ns.close()
+
+
+def sa_key(spi, suite="aes-gcm-16"):
+    """The same key for an SPI at both ends: 20 bytes for AES-GCM, 36 for ChaCha20-Poly1305."""
+    return "0x" + f"{spi:08x}" * (5 if suite == "aes-gcm-16" else 9)
+
+
+def endpoint(addr, port):
+    return f"{addr}[{port}]" if port else addr
+
+
+def tunnel_end(ns, name, reqid, src, dst, spi_out, spi_in, inner=(), ifargs=(),
+               sport=None, dport=None, proto="esp", suite="aes-gcm-16"):
+    """ipsecN with reqid, tunnel src -> dst, inner addresses ("inet ADDR PEER" word lists),
+    interface words ifargs, and the SA pair spi_out (src -> dst) and spi_in back."""
+    ctl(ns, name, "create", "reqid", str(reqid))
+    fam = "inet6" if ":" in src else "inet"
+    ctl(ns, name, fam, "tunnel", src, dst, *ifargs)
+    for words in inner:
+        ctl(ns, name, *words)
+    s, d = endpoint(src, sport), endpoint(dst, dport)
+    r = setkey(ns, f"add {s} {d} {proto} {spi_out} -m tunnel -u {reqid} "
+                   f"-E {suite} {sa_key(spi_out, suite)};\n"
+                   f"add {d} {s} {proto} {spi_in} -m tunnel -u {reqid} "
+                   f"-E {suite} {sa_key(spi_in, suite)};\n")
+    assert r.returncode == 0, r.stderr
+
+
+def show(ns, name):
+    """ipsecifctl -j NAME: the interface as JSON."""
+    return json.loads(ctl(ns, "-j", name).stdout)["interfaces"][0]
+
+
+def sas(ns):
+    """ipsecifctl -j setkey -D: the SAs by SPI."""
+    return {s["spi"]: s for s in json.loads(ctl(ns, "-j", "setkey", "-D").stdout)["sas"]}
+
+
+def map_dump(ns, name):
+    """The entries of one of the agent's pinned maps, as bpftool formats them."""
+    return [e["formatted"] for e in json.loads(run_in(ns, "bpftool", "-j", "map", "dump",
+                                                      "pinned", f"{pin_dir(ns)}/{name}").stdout)]
+
+
+def percpu_drops(entry):
+    """A per-CPU struct ipsecif_stats entry's drop counters, summed over the CPUs."""
+    return [sum(c["value"]["drops"][i] for c in entry["values"])
+            for i in range(len(entry["values"][0]["value"]["drops"]))]
+
+
+def poll(cond, timeout=5, what="the condition"):
+    """cond() until it returns something true, or fail after timeout seconds."""
+    end = time.time() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.time() > end:
+            raise AssertionError(f"{what}: not within {timeout} s")
+        time.sleep(0.05)

@@ -4,11 +4,11 @@ import os
 import subprocess
 
 
-def sh(*args, ns=None, check=True):
+def sh(*args, ns=None, check=True, timeout=None):
     cmd = list(args)
     if ns:
         cmd = ["ip", "netns", "exec", ns] + cmd
-    return subprocess.run(cmd, check=check, capture_output=True, text=True)
+    return subprocess.run(cmd, check=check, capture_output=True, text=True, timeout=timeout)
 
 
 class Netns:
@@ -17,11 +17,17 @@ class Netns:
         sh("ip", "netns", "add", self.name)
         sh("ip", "link", "set", "lo", "up", ns=self.name)
 
-    def __call__(self, *args, check=True):
-        return sh(*args, ns=self.name, check=check)
+    def __call__(self, *args, check=True, timeout=None):
+        return sh(*args, ns=self.name, check=check, timeout=timeout)
+
+    def popen(self, argv):
+        """argv in the background, its stdout a pipe."""
+        return subprocess.Popen(["ip", "netns", "exec", self.name] + list(argv),
+                                stdout=subprocess.PIPE, text=True)
 
     def ifindex(self, dev):
         return int(self("cat", f"/sys/class/net/{dev}/ifindex").stdout)
 
     def close(self):
         sh("ip", "netns", "del", self.name, check=False)
+

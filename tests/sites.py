@@ -1,11 +1,15 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Sites for the network tests: a gateway with ipsec0, data paths attached, transfers."""
 import os
+import signal
 import subprocess
+import tempfile
+import time
 
 from dp import DataPath
 
 SIZE = 100 * 1000 * 1000
+PYTHON = "/usr/bin/python3"
 PORT = 5001
 IN_A, IN_B = "172.16.100.1", "172.16.200.1"
 UL_A, UL_B = "192.0.2.1", "192.0.2.2"
@@ -85,15 +89,17 @@ def start_datapaths(namespaces, lan=False):
 
 
 def transfer(src, dst, dst_addr, size=SIZE):
+    """size bytes over TCP from src to dst_addr on dst, content checked by hash.
+
+    src and dst are anything with popen(argv) and __call__(*argv, check,
+    timeout): a Netns, or a UML guest (tests/uml.py)."""
     seed = os.urandom(32).hex()
-    srv = subprocess.Popen(["ip", "netns", "exec", dst.name, "/usr/bin/python3", "-c", SERVER,
-                            dst_addr, str(PORT)], stdout=subprocess.PIPE, text=True)
+    srv = dst.popen([PYTHON, "-c", SERVER, dst_addr, str(PORT)])
     try:
         assert srv.stdout.readline().strip() == "listening"
-        cli = subprocess.run(["ip", "netns", "exec", src.name, "/usr/bin/python3", "-c", CLIENT,
-                              dst_addr, str(PORT), str(size), seed],
-                             capture_output=True, text=True, timeout=300)
-        assert cli.returncode == 0, cli.stderr
+        cli = src(PYTHON, "-c", CLIENT, dst_addr, str(PORT), str(size), seed,
+                  check=False, timeout=300)
+        assert cli.returncode == 0, cli.stdout + cli.stderr
         got = srv.stdout.readline().split()
         srv.wait(timeout=30)
     finally:
@@ -101,3 +107,102 @@ def transfer(src, dst, dst_addr, size=SIZE):
             srv.kill()
     assert got == cli.stdout.split(), "content differs"
     assert int(got[0]) == size
+
+
+STREAM = r"""
+import hashlib, os, socket, sys
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=60)
+h = hashlib.sha256(); sent = 0
+print("connected", flush=True)
+for line in sys.stdin:
+    n = int(line)
+    b = os.urandom(n)
+    c.sendall(b); h.update(b); sent += n
+    print("sent", flush=True)
+c.close(); print(sent, h.hexdigest(), flush=True)
+"""
+
+
+class Stream:
+    """One TCP connection from src to dst_addr in dst, kept open while the test
+    changes things; send(n) writes n more bytes; close() checks all arrived intact."""
+
+    def __init__(self, src, dst, dst_addr):
+        self.srv = subprocess.Popen(["ip", "netns", "exec", dst.name, "/usr/bin/python3", "-c",
+                                     SERVER, dst_addr, str(PORT)], stdout=subprocess.PIPE,
+                                    text=True)
+        assert self.srv.stdout.readline().strip() == "listening"
+        self.cli = subprocess.Popen(["ip", "netns", "exec", src.name, "/usr/bin/python3", "-c",
+                                     STREAM, dst_addr, str(PORT)], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, text=True)
+        assert self.cli.stdout.readline().strip() == "connected"
+
+    def send(self, n):
+        """Returns once the bytes are in the socket (not yet necessarily across)."""
+        self.cli.stdin.write(f"{n}\n")
+        self.cli.stdin.flush()
+        assert self.cli.stdout.readline().strip() == "sent"
+
+    def close(self):
+        sent = self.cli.communicate(timeout=60)[0].split()
+        got = self.srv.communicate(timeout=60)[0].split()
+        assert sent and got == sent, (sent, got)
+        return int(sent[0])
+
+    def kill(self):
+        for p in (self.cli, self.srv):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+class Capture:
+    """tcpdump -w on dev in ns, from the moment it listens; packets() stops it and
+    returns what it saw, read by scapy; stop() gives the file (snaplen 0: whole
+    packets)."""
+
+    def __init__(self, ns, dev, filt=(), snaplen=256):
+        fd, self.path = tempfile.mkstemp(prefix="ipsecif-cap-", suffix=".pcap")
+        os.close(fd)
+        # Immediate mode: without it, packets wait in the kernel's ring for up to a
+        # second, and those still there when tcpdump is stopped are lost.
+        self.p = subprocess.Popen(["ip", "netns", "exec", ns.name, "tcpdump", "-i", dev, "-n",
+                                   "--immediate-mode", "-U", "-s", str(snaplen),
+                                   "-w", self.path] + list(filt),
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        line = self.p.stderr.readline()
+        assert "listening on" in line, line
+
+    def stop(self):
+        """Stop capturing; the pcap's path (close() removes it)."""
+        # What has been captured is written within moments: wait until the file is still.
+        size, end = -1, time.time() + 3
+        while time.time() < end and os.path.getsize(self.path) != size:
+            size = os.path.getsize(self.path)
+            time.sleep(0.05)
+        self.p.send_signal(signal.SIGINT)
+        self.p.communicate(timeout=10)
+        return self.path
+
+    def packets(self):
+        from scapy.all import rdpcap
+        try:
+            return list(rdpcap(self.stop()))
+        finally:
+            os.unlink(self.path)
+
+    def close(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+
+
+def veth(a, a_dev, b, b_dev, a_addrs=(), b_addrs=()):
+    """A veth from namespace a to b, up, with addresses ("10.0.0.1/24", "2001:db8::1/64")."""
+    a("ip", "link", "add", a_dev, "type", "veth", "peer", "name", b_dev, "netns", b.name)
+    for ns, dev, addrs in ((a, a_dev, a_addrs), (b, b_dev, b_addrs)):
+        for addr in addrs:
+            ns("ip", "addr", "add", addr, "dev", dev, *(["nodad"] if ":" in addr else []))
+        ns("ip", "link", "set", dev, "up")

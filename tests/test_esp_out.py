@@ -23,7 +23,7 @@ from scapy.layers.ipsec import ESP
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
-from dp import (DataPath, SUITES, LOCAL4, LOCAL6, PEER4, PEER6, F_INET6, F_ECN, SA_ESN,
+from dp import (DataPath, SUITES, LOCAL4, LOCAL6, PEER4, PEER6, F_INET6, F_ECN, F_NATT, SA_ESN,
                 SA_NATT, EV_ACQUIRE, EV_SOFT, EV_HARD, EV_SEQ, save_pcap, scapy_sa)
 from netns import Netns
 
@@ -212,6 +212,22 @@ def test_natt(env):
             o = Ether(out)[IPv6]
             del o[UDP].chksum
             assert chk != 0 and IPv6(bytes(o))[UDP].chksum == chk
+        assert bytes(t.open(out)) == bytes(inner)
+
+
+def test_link0_natt_default_port(env):
+    """link0 wraps an SA set without NAT-T in UDP 4500 both ways (ipsecif(4));
+    without link0 the same SA sends plain ESP."""
+    for flags, udp in ((F_INET6 | F_NATT, True), (F_INET6, False)):
+        t = Out(env, SUITES[0], 4, flags=flags)
+        inner = inner_packet(4)
+        ret, out = t.send(inner)
+        assert ret == TC_ACT_REDIRECT
+        o = Ether(out)[IP]
+        assert o.proto == (17 if udp else 50)
+        if udp:
+            assert (o[UDP].sport, o[UDP].dport, o[UDP].chksum) == (4500, 4500, 0)
+            assert o.len == len(bytes(o)) and o[UDP].len == len(bytes(o[UDP]))
         assert bytes(t.open(out)) == bytes(inner)
 
 

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from agents import agent, ctl, pin_dir, run_in, wait_gone, CTL
+from agents import agent, ctl, pin_dir, run_in, setkey, wait_gone, CTL
 from netns import Netns
 from sites import transfer
 
@@ -30,11 +30,6 @@ VARIANTS = {
     "aes-gcm-16": ("0x" + "11" * 20, "0x" + "22" * 20),
     "chacha20-poly1305": ("0x" + "33" * 36, "0x" + "44" * 36),
 }
-
-
-def setkey(ns, script):
-    return subprocess.run(["ip", "netns", "exec", ns.name, CTL, "setkey", "-c"], input=script,
-                          capture_output=True, text=True, timeout=30)
 
 
 @pytest.fixture

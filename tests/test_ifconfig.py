@@ -59,6 +59,17 @@ def test_freebsd_example(site):
     assert "tc_esp_out" in site("tc", "filter", "show", "dev", "ipsec0p", "ingress").stdout
 
 
+def test_inner_peers_both_families(site):
+    """inet and inet6 ADDR PEER: the peer is set for IPv6 too, with its route."""
+    ctl(site, "ipsec0", "create", "inet", "172.16.0.1/32", "172.16.0.2",
+        "inet6", "fd10::1/128", "fd10::2")
+    addrs = json.loads(site("ip", "-j", "addr", "show", "ipsec0").stdout)[0]["addr_info"]
+    got = {(a["family"], a["local"], a.get("address"), a["prefixlen"]) for a in addrs}
+    assert got == {("inet", "172.16.0.1", "172.16.0.2", 32),
+                   ("inet6", "fd10::1", "fd10::2", 128)}, got
+    assert "dev ipsec0" in site("ip", "-6", "route", "get", "fd10::2").stdout
+
+
 def test_netbsd_flags_and_mtu(site):
     ctl(site, "ipsec0", "create")
     ctl(site, "ipsec0", "tunnel", "192.168.0.1", "192.168.0.2")

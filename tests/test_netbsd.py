@@ -19,7 +19,7 @@ import pytest
 from agents import agent, ctl, pin_dir, run_in, wait_gone
 from netns import Netns
 from sites import transfer
-from test_freebsd import setkey
+from agents import setkey
 
 KEY_AB, KEY_BA = "0x" + "5a" * 36, "0x" + "a5" * 36
 

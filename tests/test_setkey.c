@@ -80,7 +80,8 @@ static void test_forms(void)
 	if (s.n == 9) {
 		const struct setkey_cmd *c = &s.cmds[0];
 
-		CHECK(c->family == AF_INET6 && c->sport == 0 && c->dport == 4500, "addresses");
+		CHECK(c->family == AF_INET6 && c->sport == 0 && c->dport == 4500 && c->natt,
+		      "addresses");
 		CHECK(c->spi == 0x1000 && c->replay == 256 && c->replay_set && c->esn, "spi, -r, -f");
 		CHECK(c->hard_time == 3600 && c->soft_time == 3000 && c->hard_bytes == 1000000 &&
 		      c->soft_bytes == 900000, "lifetimes");
@@ -204,10 +205,43 @@ static void test_bad(void)
 	test_end();
 }
 
+/* NAT-T (RFC 3948): esp-udp as ipsec-tools spells it, or ports; plain esp without. */
+static void test_natt(void)
+{
+	static const struct {
+		const char *text;
+		bool natt;
+		__u16 sport, dport;
+	} cases[] = {
+		{ "add 10.0.0.1 10.0.0.2 esp 1000", false, 0, 0 },
+		{ "add 10.0.0.1 10.0.0.2 esp-udp 1000", true, 0, 0 },
+		{ "add 10.0.0.1[4500] 10.0.0.2[14500] esp 1000", true, 4500, 14500 },
+		{ "add 10.0.0.1 10.0.0.2[14500] esp-udp 1000", true, 0, 14500 },
+	};
+	struct setkey_script s;
+	char text[256], err[256];
+	size_t i;
+
+	test_begin("setkey: esp-udp and addr[port] ask for ESP in UDP, plain esp does not");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text), "%s -E aes-gcm-16 0x%040d;", cases[i].text, 0);
+		CHECK(parse(text, &s, err, sizeof(err)) == 0 && s.n == 1, "%s: %s", text, err);
+		if (s.n == 1)
+			CHECK(s.cmds[0].natt == cases[i].natt && s.cmds[0].sport == cases[i].sport &&
+			      s.cmds[0].dport == cases[i].dport, "%s", text);
+		setkey_script_free(&s);
+	}
+	CHECK(parse("deleteall 10.0.0.1 10.0.0.2 esp-udp;", &s, err, sizeof(err)) == 0 &&
+	      s.n == 1 && s.cmds[0].op == SETKEY_DELETEALL, "deleteall esp-udp: %s", err);
+	setkey_script_free(&s);
+	test_end();
+}
+
 int main(void)
 {
 	test_freebsd_example();
 	test_forms();
+	test_natt();
 	test_bad();
 	return test_summary();
 }
