@@ -198,3 +198,38 @@ def swanctl_conf(me, peer, my_id, peer_id, reqid, esp, psk, ike="aes256gcm16-prf
                                esp=esp, psk=psk, ike=ike, start=start, rekey=rekey,
                                life=life, rand=rand, ike_rekey=ike_rekey, reauth=reauth,
                                ike_extra=extra)
+
+
+class GuestCharon:
+    """charon with kernel-netlink inside a UML guest (tests/uml.py): the
+    Linux kernel's own ESP under strongSwan's own IKE.  Its files are in
+    the guest's /run; its configuration is read from the host's files."""
+
+    def __init__(self, guest):
+        self.guest = guest
+        conf = guest.file("strongswan.conf", CONF.format(
+            load=CRYPTO + " kernel-netlink socket-default vici", tmp="/run", extra="",
+            routes="yes"))
+        self.uri = "unix:///run/charon.vici"
+        guest.sh(f"STRONGSWAN_CONF={conf} {CHARON} >/run/charon.out 2>&1 &")
+        if not wait_for(lambda: self.swanctl("--stats", check=False).returncode == 0, 30):
+            raise AssertionError("charon in the guest did not come up:\n" + self.log())
+
+    def swanctl(self, cmd, *args, check=True, timeout=30):
+        r = self.guest(SWANCTL, cmd, "--uri", self.uri, *args, check=False, timeout=timeout)
+        if check:
+            assert r.returncode == 0, r.stdout
+        return r
+
+    def load(self, text):
+        return self.swanctl("--load-all", "--noprompt", "--file",
+                            self.guest.file("swanctl.conf", text))
+
+    def log(self):
+        return self.guest.sh("cat /run/charon.log /run/charon.out", check=False).stdout
+
+    def count(self, pattern):
+        return len(re.findall(pattern, self.log()))
+
+    def close(self):
+        self.guest.sh("kill $(cat /run/charon.pid)", check=False)

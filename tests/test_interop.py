@@ -18,7 +18,6 @@ side.  The same with NAT-T (UDP 4500 both ends, `encap espinudp`).
 """
 import json
 import os
-import re
 
 import pytest
 
@@ -26,7 +25,7 @@ from agents import agent, ctl, wait_gone
 from netns import Netns
 from sites import Capture, transfer
 from test_freebsd import setkey
-from uml import Guest
+from uml import Guest, xfrm_states
 
 MB20 = 20 * 1000 * 1000
 X4, X6 = "10.100.0.2", "fd00:100::2"
@@ -127,21 +126,6 @@ def site(host_bpffs):
             a.close()
 
 
-def kernel_states(guest):
-    """`ip -s xfrm state` by SPI: packets, bytes, replay and integrity failures."""
-    out = guest("ip", "-s", "xfrm", "state").stdout
-    states = {}
-    for block in re.split(r"\n(?=src )", out.strip()):
-        spi = re.search(r"spi (0x[0-9a-f]+)", block)
-        cur = re.search(r"lifetime current:\s+(\d+)\(bytes\), (\d+)\(packets\)", block)
-        st = re.search(r"replay (\d+) failed (\d+)", block)
-        if spi and cur and st:
-            states[int(spi.group(1), 16)] = {
-                "bytes": int(cur.group(1)), "packets": int(cur.group(2)),
-                "replay": int(st.group(1)), "failed": int(st.group(2))}
-    return states
-
-
 def configure(a, guest, suite, esn, outer, spi_out, spi_in, natt=False):
     """One SA pair on both sides, and the guest's tunnel policies for both
     inner families (one SA pair carries both, as on ipsecif).  Returns the
@@ -194,7 +178,7 @@ XFRM_ERRORS = ("XfrmInError", "XfrmInHdrError", "XfrmInNoStates", "XfrmInStatePr
 
 
 def counters(a, guest, spi_out, spi_in):
-    ours, theirs = our_sas(a), kernel_states(guest)
+    ours, theirs = our_sas(a), xfrm_states(guest)
     return {"ours_out": ours[spi_out], "ours_in": ours[spi_in],
             "kernel_in": theirs[spi_out], "kernel_out": theirs[spi_in]}
 

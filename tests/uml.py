@@ -24,6 +24,7 @@ host's files (scripts, keys) but writes only to its own /run.
 import base64
 import os
 import queue
+import re
 import shlex
 import shutil
 import signal
@@ -195,6 +196,21 @@ class Guest:
                 os.rmdir(MODULES)
             except OSError:
                 pass            # another guest still uses it
+
+
+def xfrm_states(guest):
+    """`ip -s xfrm state` by SPI: packets, bytes, replay and integrity failures."""
+    out = guest("ip", "-s", "xfrm", "state").stdout
+    states = {}
+    for block in re.split(r"\n(?=src )", out.strip()):
+        spi = re.search(r"spi (0x[0-9a-f]+)", block)
+        cur = re.search(r"lifetime current:\s+(\d+)\(bytes\), (\d+)\(packets\)", block)
+        st = re.search(r"replay (\d+) failed (\d+)", block)
+        if spi and cur and st:
+            states[int(spi.group(1), 16)] = {
+                "bytes": int(cur.group(1)), "packets": int(cur.group(2)),
+                "replay": int(st.group(1)), "failed": int(st.group(2))}
+    return states
 
 
 class GuestProc:
