@@ -105,7 +105,7 @@ def transfer(src, dst, dst_addr, size=SIZE):
     finally:
         if srv.poll() is None:
             srv.kill()
-    assert got == cli.stdout.split(), "content differs"
+    assert got == cli.stdout.split(), f"content differs: sent {cli.stdout}, received {got}"
     assert int(got[0]) == size
 
 

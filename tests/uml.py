@@ -224,12 +224,14 @@ class GuestProc:
     def readline(self, timeout=30):
         end = time.time() + timeout
         while time.time() < end:
+            # Whether it has exited, before reading: a line written just
+            # before the exit is then in what is read.
+            done = self.poll() is not None
             lines = self.guest.sh(f"cat {self.out}", check=False).stdout.splitlines(True)
-            if len(lines) > self.seen and (lines[self.seen].endswith("\n")
-                                          or self.poll() is not None):
+            if len(lines) > self.seen and (lines[self.seen].endswith("\n") or done):
                 self.seen += 1
                 return lines[self.seen - 1]
-            if self.poll() is not None and len(lines) <= self.seen:
+            if done:
                 return ""
             time.sleep(0.05)
         raise GuestError(f"UML guest: no output from process {self.pid} in {timeout} s")
