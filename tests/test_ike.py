@@ -148,7 +148,9 @@ def test_trap_ping_transfer(sites, esp):
         flow.kill()
         flow.wait()
     print(f"\n{esp}: first packet to first ESP packet: {1000 * (t_esp - t_first):.1f} ms")
-    assert re.search(r"ipsecif: acquire for reqid 100|acquire", a.charon.log())
+    # The data path's acquire, through the agent and the plugin, into charon's trap.
+    assert "ipsecif: acquire for reqid 100" in a.charon.log()
+    assert "creating acquire job for policy with reqid {100}" in a.charon.log()
     assert a.charon.count(r"CHILD_SA net\{\d+\} established") == 1
     # Both directions, both inner families, and TCP with its content hashed.
     assert ping(a, 20) == (20, 20)
