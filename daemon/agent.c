@@ -1356,6 +1356,30 @@ static void sa_readdress(struct ipsecif_sa *cur, const struct table_sa *n)
 }
 
 /*
+ * MOBIKE (RFC 4555) moved an SA that served interface name: the tunnel
+ * follows it, as the key manager's view of the endpoints is the current
+ * one.  The interface's other SAs come along as the key manager updates
+ * them; one that cannot (another interface has those endpoints) stays
+ * inactive, and the log says why.
+ */
+static void tunnel_follow(struct agent *a, const char *name, const struct table_sa *t, bool in)
+{
+	const union ipsecif_addr *src = in ? &t->dst : &t->src, *dst = in ? &t->src : &t->dst;
+	struct table_iface *f;
+	char err[256];
+	long mtu;
+
+	if (table_set_tunnel(&a->t, name, t->family, src, dst, err, sizeof(err))) {
+		logmsg(LOG_WARNING, "SA %u moved: %s", t->spi, err);
+		return;
+	}
+	f = table_find(&a->t, name);
+	mtu = dev_attr(name, "mtu");
+	mtu_refresh(a, f, mtu > 0 ? mtu : default_mtu());
+	logmsg(LOG_NOTICE, "%s: the tunnel follows SA %u (MOBIKE)", name, t->spi);
+}
+
+/*
  * New addressing for an SA in place (MOBIKE, RFC 4555; NAT-T ports,
  * RFC 3948): the map entry keeps its counters and, outbound, its
  * sequence number, so nothing is sent twice with one number.
@@ -1367,7 +1391,8 @@ static int sa_update(struct agent *a, struct table_sa *t, const struct ctl_sa *c
 	struct ipsecif_sa_key old_k, k;
 	struct ipsecif_sa cur;
 	struct table_sa n = *t;
-	bool in;
+	bool in, in_old = false;
+	const struct table_iface *f = table_sa_iface(&a->t, t, &in_old);
 
 	if (c->new_flags & ~(IPSECIF_SA_F_ESN | IPSECIF_SA_F_NATT))
 		return errmsg(err, errlen, -EINVAL, "SA %u: unknown flags %#x", t->spi,
@@ -1394,6 +1419,8 @@ static int sa_update(struct agent *a, struct table_sa *t, const struct ctl_sa *c
 			bpf_map_delete_elem(in_fd, &old_k);
 	}
 	*t = n;
+	if (f && !table_sa_iface(&a->t, t, &in))
+		tunnel_follow(a, f->name, t, in_old);
 	if (!table_sa_iface(&a->t, t, &in))
 		sa_unmap(a, t);	/* no interface has these endpoints */
 	sas_changed(a);

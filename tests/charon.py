@@ -34,6 +34,8 @@ BACKENDS = {
 CONF = """charon {{
     load = {load}
     install_routes = {routes}
+    # IKE never over its own tunnels (MOBIKE would probe paths through them).
+    interfaces_ignore = ipsec0
     install_virtual_ip = no
     retransmit_timeout = 1.0
     retransmit_base = 1.4

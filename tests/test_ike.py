@@ -148,7 +148,9 @@ def test_trap_ping_transfer(sites, esp):
         flow.kill()
         flow.wait()
     print(f"\n{esp}: first packet to first ESP packet: {1000 * (t_esp - t_first):.1f} ms")
-    assert re.search(r"ipsecif: acquire for reqid 100|acquire", a.charon.log())
+    # The data path's acquire, through the agent and the plugin, into charon's trap.
+    assert "ipsecif: acquire for reqid 100" in a.charon.log()
+    assert "creating acquire job for policy with reqid {100}" in a.charon.log()
     assert a.charon.count(r"CHILD_SA net\{\d+\} established") == 1
     # Both directions, both inner families, and TCP with its content hashed.
     assert ping(a, 20) == (20, 20)
@@ -369,3 +371,36 @@ def test_installed_plugin(sites):
         assert wait_for(lambda: "subscribed to ipsecif-agent's events" in s.charon.log(), 5)
     assert wait_for(lambda: ping(a, 1)[1] == 1, 15), a.charon.log()
     assert ping(a, 10) == (10, 10)
+
+
+def test_mobike_tunnel_follows(sites):
+    """
+    Site A's underlay address changes: charon moves the IKE_SA and its
+    CHILD_SA with MOBIKE (RFC 4555), both plugins update the SAs in place,
+    and both interfaces' tunnels follow.
+    """
+    a, b = sites
+    # The second address outlives the first (else the kernel drops it too).
+    a.ns("sysctl", "-qw", "net.ipv4.conf.ul0.promote_secondaries=1")
+    a.ns("ip", "addr", "add", "192.0.2.11/24", "dev", "ul0")
+    psk = os.urandom(16).hex()
+    for s in sites:
+        s.charon = Charon(s.ns)
+        conf = swanctl_conf(UL[s.name], UL[s.peer], f"{s.name}.test", f"{s.peer}.test",
+                            REQID[s.name], "aes128gcm16-esn", psk)
+        # A may use either of its addresses; B answers whichever A uses.
+        conf = conf.replace(f"local_addrs = {UL['a']}", "local_addrs = %any").replace(
+            f"remote_addrs = {UL['a']}", "remote_addrs = %any")
+        s.charon.load(conf)
+    assert wait_for(lambda: ping(a, 1)[1] == 1, 15), a.charon.log()
+    a.ns("ip", "addr", "del", f"{UL['a']}/24", "dev", "ul0")
+    assert wait_for(lambda: a.ipsec0()["tunnel"]["src"] == "192.0.2.11" and
+                    b.ipsec0()["tunnel"]["dst"] == "192.0.2.11", 15), \
+        a.charon.log()[-3000:] + b.charon.log()[-3000:]
+    assert wait_for(lambda: ping(a, 1)[1] == 1, 10)
+    assert ping(a, 20) == (20, 20)
+    assert ping(b, 20) == (20, 20)
+    for s in sites:
+        sas = s.sas()
+        assert len(sas) == 2 and all(x["state"] == "active" for x in sas), sas
+        assert all("192.0.2.11" in (x["src"], x["dst"]) for x in sas), sas
