@@ -14,6 +14,9 @@ libnl-3-dev libnl-route-3-dev libnl-xfrm-3-dev
 libssl-dev
 iproute2 iputils-ping kmod ethtool
 python3 python3-pytest python3-scapy python3-cryptography
+iperf3 wireguard-go wireguard-tools python3-matplotlib util-linux
+strongswan-charon strongswan-swanctl libcharon-extra-plugins
+libstrongswan-extra-plugins libstrongswan-standard-plugins
 "
 
 missing=""
