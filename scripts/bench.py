@@ -21,7 +21,9 @@ max reported):
   tcp   iperf3 TCP, one flow, src -> sink;
   udp   iperf3 UDP, 1400-byte IP datagrams (-l 1372), unlimited rate;
         the receiver's goodput;
-  cost  per site, CPU per packet (the pps run) and per GB (the tcp run):
+  cost  per site, CPU per packet (the pps run) and per GB (the tcp run),
+        from one more run of each with BPF statistics on (they slow cheap
+        programs down, so the rates are measured without them):
         the BPF run time of the site's programs (kernel BPF statistics)
         for ipsecif, the process's CPU time for wireguard-go and charon;
         and the whole machine's busy CPU (/proc/stat), which includes
@@ -90,13 +92,25 @@ def sh(*args, check=True, **kw):
 
 # -- BPF run-time statistics (BPF_ENABLE_STATS: on while the fd is open) --
 
-def bpf_stats_on():
-    libc = ctypes.CDLL(None, use_errno=True)
-    attr = (ctypes.c_uint32 * 4)(0)           # enable_stats.type = BPF_STATS_RUN_TIME
-    fd = libc.syscall(321, 32, attr, ctypes.sizeof(attr))  # __NR_bpf, BPF_ENABLE_STATS
-    if fd < 0:
-        raise OSError(ctypes.get_errno(), "BPF_ENABLE_STATS")
-    return fd
+@contextlib.contextmanager
+def bpf_stats(on=True):
+    """
+    BPF programs' run time counted while inside (BPF_ENABLE_STATS, as long
+    as its fd is open).  It reads the clock twice per program run, which
+    is a sixth of a cheap XDP program's time: rates are measured without.
+    """
+    fd = -1
+    if on:
+        libc = ctypes.CDLL(None, use_errno=True)
+        attr = (ctypes.c_uint32 * 4)(0)       # enable_stats.type = BPF_STATS_RUN_TIME
+        fd = libc.syscall(321, 32, attr, ctypes.sizeof(attr))  # __NR_bpf, BPF_ENABLE_STATS
+        if fd < 0:
+            raise OSError(ctypes.get_errno(), "BPF_ENABLE_STATS")
+    try:
+        yield
+    finally:
+        if fd >= 0:
+            os.close(fd)
 
 
 def prog_runtime(ns, prog_id):
@@ -429,7 +443,7 @@ def cost_end(t, c0, units):
     return out
 
 
-def measure_pps(t, seconds, threads=None, cpus=None):
+def measure_pps(t, seconds, threads=None, cpus=None, perf=None):
     gen = [GEN, "-t", str(threads or 1), "eth0", mac(t.a, "lan0"), SRC, SINK]
     if cpus:
         gen = ["taskset", "-c", cpus] + gen
@@ -440,7 +454,13 @@ def measure_pps(t, seconds, threads=None, cpus=None):
             raise RuntimeError(p.stderr.read().strip())
         time.sleep(min(0.5, seconds / 2))     # past the neighbour resolution
         c0, n0, t0 = cost_start(t), t.sink_count(), time.time()
-        time.sleep(seconds)
+        if perf:
+            # Software clock samples of every CPU (no PMU in most VMs); JITed
+            # BPF programs show as bpf_prog_TAG_NAME.
+            sh("perf", "record", "-q", "-a", "-e", "cpu-clock", "-F", "1999", "-o", perf,
+               "--", "sleep", str(seconds))
+        else:
+            time.sleep(seconds)
         n1, t1 = t.sink_count(), time.time()
         cost = cost_end(t, c0, max(n1 - n0, 1))
     finally:
@@ -504,29 +524,38 @@ def run_case(name, setup, progs, args, queues=1, scaling=None):
         # A first packet each way: neighbours resolved, SAs negotiated.
         wait_for(lambda: t.src("ping", "-c", "1", "-W", "1", SINK, check=False).returncode == 0,
                  "a ping across", timeout=20)
-        plan = []
+        perf = os.path.join(os.path.dirname(args.json), f"perf-{name}.data") \
+            if name in args.perf.split(",") and not scaling else None
+        # Each: (metric, function(profile?), is a cost measured).
         if scaling == "1core":
-            plan = [("pps", lambda: measure_pps(t, args.pps_seconds, 1, "0")),
-                    ("tcp", lambda: iperf(t, args.seconds, flows=2, clients=2, cpus=["0", "0"]))]
+            plan = [("pps", lambda p: measure_pps(t, args.pps_seconds, 1, "0"), True),
+                    ("tcp", lambda p: iperf(t, args.seconds, flows=2, clients=2,
+                                            cpus=["0", "0"]), True)]
         elif scaling == "2core":
-            plan = [("pps", lambda: measure_pps(t, args.pps_seconds, 2)),
-                    ("tcp", lambda: iperf(t, args.seconds, flows=2, clients=2, cpus=["0", "1"]))]
+            plan = [("pps", lambda p: measure_pps(t, args.pps_seconds, 2), True),
+                    ("tcp", lambda p: iperf(t, args.seconds, flows=2, clients=2,
+                                            cpus=["0", "1"]), True)]
         else:
-            plan = [("pps", lambda: measure_pps(t, args.pps_seconds)),
-                    ("tcp", lambda: iperf(t, args.seconds)),
-                    ("udp", lambda: iperf(t, args.seconds, udp=True))]
-        for metric, fn in plan:
-            vals, costs = [], []
-            for _ in range(args.reps):
+            plan = [("pps", lambda p: measure_pps(t, args.pps_seconds, perf=p and perf), True),
+                    ("tcp", lambda p: iperf(t, args.seconds), True),
+                    ("udp", lambda p: iperf(t, args.seconds, udp=True), False)]
+        for metric, fn, costed in plan:
+            vals, cost = [], None
+            # The smoke run's one run gives both; otherwise the costs come
+            # from one more run, with BPF statistics on.
+            for i in range(args.reps + (costed and not args.smoke)):
                 try:
-                    v, c = fn()
-                    vals.append(v)
-                    costs.append(c)
+                    with bpf_stats(args.smoke or i == args.reps):
+                        v, c = fn(i == 0)
+                    if i < args.reps:
+                        vals.append(v)
+                    if args.smoke or i == args.reps:
+                        cost = c
                 except Exception as e:     # noqa: BLE001 -- recorded, the run goes on
                     res["errors"].append(f"{metric}: {e}")
             res["metrics"][metric] = summary(vals)
-            if costs:
-                res["cost"][metric] = {k: statistics.median(c[k] for c in costs) for k in costs[0]}
+            if cost and costed:
+                res["cost"][metric] = cost
     except Exception as e:                  # noqa: BLE001
         res["errors"].append(f"setup: {e}")
     finally:
@@ -641,13 +670,15 @@ def main():
     ap.add_argument("--cases", default="", help="comma-separated names (default: all)")
     ap.add_argument("--no-scaling", action="store_true")
     ap.add_argument("--smoke", action="store_true", help="one short run of each case")
+    ap.add_argument("--perf", default="", metavar="CASES",
+                    help="profile these cases' 64-byte runs: build/bench/perf-CASE.{data,txt}")
     ap.add_argument("--json", default=os.path.join(BUILD, "bench", "bench.json"))
     ap.add_argument("--png", default=os.path.join(BUILD, "bench", "bench.png"))
     args = ap.parse_args()
     if args.smoke:
         args.reps, args.seconds, args.pps_seconds = 1, 0, 0.3
     names = [c for c in args.cases.split(",") if c] or list(CASES)
-    unknown = [n for n in names if n not in CASES and n.rsplit("-", 1)[0] not in CASES]
+    unknown = [n for n in names if n not in CASES]
     if unknown:
         ap.error(f"unknown cases: {', '.join(unknown)} (known: {', '.join(CASES)})")
     os.makedirs(os.path.dirname(args.json), exist_ok=True)
@@ -660,25 +691,29 @@ def main():
     os.makedirs(progs)
     sh("bpftool", "prog", "loadall", BENCH_OBJ, f"{progs}/p", "pinmaps", f"{progs}/m",
        "type", "xdp")
-    stats_fd = bpf_stats_on()
     res = {}
     started = time.time()
     try:
-        for name in names:
-            if name not in CASES:
-                continue
+        runs = [(n, n, 1, None) for n in names]
+        if not args.no_scaling:
+            runs = [r for n in names for r in [(n, n, 1, None)] + (
+                [(f"{n}-{sc}", n, 2, sc) for sc in ("1core", "2core")] if n in SCALING else [])]
+        for label, name, queues, sc in runs:
             t0 = time.time()
-            res[name] = run_case(name, CASES[name], progs, args)
-            log(f"bench: {name} ({time.time() - t0:.1f} s)")
-            if name in SCALING and not args.no_scaling:
-                for sc in ("1core", "2core"):
-                    t0 = time.time()
-                    res[f"{name}-{sc}"] = run_case(name, CASES[name], progs, args, queues=2,
-                                                   scaling=sc)
-                    log(f"bench: {name}-{sc} ({time.time() - t0:.1f} s)")
+            res[label] = run_case(name, CASES[name], progs, args, queues, sc)
+            log(f"bench: {label} ({time.time() - t0:.1f} s)")
     finally:
-        os.close(stats_fd)
         shutil.rmtree(progs, ignore_errors=True)
+    for name in filter(None, args.perf.split(",")):
+        data = os.path.join(os.path.dirname(args.json), f"perf-{name}.data")
+        if os.path.exists(data):
+            # The packets' work runs in the generator's context (softirqs on
+            # its return from the kernel) or in ksoftirqd; not other load.
+            rep = sh("perf", "report", "-i", data, "--stdio", "--sort", "sym", "--comm",
+                     "bench_gen,ksoftirqd/0,ksoftirqd/1", "--percentage", "relative",
+                     "--percent-limit", "0.5", check=False).stdout
+            with open(data[:-5] + ".txt", "w") as f:
+                f.write(rep)
     tg = targets(res)
     out = {"machine": machine(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ",
                                                           time.gmtime(started)),
