@@ -147,7 +147,7 @@ class Topo:
         self.src, self.a, self.b, self.sink = (Netns("ipsecif-bench") for _ in range(4))
         self.procs = []                      # (netns, Popen) to stop
         self.site_pids = {}                  # site -> pid of its user-space data path
-        self.site_progs = {}                 # site -> [(netns, prog id)]
+        self.site_progs = {}                 # site -> [(netns, prog id, name)]
         self.tmp = None
         q = ["numtxqueues", str(queues), "numrxqueues", str(queues)]
         self.src("ip", "link", "add", "eth0", *q, "type", "veth", "peer", "name", "lan0", *q,
@@ -272,7 +272,7 @@ def case_xdp_fwd(t):
     t.attach(t.src, "eth0", "xdp_pass")      # redirects back into src need NAPI
     routes(t)
     prog = xdp_prog_id(t.a, "lan0")
-    t.site_progs = {"A+B": [(t.a, prog)]}    # one program serves both sites
+    t.site_progs = {"A+B": [(t.a, prog, "xdp_fwd_plain")]}  # one program, both sites
 
 
 def ipsecif(t, suite, xdp):
@@ -300,7 +300,7 @@ def ipsecif(t, suite, xdp):
         for p in ("xdp_esp_in", "tc_esp_out", "xdp_lan"):
             j = json.loads(g("bpftool", "-j", "prog", "show", "pinned",
                              f"{BPFFS}/net-{ino}/prog_{p}").stdout)
-            ids.append((g, j["id"]))
+            ids.append((g, j["id"], p))
         t.site_progs[site] = ids
 
 
@@ -329,7 +329,10 @@ def case_wireguard(t):
     t.attach(t.a, "lan0", "xdp_pass")
 
 
-CHARON_PLUGINS = ["random", "nonce", "aes", "sha1", "sha2", "hmac", "gcm", "chapoly", "openssl",
+# openssl first: the first plugin to offer an algorithm provides it, and
+# OpenSSL's AES-GCM and ChaCha20-Poly1305 use the CPU's vector units
+# (strongSwan's own aes and gcm plugins are plain C, ten times slower).
+CHARON_PLUGINS = ["random", "nonce", "openssl", "aes", "sha1", "sha2", "hmac", "gcm", "chapoly",
                   "curve25519", "kdf", "pem", "pkcs1", "x509", "pubkey", "kernel-libipsec",
                   "kernel-netlink", "socket-default", "vici"]
 
@@ -428,16 +431,23 @@ SCALING = ["plain", "ipsecif-chacha", "ipsecif-chacha-xdp"]
 
 def cost_start(t):
     return {"busy": cpu_busy(),
-            "bpf": {s: [prog_runtime(ns, i) for ns, i in v] for s, v in t.site_progs.items()},
+            "bpf": {s: [prog_runtime(ns, i)[0] for ns, i, _ in v]
+                    for s, v in t.site_progs.items()},
             "proc": {s: proc_cpu(p) for s, p in t.site_pids.items()}}
 
 
 def cost_end(t, c0, units):
-    """CPU seconds per unit: the machine's, each site's BPF programs and processes."""
+    """
+    CPU seconds per unit: the machine's ("machine"), each site's BPF
+    programs ("site A bpf", and each program: "prog A xdp_lan") and
+    processes ("site A proc").
+    """
     out = {"machine": (cpu_busy() - c0["busy"]) / units}
     for s, v in t.site_progs.items():
-        ns_run = sum(prog_runtime(ns, i)[0] for ns, i in v) - sum(r for r, _ in c0["bpf"][s])
-        out[f"site {s} bpf"] = ns_run / 1e9 / units
+        runs = [prog_runtime(ns, i)[0] - r0 for (ns, i, _), r0 in zip(v, c0["bpf"][s])]
+        out[f"site {s} bpf"] = sum(runs) / 1e9 / units
+        for (_, _, name), r in zip(v, runs):
+            out[f"prog {s} {name}"] = r / 1e9 / units
     for s, p in t.site_pids.items():
         out[f"site {s} proc"] = (proc_cpu(p) - c0["proc"][s]) / units
     return out
@@ -609,7 +619,7 @@ def table(res, tg):
         m = r["metrics"]
         cost = r["cost"].get("pps", {})
         sites = ", ".join(f"{k.replace('site ', '')} {v:.0f}" for k, v in cost.items()
-                          if k != "machine")
+                          if k.startswith("site "))
         lines.append(f"{case:26} {fmt(m.get('pps'), 1e-6, 3):>20} {fmt(m.get('tcp')):>20} "
                      f"{fmt(m.get('udp')):>20}  {sites}")
         for e in r["errors"]:
@@ -620,6 +630,31 @@ def table(res, tg):
         ratio = "-" if x["ratio"] is None else f"{x['ratio']:.2f}"
         lines.append(f"{x['target']}: {ratio} ({state})")
     return "\n".join(lines)
+
+
+def markdown(out):
+    """The figures as docs/BENCHMARKS.md tabulates them (build/bench/bench.md)."""
+    m, res = out["machine"], out["cases"]
+    lines = [f"Run of {out['started']}: {m['cpu']}, {m['cpus']} CPUs, Linux {m['kernel']}, "
+             f"load average {m['load'][0]:.2f} at the end; --reps {out['params']['reps']}, "
+             f"--seconds {out['params']['seconds']}, --pps-seconds {out['params']['pps_seconds']}"
+             f"{' (smoke)' if out['params']['smoke'] else ''}.", "",
+             "| case | 64-byte Mpps | TCP Gbit/s | UDP 1400 B Gbit/s | "
+             "site A, B: ns/packet (64 B) | site A, B: CPU s/GB (TCP) | machine: CPU s/GB (TCP) |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for case, r in res.items():
+        me = r["metrics"]
+        pps, tcp = r["cost"].get("pps", {}), r["cost"].get("tcp", {})
+        site = lambda c, f: ", ".join(f.format(v) for k, v in c.items() if k.startswith("site "))
+        lines.append(f"| `{case}` | {fmt(me.get('pps'), 1e-6, 3)} | {fmt(me.get('tcp'))} | "
+                     f"{fmt(me.get('udp'))} | {site(pps, '{:.0f}') or '-'} | "
+                     f"{site(tcp, '{:.2f}') or '-'} | "
+                     f"{'%.2f' % tcp['machine'] if 'machine' in tcp else '-'} |")
+    lines += ["", "| target | ratio | met |", "|---|---:|---|"]
+    for x in out["targets"]:
+        lines.append(f"| {x['target']} | {'-' if x['ratio'] is None else '%.2f' % x['ratio']} | "
+                     f"{'-' if x['met'] is None else ('yes' if x['met'] else 'no')} |")
+    return "\n".join(lines) + "\n"
 
 
 def chart(res, path):
@@ -707,11 +742,14 @@ def main():
     for name in filter(None, args.perf.split(",")):
         data = os.path.join(os.path.dirname(args.json), f"perf-{name}.data")
         if os.path.exists(data):
-            # The packets' work runs in the generator's context (softirqs on
-            # its return from the kernel) or in ksoftirqd; not other load.
-            rep = sh("perf", "report", "-i", data, "--stdio", "--sort", "sym", "--comm",
-                     "bench_gen,ksoftirqd/0,ksoftirqd/1", "--percentage", "relative",
-                     "--percent-limit", "0.5", check=False).stdout
+            # Who ran (the machine's other load included), then the symbols
+            # of the contexts that carry the packets: the generator's (softirqs
+            # on its way out of the kernel), ksoftirqd, the user-space VPNs.
+            rep = sh("perf", "report", "-i", data, "--stdio", "--sort", "comm",
+                     "--percent-limit", "1", check=False).stdout
+            rep += sh("perf", "report", "-i", data, "--stdio", "--sort", "sym", "--comm",
+                      "bench_gen,ksoftirqd/0,ksoftirqd/1,wireguard-go,charon",
+                      "--percentage", "relative", "--percent-limit", "0.5", check=False).stdout
             with open(data[:-5] + ".txt", "w") as f:
                 f.write(rep)
     tg = targets(res)
@@ -724,10 +762,12 @@ def main():
            "cases": res, "targets": tg}
     with open(args.json, "w") as f:
         json.dump(out, f, indent=1)
+    with open(os.path.splitext(args.json)[0] + ".md", "w") as f:
+        f.write(markdown(out))
     print(table(res, tg))
     try:
         chart(res, args.png)
-        log(f"bench: {args.json}, {args.png}")
+        log(f"bench: {args.json} (and .md), {args.png}")
     except ImportError as e:
         log(f"bench: no chart ({e}); {args.json}")
     return 0
