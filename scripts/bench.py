@@ -167,8 +167,15 @@ class Topo:
             g("ip", "addr", "add", f"{lan}/24", "dev", "lan0")
             g("ip", "link", "set", "ul0", "up")
             g("ip", "addr", "add", f"{ul}/24", "dev", "ul0")
+        # Transmit queue i for CPU i (XPS): a flow's packets then stay on
+        # the queue, and so the NAPI, of the CPU that sends them, hop after
+        # hop, instead of wherever the flow's hash puts them.
+        for ns, devs in ((self.src, ["eth0"]), (self.a, ["lan0", "ul0"]),
+                         (self.b, ["ul0", "lan0"]), (self.sink, ["eth0"])):
+            for dev in devs:
+                for i in range(queues if queues > 1 else 0):
+                    ns("sh", "-c", f"echo {1 << i:x} > /sys/class/net/{dev}/queues/tx-{i}/xps_cpus")
         self.attach(self.sink, "eth0", "xdp_sink")
-        self.sink_prog = xdp_prog_id(self.sink, "eth0")
 
     def attach(self, ns, dev, prog):
         ns("bpftool", "net", "attach", "xdpdrv", "pinned", f"{self.progs}/p/{prog}", "dev", dev)
