@@ -43,7 +43,6 @@ import ctypes
 import json
 import os
 import platform
-import re
 import shutil
 import signal
 import statistics
@@ -114,8 +113,9 @@ def bpf_stats(on=True):
 
 
 def prog_runtime(ns, prog_id):
+    """ns the program has run for while BPF statistics were on."""
     j = json.loads(ns("bpftool", "-j", "prog", "show", "id", str(prog_id)).stdout)
-    return j.get("run_time_ns", 0), j.get("run_cnt", 0)
+    return j.get("run_time_ns", 0)
 
 
 def xdp_prog_id(ns, dev):
@@ -144,11 +144,18 @@ class Topo:
 
     def __init__(self, progs, queues=1):
         self.progs = progs
-        self.src, self.a, self.b, self.sink = (Netns("ipsecif-bench") for _ in range(4))
-        self.procs = []                      # (netns, Popen) to stop
+        self.procs = []                      # Popen objects to stop
         self.site_pids = {}                  # site -> pid of its user-space data path
         self.site_progs = {}                 # site -> [(netns, prog id, name)]
         self.tmp = None
+        self.src, self.a, self.b, self.sink = (Netns("ipsecif-bench") for _ in range(4))
+        try:
+            self.build(queues)
+        except Exception:
+            self.close()
+            raise
+
+    def build(self, queues):
         q = ["numtxqueues", str(queues), "numrxqueues", str(queues)]
         self.src("ip", "link", "add", "eth0", *q, "type", "veth", "peer", "name", "lan0", *q,
                  "netns", self.a.name)
@@ -438,7 +445,7 @@ SCALING = ["plain", "ipsecif-chacha", "ipsecif-chacha-xdp"]
 
 def cost_start(t):
     return {"busy": cpu_busy(),
-            "bpf": {s: [prog_runtime(ns, i)[0] for ns, i, _ in v]
+            "bpf": {s: [prog_runtime(ns, i) for ns, i, _ in v]
                     for s, v in t.site_progs.items()},
             "proc": {s: proc_cpu(p) for s, p in t.site_pids.items()}}
 
@@ -451,7 +458,7 @@ def cost_end(t, c0, units):
     """
     out = {"machine": (cpu_busy() - c0["busy"]) / units}
     for s, v in t.site_progs.items():
-        runs = [prog_runtime(ns, i)[0] - r0 for (ns, i, _), r0 in zip(v, c0["bpf"][s])]
+        runs = [prog_runtime(ns, i) - r0 for (ns, i, _), r0 in zip(v, c0["bpf"][s])]
         out[f"site {s} bpf"] = sum(runs) / 1e9 / units
         for (_, _, name), r in zip(v, runs):
             out[f"prog {s} {name}"] = r / 1e9 / units
@@ -534,8 +541,12 @@ def summary(values):
 
 def run_case(name, setup, progs, args, queues=1, scaling=None):
     """Every metric of one case, args.reps times each; None where it failed."""
-    t = Topo(progs, queues)
     res = {"metrics": {}, "cost": {}, "errors": []}
+    try:
+        t = Topo(progs, queues)
+    except Exception as e:                  # noqa: BLE001 -- recorded, the run goes on
+        res["errors"].append(f"topology: {e}")
+        return res
     try:
         setup(t)
         # A first packet each way: neighbours resolved, SAs negotiated.
