@@ -558,6 +558,32 @@ static int lan_find(const struct agent *a, int idx)
 	return -1;
 }
 
+/* LAN device k off the list: its pin goes, and with the last reference the program. */
+static void lan_forget(struct agent *a, int k)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/link_lan_%d", a->pin_dir, a->lan_devs[k]);
+	unlink(path);
+	bpf_link__destroy(a->lan_links[k]);
+	a->n_lan--;
+	a->lan_devs[k] = a->lan_devs[a->n_lan];
+	a->lan_links[k] = a->lan_links[a->n_lan];
+}
+
+/* LAN devices that are gone (their XDP program went with them) leave the list. */
+static void lan_prune(struct agent *a)
+{
+	char dev[IF_NAMESIZE];
+	int k;
+
+	for (k = a->n_lan; k-- > 0;)
+		if (!if_indextoname(a->lan_devs[k], dev)) {
+			logmsg(LOG_INFO, "LAN device %d is gone: xdp_lan with it", a->lan_devs[k]);
+			lan_forget(a, k);
+		}
+}
+
 /*
  * lan add|del DEV: xdp_lan, the XDP line-rate path's outbound half, on a
  * LAN-facing device (docs/DATAPATH.md).  A device has one XDP program, so
@@ -568,7 +594,6 @@ static int do_lan(struct agent *a, const struct ifcmd *c, char *out, size_t len)
 	struct bpf_link *l = NULL;
 	unsigned int idx = if_nametoindex(c->lan_dev);
 	int k = idx ? lan_find(a, idx) : -1, ret;
-	char path[256];
 	__u32 reqid;
 
 	if (!idx)
@@ -577,12 +602,7 @@ static int do_lan(struct agent *a, const struct ifcmd *c, char *out, size_t len)
 		if (k < 0)
 			return errmsg(out, len, -ENOENT, "ipsecifctl: %s: not a LAN device "
 				      "(lan add)\n", c->lan_dev);
-		snprintf(path, sizeof(path), "%s/link_lan_%d", a->pin_dir, a->lan_devs[k]);
-		unlink(path);
-		bpf_link__destroy(a->lan_links[k]);	/* the last reference: detached */
-		a->n_lan--;
-		a->lan_devs[k] = a->lan_devs[a->n_lan];
-		a->lan_links[k] = a->lan_links[a->n_lan];
+		lan_forget(a, k);
 		return 0;
 	}
 	if (k >= 0)
@@ -624,6 +644,7 @@ static int do_ifcmd(struct agent *a, const struct ctl_req *req, char *out, size_
 	ret = ifcmd_parse(req->argc, (char *const *)req->argv, &c, err, sizeof(err));
 	if (ret)
 		return errmsg(out, len, ret, "ipsecifctl: %s\n", err);
+	lan_prune(a);
 	if (c.lan)
 		return do_lan(a, &c, out, len);
 	if (c.show)

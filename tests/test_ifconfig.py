@@ -183,6 +183,14 @@ def test_lan_add_del(site):
     assert xdp_prog(site, "lan0") is None and json.loads(ctl(site, "-j").stdout)["lan"] == []
     assert not os.path.exists(f"{pin_dir(site)}/link_lan_{idx}")
 
+    # A LAN device that goes away leaves the list (and its pin) with it.
+    site("ip", "link", "add", "lan1", "type", "veth", "peer", "name", "lan1p")
+    ctl(site, "lan", "add", "lan1")
+    idx1 = site.ifindex("lan1")
+    site("ip", "link", "del", "lan1")
+    assert json.loads(ctl(site, "-j").stdout)["lan"] == []
+    assert not os.path.exists(f"{pin_dir(site)}/link_lan_{idx1}")
+
     # stop --flush takes it off.
     ctl(site, "lan", "add", "lan0p")
     assert xdp_prog(site, "lan0p") == "xdp_lan"
