@@ -22,7 +22,7 @@ SKELS    := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 
 LIB_OBJS := $(BUILD)/keys.o $(BUILD)/mtu.o $(BUILD)/setkey.o $(BUILD)/table.o $(BUILD)/ifcmd.o $(BUILD)/ctl.o
 TESTS    := $(BUILD)/test_crypto $(BUILD)/test_replay $(BUILD)/test_mtu $(BUILD)/test_setkey $(BUILD)/test_table $(BUILD)/test_ifcmd $(BUILD)/test_ctl
-BENCHES  := $(BUILD)/bench_crypto
+BENCHES  := $(BUILD)/bench_crypto $(BUILD)/bench_gen
 FIXTURES := $(BUILD)/dp_fixture
 PROGRAMS := $(BUILD)/ipsecif-agent $(BUILD)/ipsecifctl
 
@@ -43,7 +43,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all deps check test bench-crypto demo fuzz clean install-plugin soak
+.PHONY: all deps check test bench bench-crypto demo fuzz clean install-plugin soak
 
 FUZZ_SECONDS ?= 180
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Idaemon
@@ -86,7 +86,7 @@ $(BUILD)/dp_fixture: tests/dp_fixture.c tests/hex.h $(LIB_OBJS) $(SKELS)
 
 $(BUILD)/bench_%: tests/bench_%.c tests/ctest.h $(LIB_OBJS) $(SKELS)
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB_OBJS) -o $@ $(LDLIBS_BPF) -lcrypto
+	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB_OBJS) -o $@ $(LDLIBS_BPF) -lcrypto -lpthread
 
 $(SWAN_DIR)/src: scripts/fetch-strongswan.sh
 	$(call msg,FETCH,strongSwan source (Debian))
@@ -125,6 +125,13 @@ bench-crypto: deps
 	$(Q)$(MAKE) --no-print-directory $(BENCHES)
 	$(Q)mkdir -p $(BUILD)/bench
 	$(Q)$(BUILD)/bench_crypto --json $(BUILD)/bench/crypto.json
+
+# ipsecif beside plain routing, XDP forwarding, wireguard-go and strongSwan's
+# kernel-libipsec, in namespaces (scripts/bench.py; BENCH_ARGS="--reps 3 --seconds 10
+# --cases ..." and so on; docs/BENCHMARKS.md).  make check runs its --smoke.
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)/usr/bin/python3 scripts/bench.py $(BENCH_ARGS)
 
 # The NetBSD ipsecif(4) page's four hosts, live (SUITE=..., KEEP=1: scripts/demo.sh).
 demo: deps

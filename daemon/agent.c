@@ -91,6 +91,9 @@ struct agent {
 	int xdp_devs[MAX_XDP_DEVS];	/* where xdp_esp_in is attached */
 	struct bpf_link *xdp_links[MAX_XDP_DEVS];	/* pinned as link_xdp_IFINDEX */
 	int n_xdp;
+	int lan_devs[MAX_XDP_DEVS];	/* where xdp_lan is attached ("lan add DEV") */
+	struct bpf_link *lan_links[MAX_XDP_DEVS];	/* pinned as link_lan_IFINDEX */
+	int n_lan;
 	char pin_dir[128];
 	int lock_fd;
 	int sock;
@@ -111,6 +114,8 @@ static void sa_unmap(struct agent *a, const struct table_sa *t);
 static ssize_t sa_by_id(const struct agent *a, __u32 id);
 static void linger_end(struct agent *a, __u32 reqid, bool unmap);
 static void xdp_release_unused(struct agent *a);
+static int xdp_attach(struct agent *a, struct bpf_program *prog, const char *kind, int idx,
+		      struct bpf_link **out);
 static int mtu_refresh(struct agent *a, const struct table_iface *f, int mtu);
 
 /* CLOCK_MONOTONIC in ns: whole seconds would age an SA by a second at once. */
@@ -326,6 +331,7 @@ static void flag_names(__u32 flags, char *buf, size_t len, bool json)
 		const char *name;
 	} names[] = {
 		{ IPSECIF_F_NATT, "link0" }, { IPSECIF_F_ECN, "link1" }, { IPSECIF_F_INET6, "link2" },
+		{ IPSECIF_F_XDP_FWD, "xdpfwd" },
 	};
 	size_t i, n = 0;
 
@@ -466,9 +472,13 @@ static void show_traffic(struct agent *a, const struct table_iface *f, bool json
 	}
 	stats_sum(a->skel->maps.if_stats, f->reqid, &st);
 	*n += snprintf(out + *n, *n < len ? len - *n : 0,
-		       json ? "], \"packets\": %llu, \"bytes\": %llu, \"drops\": {" :
-			      "\tpackets %llu bytes %llu drops", (unsigned long long)st.packets,
-		       (unsigned long long)st.bytes);
+		       json ? "], \"packets\": %llu, \"bytes\": %llu" : "\tpackets %llu bytes %llu",
+		       (unsigned long long)st.packets, (unsigned long long)st.bytes);
+	/* Of those, on the XDP line-rate path (in text only once there are some). */
+	if (json || st.fast)
+		*n += snprintf(out + *n, *n < len ? len - *n : 0, json ? ", \"fast\": %llu" :
+			       " fast %llu", (unsigned long long)st.fast);
+	*n += snprintf(out + *n, *n < len ? len - *n : 0, json ? ", \"drops\": {" : " drops");
 	for (j = 0, first = true; j < IPSECIF_DROP_MAX; j++) {
 		if (!json && !st.drops[j])
 			continue;
@@ -534,6 +544,24 @@ static void show_one(struct agent *a, const struct table_iface *f, bool json, ch
 		*n += snprintf(out + *n, *n < len ? len - *n : 0, "}");
 }
 
+/* The LAN devices carrying xdp_lan, as a JSON array or a line of names. */
+static size_t show_lan(const struct agent *a, bool json, char *out, size_t len, size_t n)
+{
+	char dev[IF_NAMESIZE];
+	int k;
+
+	if (!json && !a->n_lan)
+		return n;
+	n += snprintf(out + n, n < len ? len - n : 0, json ? ", \"lan\": [" : "lan:");
+	for (k = 0; k < a->n_lan; k++) {
+		if (!if_indextoname(a->lan_devs[k], dev))
+			snprintf(dev, sizeof(dev), "#%d", a->lan_devs[k]);	/* gone since */
+		n += snprintf(out + n, n < len ? len - n : 0, json ? "%s\"%s\"" : "%s%s",
+			      json ? (k ? ", " : "") : " ", dev);
+	}
+	return n + snprintf(out + n, n < len ? len - n : 0, json ? "]" : "\n");
+}
+
 static int show(struct agent *a, const char *name, bool json, char *out, size_t len)
 {
 	size_t i, n = 0;
@@ -546,7 +574,90 @@ static int show(struct agent *a, const char *name, bool json, char *out, size_t 
 		if (!name[0] || !strcmp(a->t.ifaces[i].name, name))
 			show_one(a, &a->t.ifaces[i], json, out, len, &n);
 	if (json)
-		snprintf(out + n, n < len ? len - n : 0, "]}\n");
+		n += snprintf(out + n, n < len ? len - n : 0, "]");
+	if (json || !name[0])
+		n = show_lan(a, json, out, len, n);
+	if (json)
+		snprintf(out + n, n < len ? len - n : 0, "}\n");
+	return 0;
+}
+
+static int lan_find(const struct agent *a, int idx)
+{
+	int k;
+
+	for (k = 0; k < a->n_lan; k++)
+		if (a->lan_devs[k] == idx)
+			return k;
+	return -1;
+}
+
+/* LAN device k off the list: its pin goes, and with the last reference the program. */
+static void lan_forget(struct agent *a, int k)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/link_lan_%d", a->pin_dir, a->lan_devs[k]);
+	unlink(path);
+	bpf_link__destroy(a->lan_links[k]);
+	a->n_lan--;
+	a->lan_devs[k] = a->lan_devs[a->n_lan];
+	a->lan_links[k] = a->lan_links[a->n_lan];
+}
+
+/* LAN devices that are gone (their XDP program went with them) leave the list. */
+static void lan_prune(struct agent *a)
+{
+	char dev[IF_NAMESIZE];
+	int k;
+
+	for (k = a->n_lan; k-- > 0;)
+		if (!if_indextoname(a->lan_devs[k], dev)) {
+			logmsg(LOG_INFO, "LAN device %d is gone: xdp_lan with it", a->lan_devs[k]);
+			lan_forget(a, k);
+		}
+}
+
+/*
+ * lan add|del DEV: xdp_lan, the XDP line-rate path's outbound half, on a
+ * LAN-facing device (docs/DATAPATH.md).  A device has one XDP program, so
+ * an underlay that carries xdp_esp_in, or ipsecN and its peer, are refused.
+ */
+static int do_lan(struct agent *a, const struct ifcmd *c, char *out, size_t len)
+{
+	struct bpf_link *l = NULL;
+	unsigned int idx = if_nametoindex(c->lan_dev);
+	int k = idx ? lan_find(a, idx) : -1, ret;
+	__u32 reqid;
+
+	if (!idx)
+		return errmsg(out, len, -ENODEV, "ipsecifctl: %s: no such device\n", c->lan_dev);
+	if (c->lan == IFCMD_LAN_DEL) {
+		if (k < 0)
+			return errmsg(out, len, -ENOENT, "ipsecifctl: %s: not a LAN device "
+				      "(lan add)\n", c->lan_dev);
+		lan_forget(a, k);
+		return 0;
+	}
+	if (k >= 0)
+		return errmsg(out, len, -EEXIST, "ipsecifctl: %s: xdp_lan is on it already\n",
+			      c->lan_dev);
+	for (k = 0; k < a->n_xdp; k++)
+		if (a->xdp_devs[k] == (int)idx)
+			return errmsg(out, len, -EBUSY, "ipsecifctl: %s: an underlay device, "
+				      "xdp_esp_in is on it\n", c->lan_dev);
+	if (!bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.if_reqid), &idx, &reqid))
+		return errmsg(out, len, -EINVAL, "ipsecifctl: %s: an ipsecif interface, not a "
+			      "LAN device\n", c->lan_dev);
+	if (a->n_lan == MAX_XDP_DEVS)
+		return errmsg(out, len, -ENOSPC, "ipsecifctl: %s: already %d LAN devices\n",
+			      c->lan_dev, MAX_XDP_DEVS);
+	ret = xdp_attach(a, a->skel->progs.xdp_lan, "lan", idx, &l);
+	if (ret)
+		return errmsg(out, len, ret, "ipsecifctl: %s: attaching xdp_lan: %s%s\n", c->lan_dev,
+			      strerror(-ret), ret == -EBUSY ? " (another XDP program is on it)" : "");
+	a->lan_devs[a->n_lan] = idx;
+	a->lan_links[a->n_lan++] = l;
 	return 0;
 }
 
@@ -567,6 +678,9 @@ static int do_ifcmd(struct agent *a, const struct ctl_req *req, char *out, size_
 	ret = ifcmd_parse(req->argc, (char *const *)req->argv, &c, err, sizeof(err));
 	if (ret)
 		return errmsg(out, len, ret, "ipsecifctl: %s\n", err);
+	lan_prune(a);
+	if (c.lan)
+		return do_lan(a, &c, out, len);
 	if (c.show)
 		return show(a, c.name, json, out, len);
 
@@ -673,26 +787,20 @@ static int do_ifcmd(struct agent *a, const struct ctl_req *req, char *out, size_
 	return 0;
 }
 
-/* xdp_esp_in on the device that holds the tunnel's local address. */
-
-static void xdp_link_path(const struct agent *a, int idx, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s/link_xdp_%d", a->pin_dir, idx);
-}
-
 /*
- * xdp_esp_in onto device k of xdp_devs through a pinned bpf_link: it
- * outlives the agent, and a new agent swaps its own program in
- * atomically (bpf_link_update), so no packet meets a device without one.
+ * An XDP program onto device idx through a bpf_link pinned as
+ * link_KIND_IDX: it outlives the agent, and a new agent swaps its own
+ * program in atomically (bpf_link_update), so no packet meets a device
+ * without one.
  */
-static int xdp_attach_in(struct agent *a, int k)
+static int xdp_attach(struct agent *a, struct bpf_program *prog, const char *kind, int idx,
+		      struct bpf_link **out)
 {
-	struct bpf_program *prog = a->skel->progs.xdp_esp_in;
-	int idx = a->xdp_devs[k], ret;
 	struct bpf_link *l;
 	char path[256];
+	int ret;
 
-	xdp_link_path(a, idx, path, sizeof(path));
+	snprintf(path, sizeof(path), "%s/link_%s_%d", a->pin_dir, kind, idx);
 	l = bpf_link__open(path);
 	if (l) {
 		ret = bpf_link__update_program(l, prog);
@@ -701,12 +809,19 @@ static int xdp_attach_in(struct agent *a, int k)
 		ret = l ? bpf_link__pin(l, path) : -errno;
 	}
 	if (ret) {
-		logmsg(LOG_WARNING, "%s: ifindex %d: %s", __func__, idx, strerror(-ret));
+		logmsg(LOG_WARNING, "%s: %s on ifindex %d: %s", __func__, bpf_program__name(prog), idx,
+		       strerror(-ret));
 		bpf_link__destroy(l);
 		return ret;
 	}
-	a->xdp_links[k] = l;
+	*out = l;
 	return 0;
+}
+
+/* xdp_esp_in onto device k of xdp_devs, which holds a tunnel's local address. */
+static int xdp_attach_in(struct agent *a, int k)
+{
+	return xdp_attach(a, a->skel->progs.xdp_esp_in, "xdp", a->xdp_devs[k], &a->xdp_links[k]);
 }
 
 /* The ifindex of the device in the list ifa holding the tunnel's source address, or 0. */
@@ -789,6 +904,11 @@ static void attach_in(struct agent *a, const struct table_iface *f)
 	for (k = 0; k < a->n_xdp; k++)
 		if (a->xdp_devs[k] == idx)
 			return;
+	if (lan_find(a, idx) >= 0) {
+		logmsg(LOG_WARNING, "ifindex %d holds %s's local address and carries xdp_lan: "
+		       "no xdp_esp_in there (lan del it)", idx, f->name);
+		return;
+	}
 	if (a->n_xdp == MAX_XDP_DEVS)
 		return;
 	a->xdp_devs[a->n_xdp] = idx;
@@ -1526,9 +1646,10 @@ static void state_path(const struct agent *a, char *buf, size_t len)
 
 static void state_save(struct agent *a)
 {
-	struct state_hdr h = { STATE_MAGIC, 1, a->t.n_ifaces, a->t.n_sas, a->next_sa_id,
+	struct state_hdr h = { STATE_MAGIC, 2, a->t.n_ifaces, a->t.n_sas, a->next_sa_id,
 			       a->n_xdp, sizeof(struct table_iface), sizeof(struct table_sa) };
 	char path[192], tmp[200];
+	__u32 n_lan = a->n_lan;
 	FILE *f;
 	bool ok;
 
@@ -1544,7 +1665,9 @@ static void state_save(struct agent *a)
 	ok = fwrite(&h, sizeof(h), 1, f) == 1 &&
 	     fwrite(a->t.ifaces, sizeof(*a->t.ifaces), a->t.n_ifaces, f) == a->t.n_ifaces &&
 	     fwrite(a->t.sas, sizeof(*a->t.sas), a->t.n_sas, f) == a->t.n_sas &&
-	     fwrite(a->xdp_devs, sizeof(a->xdp_devs[0]), a->n_xdp, f) == (size_t)a->n_xdp;
+	     fwrite(a->xdp_devs, sizeof(a->xdp_devs[0]), a->n_xdp, f) == (size_t)a->n_xdp &&
+	     fwrite(&n_lan, sizeof(n_lan), 1, f) == 1 &&
+	     fwrite(a->lan_devs, sizeof(a->lan_devs[0]), a->n_lan, f) == n_lan;
 	ok = !fclose(f) && ok;
 	if (!ok || rename(tmp, path))
 		logmsg(LOG_ERR, "%s: %s: %s", __func__, path, strerror(errno));
@@ -1560,6 +1683,7 @@ static int state_load(struct agent *a, char *err, size_t errlen)
 {
 	struct state_hdr h;
 	char path[192];
+	__u32 n_lan = 0;
 	size_t i;
 	FILE *f;
 	int ret = -EBADMSG;
@@ -1569,7 +1693,9 @@ static int state_load(struct agent *a, char *err, size_t errlen)
 	if (!f)
 		return errno == ENOENT ? 0 : errmsg(err, errlen, -errno, "%s: %s", path,
 						    strerror(errno));
-	if (fread(&h, sizeof(h), 1, f) != 1 || h.magic != STATE_MAGIC || h.version != 1 ||
+	/* Version 1 is version 2 without the LAN devices: an upgrade adopts it. */
+	if (fread(&h, sizeof(h), 1, f) != 1 || h.magic != STATE_MAGIC ||
+	    (h.version != 1 && h.version != 2) ||
 	    h.iface_size != sizeof(struct table_iface) || h.sa_size != sizeof(struct table_sa) ||
 	    h.n_ifaces > IPSECIF_MAX_IFACES || h.n_sas > IPSECIF_MAX_SAS || h.n_xdp > MAX_XDP_DEVS)
 		goto bad;
@@ -1592,6 +1718,11 @@ static int state_load(struct agent *a, char *err, size_t errlen)
 	for (i = 0; i < h.n_xdp; i++, a->n_xdp++)
 		if (fread(&a->xdp_devs[a->n_xdp], sizeof(int), 1, f) != 1)
 			goto bad;
+	if (h.version >= 2 && (fread(&n_lan, sizeof(n_lan), 1, f) != 1 || n_lan > MAX_XDP_DEVS))
+		goto bad;
+	for (i = 0; i < n_lan; i++, a->n_lan++)
+		if (fread(&a->lan_devs[a->n_lan], sizeof(int), 1, f) != 1)
+			goto bad;
 	if (fgetc(f) != EOF)
 		goto bad;
 	a->next_sa_id = h.next_sa_id;
@@ -1603,6 +1734,7 @@ bad:
 	table_free(&a->t);
 	table_init(&a->t);
 	a->n_xdp = 0;
+	a->n_lan = 0;
 	return errmsg(err, errlen, ret, "%s does not read back as this agent's state; "
 		      "remove it and %s to start afresh", path, a->pin_dir);
 }
@@ -2011,6 +2143,11 @@ static void teardown(struct agent *a)
 			bpf_link__unpin(a->xdp_links[i]);	/* detached as it is destroyed */
 		bpf_link__destroy(a->xdp_links[i]);
 	}
+	for (i = 0; i < (size_t)a->n_lan; i++) {
+		if (a->flush && a->lan_links[i])
+			bpf_link__unpin(a->lan_links[i]);
+		bpf_link__destroy(a->lan_links[i]);
+	}
 	table_free(&a->t);
 	if (a->skel) {
 		if (a->flush) {
@@ -2042,6 +2179,8 @@ static void adopt_attach(struct agent *a)
 			logmsg(LOG_WARNING, "%s", err);
 	for (k = 0; k < a->n_xdp; k++)
 		xdp_attach_in(a, k);
+	for (k = 0; k < a->n_lan; k++)
+		xdp_attach(a, a->skel->progs.xdp_lan, "lan", a->lan_devs[k], &a->lan_links[k]);
 }
 
 /*

@@ -128,6 +128,7 @@ static const struct {
 	{ "link0", IPSECIF_F_NATT }, { "nat-t", IPSECIF_F_NATT },
 	{ "link1", IPSECIF_F_ECN }, { "ecn", IPSECIF_F_ECN },
 	{ "link2", IPSECIF_F_INET6 }, { "ipv6", IPSECIF_F_INET6 },
+	{ "xdpfwd", IPSECIF_F_XDP_FWD },
 };
 
 static int parse_flag(struct args *a, struct ifcmd *c, const char *tok)
@@ -156,6 +157,27 @@ static int check_name(struct args *a, const char *name)
 	return table_check_name(name, a->err, a->errlen);
 }
 
+/* lan add|del DEV: a LAN-facing device for xdp_lan (no interface named "lan" then). */
+static int parse_lan(struct args *a, struct ifcmd *c)
+{
+	const char *op = value(a, "lan takes add DEV or del DEV");
+	const char *dev = op ? value(a, "lan add and lan del need a device") : NULL;
+	int ret;
+
+	if (!dev)
+		return -EINVAL;
+	if (strcmp(op, "add") && strcmp(op, "del"))
+		return bad(a, op, "lan takes add DEV or del DEV");
+	if (a->i < a->argc)
+		return bad(a, a->argv[a->i], "lan add and lan del take one device");
+	ret = check_name(a, dev);
+	if (ret)
+		return ret;
+	c->lan = op[0] == 'a' ? IFCMD_LAN_ADD : IFCMD_LAN_DEL;
+	strcpy(c->lan_dev, dev);
+	return 0;
+}
+
 int ifcmd_parse(int argc, char *const *argv, struct ifcmd *c, char *err, size_t errlen)
 {
 	struct args a = { .argc = argc, .argv = argv, .err = err, .errlen = errlen };
@@ -168,6 +190,10 @@ int ifcmd_parse(int argc, char *const *argv, struct ifcmd *c, char *err, size_t 
 	if (argc == 0) {
 		c->show = true;
 		return 0;
+	}
+	if (!strcmp(argv[0], "lan")) {
+		a.i = 1;
+		return parse_lan(&a, c);
 	}
 	ret = check_name(&a, argv[0]);
 	if (ret)

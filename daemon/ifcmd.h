@@ -7,9 +7,13 @@
  *   [NAME [create [reqid N]] [destroy] [reqid N]
  *         [[inet|inet6] tunnel SRC DST] [-tunnel|deletetunnel]
  *         [inet ADDR[/PLEN] [PEER]] [inet6 ADDR[/PLEN] [PEER]]
- *         [[-]link0|[-]link1|[-]link2] [mtu N] [up|down]]
+ *         [[-]link0|[-]link1|[-]link2] [[-]xdpfwd] [mtu N] [up|down]]
+ *   lan add|del DEV
  *
  * Readable aliases: nat-t (link0), ecn (link1), ipv6 (link2), each with -.
+ * xdpfwd (IPSECIF_F_XDP_FWD) and "lan" are ours: the XDP line-rate path
+ * (docs/DATAPATH.md), decapsulated packets forwarded in XDP and xdp_lan
+ * on a LAN-facing device.
  */
 #ifndef IPSECIF_IFCMD_H
 #define IPSECIF_IFCMD_H
@@ -30,8 +34,16 @@ struct ifcmd_addr {
 	union ipsecif_addr peer;
 };
 
+enum ifcmd_lan {
+	IFCMD_LAN_NONE,
+	IFCMD_LAN_ADD,			/* xdp_lan onto lan_dev */
+	IFCMD_LAN_DEL,			/* and off it */
+};
+
 struct ifcmd {
 	char name[IFNAMSIZ];		/* empty: all interfaces */
+	enum ifcmd_lan lan;		/* "lan add|del DEV": nothing else is set */
+	char lan_dev[IFNAMSIZ];
 	bool show;			/* nothing but the name (or nothing at all) */
 	bool create, destroy;
 	bool reqid_set;

@@ -4,6 +4,7 @@
  * setkey(8) are on the BSDs (see daemon/ifcmd.h, daemon/setkey.h).
  *
  *   ipsecifctl [-j] [NAME [create [reqid N]] [destroy] [tunnel SRC DST] ...]
+ *   ipsecifctl lan add|del DEV          (the XDP line-rate path on a LAN device)
  *   ipsecifctl [-j] setkey -c           (a setkey script on standard input)
  *   ipsecifctl [-j] setkey -f FILE
  *   ipsecifctl [-j] setkey -D | -DP | -F  (dump SAs, dump policies, flush SAs)
@@ -61,7 +62,9 @@ int main(int argc, char **argv)
 	if (i < argc && (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))) {
 		puts("usage: ipsecifctl [-j] [NAME [create [reqid N]] [destroy] [reqid N]\n"
 		     "                  [[inet|inet6] tunnel SRC DST] [-tunnel]\n"
-		     "                  [inet|inet6 ADDR[/PLEN] [PEER]] [[-]link0|1|2] [mtu N] [up|down]]\n"
+		     "                  [inet|inet6 ADDR[/PLEN] [PEER]] [[-]link0|1|2] [[-]xdpfwd]\n"
+		     "                  [mtu N] [up|down]]\n"
+		     "       ipsecifctl lan add|del DEV\n"
 		     "       ipsecifctl [-j] setkey -c | -f FILE | -D | -DP | -F");
 		return 0;
 	}

@@ -16,7 +16,8 @@ iproute2 iputils-ping kmod ethtool
 python3 python3-pytest python3-scapy python3-cryptography
 user-mode-linux tshark tcpdump nftables
 dpkg-dev strongswan-charon strongswan-swanctl libcharon-extra-plugins
-libstrongswan-extra-plugins
+libstrongswan-extra-plugins libstrongswan-standard-plugins
+iperf3 wireguard-go wireguard-tools python3-matplotlib util-linux
 "
 
 missing=""

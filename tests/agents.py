@@ -136,3 +136,33 @@ def poll(cond, timeout=5, what="the condition"):
         if time.time() > end:
             raise AssertionError(f"{what}: not within {timeout} s")
         time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def two_lans(ul, lan, x_addr, y_addr, host_setup=()):
+    """
+    X -- [lan] A [ul] -- [ul] B [lan] -- Y in four new namespaces, the
+    hosts addressed (/24, default route via .1) after the host_setup
+    commands, forwarding and an agent on both gateways; all removed after.
+    """
+    x, a, b, y = (Netns() for _ in range(4))
+    try:
+        a("ip", "link", "add", ul, "type", "veth", "peer", "name", ul, "netns", b.name)
+        x("ip", "link", "add", "eth0", "type", "veth", "peer", "name", lan, "netns", a.name)
+        y("ip", "link", "add", "eth0", "type", "veth", "peer", "name", lan, "netns", b.name)
+        for h, addr in ((x, x_addr), (y, y_addr)):
+            for cmd in host_setup:
+                h(*cmd)
+            h("ip", "addr", "add", f"{addr}/24", "dev", "eth0")
+            h("ip", "link", "set", "eth0", "up")
+            h("ip", "route", "add", "default", "via", addr.rsplit(".", 1)[0] + ".1")
+        for g in (a, b):
+            g("sysctl", "-qw", "net.ipv4.ip_forward=1")
+            agent(g, "start")
+        yield x, a, b, y
+    finally:
+        for g in (a, b):
+            agent(g, "stop", "--flush", check=False)
+            wait_gone(g)
+        for n in (x, a, b, y):
+            n.close()

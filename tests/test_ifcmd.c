@@ -80,6 +80,17 @@ static void test_examples(void)
 	CHECK(!run("ipsec0 destroy", &c, err, sizeof(err)) && c.destroy, "destroy");
 	CHECK(!run("ipsec0 reqid 16383", &c, err, sizeof(err)) && c.reqid == 16383, "reqid change");
 	test_end();
+
+	test_begin("ifcmd: the XDP line-rate path (xdpfwd, lan add|del)");
+	CHECK(!run("ipsec0 xdpfwd", &c, err, sizeof(err)) && c.flags_set == IPSECIF_F_XDP_FWD &&
+	      !c.lan, "xdpfwd: %s", err);
+	CHECK(!run("ipsec0 -xdpfwd link0", &c, err, sizeof(err)) &&
+	      c.flags_clear == IPSECIF_F_XDP_FWD && c.flags_set == IPSECIF_F_NATT, "-xdpfwd: %s", err);
+	CHECK(!run("lan add eth1", &c, err, sizeof(err)) && c.lan == IFCMD_LAN_ADD &&
+	      !strcmp(c.lan_dev, "eth1") && !c.name[0] && !c.show, "lan add: %s", err);
+	CHECK(!run("lan del eth1", &c, err, sizeof(err)) && c.lan == IFCMD_LAN_DEL &&
+	      !strcmp(c.lan_dev, "eth1"), "lan del: %s", err);
+	test_end();
 }
 
 static const struct {
@@ -124,6 +135,12 @@ static const struct {
 	{ "ipsec/0 create", "ipsec/0", "no spaces" },
 	{ "averyveryverylongname create", "averyveryverylongname", "1 to 15 characters" },
 	{ "-j ipsec0", "-j", "unknown option" },
+	{ "ipsec0 xdpfwd -xdpfwd", "-xdpfwd", "contradicts" },
+	{ "lan", "lan", "lan takes add DEV or del DEV" },
+	{ "lan attach eth1", "attach", "lan takes add DEV or del DEV" },
+	{ "lan add", "add", "need a device" },
+	{ "lan add eth1 eth2", "eth2", "one device" },
+	{ "lan del eth:1", "eth:1", "no spaces, '/' or ':'" },
 };
 
 static void test_bad(void)

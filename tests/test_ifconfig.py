@@ -6,11 +6,13 @@ the data path's maps filled; refusals change nothing; destroy and
 stop --flush leave nothing behind.
 """
 import json
+import os
 
 import pytest
 
 from netns import Netns
 from agents import agent, ctl, pin_dir, wait_gone
+from test_freebsd import setkey
 
 def links(ns):
     return {l["ifname"]: l for l in json.loads(ns("ip", "-j", "link").stdout)}
@@ -41,7 +43,8 @@ def test_freebsd_example(site):
     assert shown == [{"name": "ipsec0", "reqid": 100, "up": True, "mtu": shown[0]["mtu"],
                       "flags": ["link2"],
                       "tunnel": {"family": "inet", "src": "192.168.0.3", "dst": "192.168.0.5"},
-                      "sas": [], "packets": 0, "bytes": 0, "drops": shown[0]["drops"]}]
+                      "sas": [], "packets": 0, "bytes": 0, "fast": 0,
+                      "drops": shown[0]["drops"]}]
     assert len(shown[0]["drops"]) == 16 and not any(shown[0]["drops"].values())
     assert 1280 <= shown[0]["mtu"] <= 1500
     text = ctl(site, "ipsec0").stdout
@@ -117,3 +120,91 @@ def test_no_agent():
         assert r.returncode == 1 and "no ipsecif-agent runs in this network namespace" in r.stderr
     finally:
         ns.close()
+
+
+def xdp_prog(ns, dev):
+    """The name of the XDP program on dev, or None."""
+    info = json.loads(ns("ip", "-j", "-d", "link", "show", dev).stdout)[0]
+    prog = info.get("xdp", {}).get("prog", {})
+    if not prog:
+        return None
+    shown = json.loads(ns("bpftool", "-j", "prog", "show", "id", str(prog["id"])).stdout)
+    return shown["name"]
+
+
+def test_xdpfwd_flag(site):
+    """xdpfwd sets IPSECIF_F_XDP_FWD (8) in the data path; shown, saved, cleared."""
+    ctl(site, "ipsec0", "create", "tunnel", "10.0.0.1", "10.0.0.2")
+    ctl(site, "ipsec0", "xdpfwd")
+    assert json.loads(ctl(site, "-j", "ipsec0").stdout)["interfaces"][0]["flags"] == \
+        ["link2", "xdpfwd"]
+    assert "flags=<UP,link2,xdpfwd>" in ctl(site, "ipsec0").stdout
+    pins = pin_dir(site)
+    ifaces = json.loads(site("bpftool", "-j", "map", "dump", "pinned", f"{pins}/ifaces").stdout)
+    assert ifaces[0]["formatted"]["value"]["flags"] == 4 | 8
+    # A restarted agent adopts it from its state file.
+    agent(site, "stop")
+    wait_gone(site)
+    agent(site, "start")
+    assert json.loads(ctl(site, "-j").stdout)["interfaces"][0]["flags"] == ["link2", "xdpfwd"]
+    ctl(site, "ipsec0", "-xdpfwd")
+    ifaces = json.loads(site("bpftool", "-j", "map", "dump", "pinned", f"{pins}/ifaces").stdout)
+    assert ifaces[0]["formatted"]["value"]["flags"] == 4
+
+
+def test_lan_add_del(site):
+    """lan add/del: xdp_lan on a LAN device through a pinned link; refusals name the device."""
+    site("ip", "link", "add", "lan0", "type", "veth", "peer", "name", "lan0p")
+    site("ip", "link", "add", "ul0", "type", "veth", "peer", "name", "ul0p")
+    site("ip", "addr", "add", "10.0.0.1/24", "dev", "ul0")
+    site("ip", "link", "set", "ul0", "up")
+    ctl(site, "ipsec0", "create", "tunnel", "10.0.0.1", "10.0.0.2")
+    key = "0x" + "11" * 36
+    r = setkey(site, f"add 10.0.0.2 10.0.0.1 esp 0x100 -m tunnel -u 1 "
+                     f"-E chacha20-poly1305 {key};\n")
+    assert r.returncode == 0, r.stderr
+    assert xdp_prog(site, "ul0") == "xdp_esp_in"
+
+    ctl(site, "lan", "add", "lan0")
+    assert xdp_prog(site, "lan0") == "xdp_lan"
+    idx = site.ifindex("lan0")
+    assert os.path.exists(f"{pin_dir(site)}/link_lan_{idx}")
+    assert json.loads(ctl(site, "-j").stdout)["lan"] == ["lan0"]
+    assert "lan: lan0" in ctl(site).stdout
+    before = ctl(site, "-j").stdout
+    for args, why in (
+            (["lan", "add", "lan0"], "lan0: xdp_lan is on it already"),
+            (["lan", "add", "nosuch0"], "nosuch0: no such device"),
+            (["lan", "add", "ipsec0p"], "ipsec0p: an ipsecif interface"),
+            (["lan", "add", "ul0"], "ul0: an underlay device, xdp_esp_in is on it"),
+            (["lan", "del", "lan0p"], "lan0p: not a LAN device"),
+            (["lan", "add"], "need a device")):
+        r = ctl(site, *args, check=False)
+        assert r.returncode == 1 and why in r.stderr, (args, r.stderr)
+        assert ctl(site, "-j").stdout == before, args
+    assert xdp_prog(site, "lan0p") is None
+
+    # Adopted across a restart, the program in place all along.
+    agent(site, "stop")
+    wait_gone(site)
+    assert xdp_prog(site, "lan0") == "xdp_lan"
+    agent(site, "start")
+    assert json.loads(ctl(site, "-j").stdout)["lan"] == ["lan0"]
+    ctl(site, "lan", "del", "lan0")
+    assert xdp_prog(site, "lan0") is None and json.loads(ctl(site, "-j").stdout)["lan"] == []
+    assert not os.path.exists(f"{pin_dir(site)}/link_lan_{idx}")
+
+    # A LAN device that goes away leaves the list (and its pin) with it.
+    site("ip", "link", "add", "lan1", "type", "veth", "peer", "name", "lan1p")
+    ctl(site, "lan", "add", "lan1")
+    idx1 = site.ifindex("lan1")
+    site("ip", "link", "del", "lan1")
+    assert json.loads(ctl(site, "-j").stdout)["lan"] == []
+    assert not os.path.exists(f"{pin_dir(site)}/link_lan_{idx1}")
+
+    # stop --flush takes it off.
+    ctl(site, "lan", "add", "lan0p")
+    assert xdp_prog(site, "lan0p") == "xdp_lan"
+    agent(site, "stop", "--flush")
+    wait_gone(site)
+    assert xdp_prog(site, "lan0p") is None and xdp_prog(site, "ul0") is None

@@ -16,8 +16,7 @@ import json
 
 import pytest
 
-from agents import agent, ctl, pin_dir, run_in, wait_gone
-from netns import Netns
+from agents import ctl, pin_dir, run_in, two_lans
 from sites import transfer
 from agents import setkey
 
@@ -26,25 +25,8 @@ KEY_AB, KEY_BA = "0x" + "5a" * 36, "0x" + "a5" * 36
 
 @pytest.fixture
 def page(host_bpffs):
-    x, a, b, y = (Netns() for _ in range(4))
-    try:
-        a("ip", "link", "add", "wm0", "type", "veth", "peer", "name", "wm0", "netns", b.name)
-        x("ip", "link", "add", "eth0", "type", "veth", "peer", "name", "wm1", "netns", a.name)
-        y("ip", "link", "add", "eth0", "type", "veth", "peer", "name", "wm1", "netns", b.name)
-        for h, addr, gw in ((x, "10.100.0.2", "10.100.0.1"), (y, "10.200.0.2", "10.200.0.1")):
-            h("ip", "addr", "add", f"{addr}/24", "dev", "eth0")
-            h("ip", "link", "set", "eth0", "up")
-            h("ip", "route", "add", "default", "via", gw)
-        for g in (a, b):
-            g("sysctl", "-qw", "net.ipv4.ip_forward=1")
-            agent(g, "start")
-        yield x, a, b, y
-    finally:
-        for g in (a, b):
-            agent(g, "stop", "--flush", check=False)
-            wait_gone(g)
-        for n in (x, a, b, y):
-            n.close()
+    with two_lans("wm0", "wm1", "10.100.0.2", "10.200.0.2") as hosts:
+        yield hosts
 
 
 def gateway(g, wm0, peer_wm0, wm1, me, peer, far_lan, spi_out, spi_in, k_out, k_in):

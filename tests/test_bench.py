@@ -1,0 +1,38 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""
+The network benchmark's smoke run (scripts/bench.py --smoke): every case
+of the full benchmark is set up and measured once, briefly, and must
+yield every figure, with no error.  Speeds are not judged here.
+"""
+import json
+import os
+import subprocess
+
+from dp import ROOT
+
+OUT = os.path.join(ROOT, "build", "bench")
+
+
+def test_every_case_gives_every_figure(host_bpffs):
+    js, png = os.path.join(OUT, "smoke.json"), os.path.join(OUT, "smoke.png")
+    for f in (js, png):
+        if os.path.exists(f):
+            os.unlink(f)
+    r = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "scripts", "bench.py"), "--smoke",
+                        "--json", js, "--png", png], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    out = json.load(open(js))
+    cases = out["cases"]
+    assert len(cases) == 18, sorted(cases)
+    for name, c in cases.items():
+        assert not c["errors"], (name, c["errors"])
+        want = ("pps", "tcp") if name.endswith("core") else ("pps", "tcp", "udp")
+        for m in want:
+            assert c["metrics"][m] and c["metrics"][m]["median"] > 0, (name, m, c)
+        # A CPU figure for each site of every tunnel and the XDP forward.
+        if name.startswith(("ipsecif", "wireguard", "strongswan")):
+            assert sum(k.startswith("site A") for k in c["cost"]["pps"]) == 1, (name, c["cost"])
+            assert sum(k.startswith("site B") for k in c["cost"]["tcp"]) == 1, (name, c["cost"])
+    assert all(t["ratio"] is not None for t in out["targets"]), out["targets"]
+    assert os.path.getsize(png) > 10000
+    assert "ipsecif-chacha-xdp" in r.stdout      # the table
