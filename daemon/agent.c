@@ -106,6 +106,7 @@ struct agent {
 	struct out_linger lingers[MAX_LINGER];
 	int n_lingers;
 	bool dirty;			/* tables changed outside a request: save them */
+	__u64 next_mtu_check;		/* mono_ns() of mtu_tick's next look */
 	bool verbose, foreground, stop, flush;
 };
 
@@ -317,11 +318,14 @@ static void status_text(struct agent *a, bool json, char *buf, size_t len)
 			 (int)getpid(), a->pin_dir, a->t.n_ifaces, a->t.n_sas);
 }
 
+/* The suite with the largest overhead: the MTU's assumption while no SA says. */
+#define WORST_ENC	IPSECIF_ENC_AES_CBC
+#define WORST_AUTH	IPSECIF_AUTH_HMAC_SHA256_128
+
 /* ipsecN's default MTU: a 1500-byte underlay, the worst suite, IPv6 and NAT-T. */
 static int default_mtu(void)
 {
-	return ipsecif_inner_mtu(1500, IPSECIF_ENC_AES_CBC, IPSECIF_AUTH_HMAC_SHA256_128,
-				 AF_INET6, true);
+	return ipsecif_inner_mtu(1500, WORST_ENC, WORST_AUTH, AF_INET6, true);
 }
 
 static void flag_names(__u32 flags, char *buf, size_t len, bool json)
@@ -859,11 +863,11 @@ static int tunnel_dev(const struct table_iface *f)
  * none), with NAT-T's 8 bytes under link0 or for an outbound SA in UDP,
  * so that no ESP packet is fragmented (RFC 4459 §3).  A 1500-byte underlay while there is no tunnel.
  */
-static int auto_mtu(struct agent *a, const struct table_iface *f)
+static int auto_mtu_in(struct agent *a, const struct table_iface *f, struct ifaddrs *ifa)
 {
-	enum ipsecif_enc enc = IPSECIF_ENC_AES_CBC;
-	enum ipsecif_auth auth = IPSECIF_AUTH_HMAC_SHA256_128;
-	int idx = tunnel_dev(f), mtu;
+	enum ipsecif_enc enc = WORST_ENC;
+	enum ipsecif_auth auth = WORST_AUTH;
+	int idx = ifa ? tunnel_dev_in(ifa, f) : 0, mtu;
 	char name[IF_NAMESIZE];
 	long ul = idx && if_indextoname(idx, name) ? dev_attr(name, "mtu") : -1;
 	bool natt = f->flags & IPSECIF_F_NATT;
@@ -883,6 +887,19 @@ static int auto_mtu(struct agent *a, const struct table_iface *f)
 	if (mtu < 0)
 		return IPSECIF_MTU_MIN;	/* -ERANGE: the least the BSDs allow */
 	return mtu > 8192 ? 8192 : mtu;
+}
+
+static int auto_mtu(struct agent *a, const struct table_iface *f)
+{
+	struct ifaddrs *ifa = NULL;
+	int mtu;
+
+	if (f->tunnel && getifaddrs(&ifa))
+		ifa = NULL;
+	mtu = auto_mtu_in(a, f, ifa);
+	if (ifa)
+		freeifaddrs(ifa);
+	return mtu;
 }
 
 /* Set ipsecN's MTU (automatic unless fixed) on the device and in the maps. */
@@ -2055,15 +2072,28 @@ static int tick_ms(const struct agent *a)
 /* Underlay MTU changes reach ipsecN within a second (the agent polls). */
 static void mtu_tick(struct agent *a)
 {
+	struct ifaddrs *ifa;
+	__u64 now = mono_ns();
 	size_t i;
 
+	/*
+	 * Once a second, however often the agent wakes (events, subscribers):
+	 * the address dump costs netlink round trips, and with many interfaces
+	 * a dump per interface per wakeup ate a core.
+	 */
+	if (now < a->next_mtu_check)
+		return;
+	a->next_mtu_check = now + 1000000000ULL;
+	if (!a->t.n_ifaces || getifaddrs(&ifa))
+		return;
 	for (i = 0; i < a->t.n_ifaces; i++) {
 		const struct table_iface *f = &a->t.ifaces[i];
 		long cur = dev_attr(f->name, "mtu");
 
-		if (f->tunnel && !f->mtu_user && cur > 0 && cur != auto_mtu(a, f))
+		if (f->tunnel && !f->mtu_user && cur > 0 && cur != auto_mtu_in(a, f, ifa))
 			mtu_refresh(a, f, 0);
 	}
+	freeifaddrs(ifa);
 }
 
 static int run(struct agent *a, int ready_fd)
