@@ -12,7 +12,7 @@ loader in dp_fixture; the agent comes later):
   [ul0] 192.0.2.1 xdp_esp_in ---- veth ---- xdp_esp_in 192.0.2.2 [ul0]
 
 A ping and a 100 MB TCP transfer each way for every suite, the content
-checked by hash, and the SA counters on both sides agreeing exactly.
+checked by hash; then counted pings that move both sides' SA counters alike.
 """
 import os
 import time
@@ -64,18 +64,26 @@ def configure(dps, suite, n, outer=4):
     return out_id, in_id, reqid
 
 
-def agree(x, y, out_id, in_id):
-    """x's outbound SA and y's inbound one count the same packets and bytes, once
-    the last of them (a TCP teardown's ACK, say) has crossed."""
-    end = time.time() + 5
-    while True:
-        sent, got = x.stats("sa", out_id), y.stats("sa", in_id)
-        same = sent["packets"] == got["packets"] and sent["bytes"] == got["bytes"]
-        if same or time.time() > end:
-            break
-        time.sleep(0.05)
-    assert same, (sent, got)
-    return sent, got
+def agree(sites, out_id, in_id, dst, pings=10):
+    """Each outbound SA and the far inbound one after a bulk transfer, then
+    after counted pings.
+
+    A veth drops what its peer's ring cannot take when the CPUs are busy,
+    and TCP sends it again, so after a bulk transfer the receiver may have
+    counted less than the sender (never more).  Pings at 20 ms cross
+    without loss: over them both ends' counters move by exactly the same
+    packets and bytes.  Returns the (sent, got) pairs after the transfer."""
+    a, b = sites
+    bulk = [(x.stats("sa", out_id), y.stats("sa", in_id)) for x, y in ((a, b), (b, a))]
+    for sent, got in bulk:
+        assert got["packets"] <= sent["packets"] and got["bytes"] <= sent["bytes"], (sent, got)
+    r = a.ns("ping", "-c", str(pings), "-i", "0.02", "-W", "2", dst, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for (x, y), (sent, got) in zip(((a, b), (b, a)), bulk):
+        sent2, got2 = x.stats("sa", out_id), y.stats("sa", in_id)
+        assert sent2["packets"] - sent["packets"] == got2["packets"] - got["packets"] == pings
+        assert sent2["bytes"] - sent["bytes"] == got2["bytes"] - got["bytes"]
+    return bulk
 
 
 @pytest.mark.parametrize("n,suite", list(enumerate(SUITES)), ids=[s.name for s in SUITES])
@@ -88,11 +96,11 @@ def test_ping_and_tcp(sites, n, suite):
     transfer(a.ns, b.ns, IN_B)
     transfer(b.ns, a.ns, IN_A)
     print(f"{suite.name}: 2 x 100 MB in {time.time() - t0:.1f} s")
-    for x, y in ((a, b), (b, a)):
-        sent, got = agree(x, y, out_id, in_id)
+    for sent, got in agree(sites, out_id, in_id, IN_B):
         assert got["bytes"] > 2 * SIZE // 2     # both transfers' data crossed
         for st in (sent, got):
-            assert all(v == 0 for k, v in st.items() if k not in ("packets", "bytes", "fast")), st
+            assert all(v == 0 for k, v in st.items()
+                       if k not in ("packets", "bytes", "fast")), {k: v for k, v in st.items() if v}
 
 
 @pytest.mark.parametrize("outer,inner", ((6, 6), (4, 6), (6, 4)))
@@ -106,6 +114,5 @@ def test_families(sites, outer, inner):
     assert r.returncode == 0, r.stdout + r.stderr
     transfer(a.ns, b.ns, dst_b, size=20 * 1000 * 1000)
     transfer(b.ns, a.ns, dst_a, size=20 * 1000 * 1000)
-    for x, y in ((a, b), (b, a)):
-        sent, got = agree(x, y, out_id, in_id)
+    for sent, got in agree(sites, out_id, in_id, dst_b):
         assert got["bytes"] > 20 * 1000 * 1000
