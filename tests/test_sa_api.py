@@ -252,6 +252,31 @@ def test_held_outbound_switches_later(sites, api):
     assert cb.call(op="query", spi=9003, src=UL["a"], dst=UL["b"])["packets"] == 3
 
 
+def test_release_ends_hold(sites, api):
+    """
+    CTL_SA_RELEASE: the key manager knows the peer has the new SAs (the
+    plugin sends it as an IKE_SA is being deleted), and a held outbound
+    SA carries at once, the older one still there.
+    """
+    a, b = sites
+    ca, cb = api
+    sa_pair(api, 9100, 9101)
+    key = os.urandom(20).hex()
+    assert cb.call(op="add", spi=9102, src=UL["a"], dst=UL["b"], reqid=REQID["b"],
+                   enc="aes-gcm-16", enc_key=key)["active"]
+    assert ca.call(op="add", spi=9102, src=UL["a"], dst=UL["b"], reqid=REQID["a"],
+                   enc="aes-gcm-16", enc_key=key, hold_ms=60000)["active"]
+    r = ca.call(op="release", reqid=0)
+    assert r["status"] < 0 and "a release needs a reqid" in r["error"], r
+    assert ca.call(op="release", reqid=555)["status"] == 0      # no holds: nothing
+    assert ping(a, 3, interval="0.02") == (3, 3)
+    assert cb.call(op="query", spi=9102, src=UL["a"], dst=UL["b"])["packets"] == 0
+    assert ca.call(op="release", reqid=REQID["a"])["status"] == 0
+    assert ping(a, 3, interval="0.02") == (3, 3)
+    assert cb.call(op="query", spi=9102, src=UL["a"], dst=UL["b"])["packets"] == 3
+    assert cb.call(op="query", spi=9100, src=UL["a"], dst=UL["b"])["packets"] == 3
+
+
 def test_lingering_sa_gone_after_agent_crash(sites, api):
     """An agent that dies while a deleted SA lingers: the next one removes it."""
     a, b = sites
