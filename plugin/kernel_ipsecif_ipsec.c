@@ -499,7 +499,7 @@ METHOD(listener_t, ike_state_change, bool, private_kernel_ipsecif_ipsec_t *this,
 	while (e->enumerate(e, &child)) {
 		sa.reqid = child->get_reqid(child);
 		if (sa.reqid && sa_call(this, "release held SAs", &sa, &r) == SUCCESS)
-			DBG2(DBG_KNL, "ipsecif: %s[%u] deleted: reqid %u's held outbound SAs "
+			DBG2(DBG_KNL, "ipsecif: %s[%u] is being deleted: reqid %u's held outbound SAs "
 			     "carry now", ike_sa->get_name(ike_sa), ike_sa->get_unique_id(ike_sa),
 			     sa.reqid);
 	}
