@@ -114,6 +114,7 @@ static void sa_resync(struct agent *a);
 static void sa_unmap(struct agent *a, const struct table_sa *t);
 static ssize_t sa_by_id(const struct agent *a, __u32 id);
 static void linger_end(struct agent *a, __u32 reqid, bool unmap);
+static void hold_end(struct agent *a, __u32 reqid);
 static void xdp_release_unused(struct agent *a);
 static int xdp_attach(struct agent *a, struct bpf_program *prog, const char *kind, int idx,
 		      struct bpf_link **out);
@@ -1605,6 +1606,9 @@ static int do_sa(struct agent *a, const struct ctl_sa *c, struct ctl_sa_reply *r
 				sa_forget(a, i);
 		sas_changed(a);
 		break;
+	case CTL_SA_RELEASE:
+		hold_end(a, c->reqid);
+		break;
 	case CTL_SA_POLICY:
 		f = table_find_reqid(&a->t, c->reqid);
 		if (!f || !f->tunnel)
@@ -1868,7 +1872,7 @@ static bool serve(struct agent *a, int fd)
 			goto bad_sa;
 		}
 		if (req.sa.op != CTL_SA_GETSPI && req.sa.op != CTL_SA_QUERY &&
-		    req.sa.op != CTL_SA_POLICY)
+		    req.sa.op != CTL_SA_POLICY && req.sa.op != CTL_SA_RELEASE)
 			state_save(a);
 		agent_reply_data(fd, 0, &r, sizeof(r));
 		break;
@@ -2026,18 +2030,25 @@ static void lifetimes_tick(struct agent *a)
 	}
 }
 
-/* Held-back outbound SAs whose time has come take over. */
-static void hold_tick(struct agent *a)
+/*
+ * Held-back outbound SAs take over: those whose time has come, or (reqid
+ * not 0) all of reqid's, once the key manager knows the peer has their
+ * inbound twins.
+ */
+static void hold_end(struct agent *a, __u32 reqid)
 {
 	__u64 now = mono_ns();
 	size_t i;
 
-	for (i = 0; i < a->t.n_sas; i++)
-		if (a->t.sas[i].not_before && a->t.sas[i].not_before <= now) {
-			a->t.sas[i].not_before = 0;
+	for (i = 0; i < a->t.n_sas; i++) {
+		struct table_sa *s = &a->t.sas[i];
+
+		if (s->not_before && (reqid ? s->reqid == reqid : s->not_before <= now)) {
+			s->not_before = 0;
 			sa_resync(a);
 			a->dirty = true;
 		}
+	}
 }
 
 /*
@@ -2131,7 +2142,7 @@ static int run(struct agent *a, int ready_fd)
 		if (a->events)
 			ring_buffer__consume(a->events);
 		lifetimes_tick(a);
-		hold_tick(a);
+		hold_end(a, 0);
 		linger_end(a, 0, true);
 		if (a->dirty) {
 			state_save(a);

@@ -46,6 +46,8 @@ static int check_sa(const struct ctl_sa *s, char *err, size_t errlen)
 		return 0;
 	if (s->op == CTL_SA_POLICY)
 		return s->reqid ? 0 : errmsg(err, errlen, -EINVAL, "a policy needs a reqid");
+	if (s->op == CTL_SA_RELEASE)
+		return s->reqid ? 0 : errmsg(err, errlen, -EINVAL, "a release needs a reqid");
 	if (!family_ok(s->family))
 		return errmsg(err, errlen, -EAFNOSUPPORT, "SA family %u is neither inet nor inet6",
 			      s->family);

@@ -59,6 +59,7 @@ enum ctl_sa_op {
 	CTL_SA_DEL = 5,		/* spi, family, dst */
 	CTL_SA_FLUSH = 6,	/* every SA the API added (setkey's stay) */
 	CTL_SA_POLICY = 7,	/* is there an interface with this reqid and a tunnel? */
+	CTL_SA_RELEASE = 8,	/* reqid's held outbound SAs (hold_ms) carry from now on */
 	CTL_SA_OP_MAX,
 };
 

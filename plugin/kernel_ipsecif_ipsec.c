@@ -34,6 +34,8 @@ typedef struct private_kernel_ipsecif_ipsec_t private_kernel_ipsecif_ipsec_t;
 
 struct private_kernel_ipsecif_ipsec_t {
 	kernel_ipsec_t public;
+	/* On charon's bus: an IKE_SA's delete ends the holds of its reqids. */
+	listener_t listener;
 	/* How long a request waits for an agent to come (back), ms. */
 	u_int retry_ms;
 	/* How long a responder's new outbound SA waits while an older one works, ms. */
@@ -474,8 +476,40 @@ static job_requeue_t watch_events(private_kernel_ipsecif_ipsec_t *this)
 	return JOB_REQUEUE_FAIR;
 }
 
+/*
+ * An IKE_SA being deleted (RFC 7296 §1.4.1): as the responder, charon
+ * answers the DELETE first and removes the IKE_SA's CHILD_SAs after,
+ * while the initiator removes its inbound SAs as the answer arrives.  A
+ * make-before-break reauthentication's initiator has installed the new
+ * CHILD_SAs before it deletes the old IKE_SA, so the new outbound SAs
+ * held back since IKE_AUTH (hold_ms) take over now, before the answer
+ * leaves, and nothing is sent on an SA the peer no longer has.
+ */
+METHOD(listener_t, ike_state_change, bool, private_kernel_ipsecif_ipsec_t *this,
+       ike_sa_t *ike_sa, ike_sa_state_t state)
+{
+	struct ctl_sa sa = { .op = CTL_SA_RELEASE };
+	struct ctl_sa_reply r;
+	enumerator_t *e;
+	child_sa_t *child;
+
+	if (state != IKE_DELETING)
+		return TRUE;
+	e = ike_sa->create_child_sa_enumerator(ike_sa);
+	while (e->enumerate(e, &child)) {
+		sa.reqid = child->get_reqid(child);
+		if (sa.reqid && sa_call(this, "release held SAs", &sa, &r) == SUCCESS)
+			DBG2(DBG_KNL, "ipsecif: %s[%u] is being deleted: reqid %u's held outbound SAs "
+			     "carry now", ike_sa->get_name(ike_sa), ike_sa->get_unique_id(ike_sa),
+			     sa.reqid);
+	}
+	e->destroy(e);
+	return TRUE;
+}
+
 METHOD(kernel_ipsec_t, destroy, void, private_kernel_ipsecif_ipsec_t *this)
 {
+	charon->bus->remove_listener(charon->bus, &this->listener);
 	if (this->events_fd >= 0)
 		close(this->events_fd);
 	free(this);
@@ -507,8 +541,12 @@ kernel_ipsec_t *kernel_ipsecif_ipsec_create(void)
 				"%s.plugins.kernel-ipsecif.retry_ms", 10000, lib->ns),
 		.hold_ms = lib->settings->get_int(lib->settings,
 				"%s.plugins.kernel-ipsecif.hold_ms", 1000, lib->ns),
+		.listener = {
+			.ike_state_change = _ike_state_change,
+		},
 		.events_fd = -1,
 	);
+	charon->bus->add_listener(charon->bus, &this->listener);
 	lib->processor->queue_job(lib->processor,
 		(job_t *)callback_job_create_with_prio((callback_job_cb_t)watch_events, this,
 			NULL, (callback_job_cancel_t)return_false, JOB_PRIO_CRITICAL));

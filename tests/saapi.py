@@ -15,7 +15,8 @@ import sys
 
 MAGIC, VERSION = 0x46495349, 1
 REQ_SA, REQ_EVENTS, RESP, EVENT = 5, 6, 0x100, 0x101
-OPS = {"getspi": 1, "add": 2, "update": 3, "query": 4, "del": 5, "flush": 6, "policy": 7}
+OPS = {"getspi": 1, "add": 2, "update": 3, "query": 4, "del": 5, "flush": 6, "policy": 7,
+       "release": 8}
 EVENTS = {1: "acquire", 2: "soft", 3: "hard", 4: "seq"}
 HDR = struct.Struct("<IHHII")
 SA = struct.Struct("<IIIIHHHH16s16sIBBBB64s64sQQQQQQHHHHII16s16s")

@@ -226,16 +226,23 @@ def test_deleted_outbound_lingers_until_replaced(sites, api):
     assert cb.call(op="query", spi=8000, src=UL["a"], dst=UL["b"])["packets"] == 3
 
 
+def held_pair(api, spi_ab, spi_ba, spi_new, hold_ms):
+    """sa_pair, then a new A->B SA on both sites, held back hold_ms at A; its key."""
+    ca, cb = api
+    sa_pair(api, spi_ab, spi_ba)
+    key = os.urandom(20).hex()
+    assert cb.call(op="add", spi=spi_new, src=UL["a"], dst=UL["b"], reqid=REQID["b"],
+                   enc="aes-gcm-16", enc_key=key)["active"]
+    assert ca.call(op="add", spi=spi_new, src=UL["a"], dst=UL["b"], reqid=REQID["a"],
+                   enc="aes-gcm-16", enc_key=key, hold_ms=hold_ms)["active"]
+    return key
+
+
 def test_held_outbound_switches_later(sites, api):
     """hold_ms: a new outbound SA waits while an older one carries the traffic."""
     a, b = sites
     ca, cb = api
-    sa_pair(api, 9000, 9001)
-    key = os.urandom(20).hex()
-    assert cb.call(op="add", spi=9002, src=UL["a"], dst=UL["b"], reqid=REQID["b"],
-                   enc="aes-gcm-16", enc_key=key)["active"]
-    assert ca.call(op="add", spi=9002, src=UL["a"], dst=UL["b"], reqid=REQID["a"],
-                   enc="aes-gcm-16", enc_key=key, hold_ms=1500)["active"]
+    key = held_pair(api, 9000, 9001, 9002, 1500)
     assert ping(a, 3, interval="0.02") == (3, 3)
     assert cb.call(op="query", spi=9002, src=UL["a"], dst=UL["b"])["packets"] == 0
     assert wait_for(lambda: ping(a, 1)[1] == 1 and
@@ -250,6 +257,26 @@ def test_held_outbound_switches_later(sites, api):
     assert ca.call(op="del", spi=9002, src=UL["a"], dst=UL["b"])["status"] == 0
     assert ping(a, 3, interval="0.02") == (3, 3)
     assert cb.call(op="query", spi=9003, src=UL["a"], dst=UL["b"])["packets"] == 3
+
+
+def test_release_ends_hold(sites, api):
+    """
+    CTL_SA_RELEASE: the key manager knows the peer has the new SAs (the
+    plugin sends it as an IKE_SA is being deleted), and a held outbound
+    SA carries at once, the older one still there.
+    """
+    a, b = sites
+    ca, cb = api
+    held_pair(api, 9100, 9101, 9102, 60000)
+    r = ca.call(op="release", reqid=0)
+    assert r["status"] < 0 and "a release needs a reqid" in r["error"], r
+    assert ca.call(op="release", reqid=555)["status"] == 0      # no holds: nothing
+    assert ping(a, 3, interval="0.02") == (3, 3)
+    assert cb.call(op="query", spi=9102, src=UL["a"], dst=UL["b"])["packets"] == 0
+    assert ca.call(op="release", reqid=REQID["a"])["status"] == 0
+    assert ping(a, 3, interval="0.02") == (3, 3)
+    assert cb.call(op="query", spi=9102, src=UL["a"], dst=UL["b"])["packets"] == 3
+    assert cb.call(op="query", spi=9100, src=UL["a"], dst=UL["b"])["packets"] == 3
 
 
 def test_lingering_sa_gone_after_agent_crash(sites, api):
