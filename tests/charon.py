@@ -214,7 +214,8 @@ class GuestCharon:
             routes="yes"))
         self.uri = "unix:///run/charon.vici"
         guest.sh(f"STRONGSWAN_CONF={conf} {CHARON} >/run/charon.out 2>&1 &")
-        if not wait_for(lambda: self.swanctl("--stats", check=False).returncode == 0, 30):
+        if not wait_for(lambda: self.guest(SWANCTL, "--stats", "--uri", self.uri, check=False,
+                                           idempotent=True).returncode == 0, 30):
             raise AssertionError("charon in the guest did not come up:\n" + self.log())
 
     def swanctl(self, cmd, *args, check=True, timeout=30):

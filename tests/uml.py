@@ -133,8 +133,12 @@ class Guest:
             if time.time() > end:
                 raise GuestError(f"UML guest: no answer to {want} within {timeout} s")
 
-    def sh(self, cmd, check=True, timeout=60):
-        """Run a shell command line in the guest; output is stdout and stderr."""
+    def sh(self, cmd, check=True, timeout=60, idempotent=False):
+        """Run a shell command line in the guest; output is stdout and stderr.
+
+        idempotent: a command safe to run twice (a look, not a change) is
+        sent again if no answer comes within 5 s; under heavy host load a
+        line written to the console has been seen to go unanswered."""
         with self.lock:
             self.seq += 1
             rid = str(self.seq)
@@ -142,15 +146,23 @@ class Guest:
             # The console is a tty in canonical mode: a line is at most 4095 bytes.
             if len(line) > 4000:
                 raise GuestError("UML guest: command too long for the console; use a file")
-            self.proc.stdin.write(line)
-            self.proc.stdin.flush()
-            rc, out = self._reply(rid, timeout)
+            end = time.time() + timeout
+            while True:
+                self.proc.stdin.write(line)
+                self.proc.stdin.flush()
+                left = end - time.time()
+                try:
+                    rc, out = self._reply(rid, min(left, 5) if idempotent else left)
+                    break
+                except GuestError:
+                    if not idempotent or time.time() >= end or self.proc.poll() is not None:
+                        raise
         if check and rc != 0:
             raise GuestError(f"UML guest: `{cmd}` failed ({rc}): {out}")
         return Result(rc, out)
 
-    def __call__(self, *args, check=True, timeout=60):
-        return self.sh(shlex.join(args), check=check, timeout=timeout)
+    def __call__(self, *args, check=True, timeout=60, idempotent=False):
+        return self.sh(shlex.join(args), check=check, timeout=timeout, idempotent=idempotent)
 
     def popen(self, argv):
         """argv in the background; a Popen-like handle on its output."""
@@ -227,7 +239,8 @@ class GuestProc:
             # Whether it has exited, before reading: a line written just
             # before the exit is then in what is read.
             done = self.poll() is not None
-            lines = self.guest.sh(f"cat {self.out}", check=False).stdout.splitlines(True)
+            lines = self.guest.sh(f"cat {self.out}", check=False,
+                                  idempotent=True).stdout.splitlines(True)
             if len(lines) > self.seen and (lines[self.seen].endswith("\n") or done):
                 self.seen += 1
                 return lines[self.seen - 1]
@@ -237,8 +250,8 @@ class GuestProc:
         raise GuestError(f"UML guest: no output from process {self.pid} in {timeout} s")
 
     def poll(self):
-        if self.returncode is None and self.guest.sh(f"kill -0 {self.pid}",
-                                                     check=False).returncode:
+        if self.returncode is None and self.guest.sh(f"kill -0 {self.pid}", check=False,
+                                                     idempotent=True).returncode:
             self.returncode = 0
         return self.returncode
 
