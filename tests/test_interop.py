@@ -16,12 +16,11 @@ counters (`ipsecifctl -j setkey -D`) and the kernel's (`ip -s xfrm state`)
 agree packet for packet, with no replay or integrity failure on either
 side.  The same with NAT-T (UDP 4500 both ends, `encap espinudp`).
 """
-import json
 import os
 
 import pytest
 
-from agents import agent, ctl, wait_gone
+from agents import agent, ctl, sas, show, wait_gone
 from netns import Netns
 from sites import Capture, transfer
 from test_freebsd import setkey
@@ -165,20 +164,12 @@ def configure(a, guest, suite, esn, outer, spi_out, spi_in, natt=False):
     return {spi_out: (local, peer, k_out, ak_out), spi_in: (peer, local, k_in, ak_in)}
 
 
-def our_sas(a):
-    return {s["spi"]: s for s in json.loads(ctl(a, "-j", "setkey", "-D").stdout)["sas"]}
-
-
-def iface_drops(a):
-    return json.loads(ctl(a, "-j", "ipsec0").stdout)["interfaces"][0]["drops"]
-
-
 XFRM_ERRORS = ("XfrmInError", "XfrmInHdrError", "XfrmInNoStates", "XfrmInStateProtoError",
                "XfrmInStateSeqError", "XfrmInStateInvalid", "XfrmInNoPols", "XfrmInTmplMismatch")
 
 
 def counters(a, guest, spi_out, spi_in):
-    ours, theirs = our_sas(a), xfrm_states(guest)
+    ours, theirs = sas(a), xfrm_states(guest)
     return {"ours_out": ours[spi_out], "ours_in": ours[spi_in],
             "kernel_in": theirs[spi_out], "kernel_out": theirs[spi_in]}
 
@@ -191,7 +182,7 @@ def exchange(x, a, guest, spi_out, spi_in, pings=10):
     counters differ by what was lost; what crossed is checked by content.
     The counted pings afterwards cross without loss, and there both sides'
     SA counters must move by exactly the same number of packets."""
-    drops = iface_drops(a)
+    drops = show(a, "ipsec0")["drops"]
     for inner_x, inner_g in ((X4, G4), (X6, G6)):
         r = x("ping", "-c", "3", "-i", "0.2", "-W", "3", inner_g, check=False)
         assert r.returncode == 0, r.stdout + r.stderr
@@ -212,7 +203,7 @@ def exchange(x, a, guest, spi_out, spi_in, pings=10):
         assert after[k]["replay"] == 0 and after[k]["failed"] == 0, after[k]
     stat = dict(line.split() for line in guest("cat", "/proc/net/xfrm_stat").stdout.splitlines())
     assert all(stat[k] == "0" for k in XFRM_ERRORS), stat
-    assert iface_drops(a) == drops
+    assert show(a, "ipsec0")["drops"] == drops
 
 
 CASES = [(s, esn, outer) for s in SUITES for esn in (False, True) for outer in (4, 6)]
