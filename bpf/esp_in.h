@@ -113,6 +113,7 @@ __noinline int esp_in_prepare(struct xdp_md *ctx)
 	struct esp_in_state *st;
 	struct scratch *s = scratch_get();
 	struct ipsecif_sa *sa;
+	struct ipsecif_sa_ctr *c;
 	struct ipsecif_iface *ifc;
 	struct ipsecif_key *k;
 	struct ipsecif_replay *rp;
@@ -150,7 +151,10 @@ __noinline int esp_in_prepare(struct xdp_md *ctx)
 	st->sa_id = id;
 	if (!addr_eq(&sa->src, &st->o.src))
 		return esp_in_drop(st, IPSECIF_DROP_BAD_ENDPOINT);
-	if (sa->expired & IPSECIF_SA_EXP_HARD)
+	c = bpf_map_lookup_elem(&sa_ctr, &id);
+	if (!c)
+		return esp_in_drop(st, IPSECIF_DROP_NO_SA);
+	if (c->expired & IPSECIF_SA_EXP_HARD)
 		return esp_in_drop(st, IPSECIF_DROP_EXPIRED);
 
 	/* The SA is live only on an interface with its reqid and endpoints. */
@@ -234,6 +238,7 @@ __noinline int esp_in_finish(struct xdp_md *ctx)
 	struct scratch *s = scratch_get();
 	struct ipsecif_iface *ifc;
 	struct ipsecif_replay *rp;
+	struct ipsecif_sa_ctr *c;
 	struct ipsecif_sa *sa;
 	__u32 id, reqid, text, padlen, nh, inner, ilen, delta, fwd, zero = 0;
 	__u8 in_ecn;
@@ -248,9 +253,10 @@ __noinline int esp_in_finish(struct xdp_md *ctx)
 	text = st->text;
 
 	rp = bpf_map_lookup_elem(&replay, &id);
+	c = bpf_map_lookup_elem(&sa_ctr, &id);
 	sa = bpf_map_lookup_elem(&sa_in, &st->sk);
 	ifc = bpf_map_lookup_elem(&ifaces, &reqid);
-	if (!rp || !sa || !ifc)
+	if (!rp || !c || !sa || sa->id != id || !ifc)
 		return esp_in_drop(st, IPSECIF_DROP_NO_SA);	/* removed meanwhile */
 
 	/* Only now may the window move (§3.4.3). */
@@ -294,7 +300,7 @@ __noinline int esp_in_finish(struct xdp_md *ctx)
 		return esp_in_drop(st, IPSECIF_DROP_ECN);
 	if (e != in_ecn)
 		inner_set_ecn(s, v6, e);
-	if (!sa_account(&st->sk, reqid, ilen, 0))
+	if (!sa_account(sa, c, reqid, ilen, 0))
 		return esp_in_drop(st, IPSECIF_DROP_EXPIRED);
 
 	/*

@@ -176,8 +176,9 @@ __noinline int esp_seal_prepare(__u32 reqid)
 	struct scratch *s = scratch_get();
 	struct ipsecif_iface *ifc;
 	struct ipsecif_sa *sa;
+	struct ipsecif_sa_ctr *c;
 	struct ipsecif_key *k;
-	__u32 id, len, text, pad, ivlen, i, zero = 0;
+	__u32 id, spi, len, text, pad, ivlen, i, zero = 0;
 	__u8 nh, dsfield;
 	bool v6in, esn;
 	__u64 seq;
@@ -223,10 +224,16 @@ __noinline int esp_seal_prepare(__u32 reqid)
 		return ESP_DROPPED;
 	}
 	id = sa->id;
+	spi = sa->spi;
 	st->id = id;
 	k = bpf_map_lookup_elem(&keys, &id);
 	if (!k) {
 		esp_out_drop(id, reqid, IPSECIF_DROP_CRYPTO);
+		return ESP_DROPPED;
+	}
+	c = bpf_map_lookup_elem(&sa_ctr, &id);
+	if (!c) {
+		esp_out_drop(id, reqid, IPSECIF_DROP_NO_SA);
 		return ESP_DROPPED;
 	}
 	esn = sa->flags & IPSECIF_SA_F_ESN;
@@ -246,19 +253,20 @@ __noinline int esp_seal_prepare(__u32 reqid)
 	st->dst = sa->dst;
 
 	/*
-	 * Sequence numbers are taken atomically and never repeat; without
+	 * Sequence numbers are taken atomically from the SA's own counter
+	 * (sa_ctr: the agent never writes it back) and never repeat; without
 	 * ESN the counter must not cycle (RFC 4303 §3.3.3).
 	 */
-	if (sa->expired & IPSECIF_SA_EXP_HARD) {
+	if (c->expired & IPSECIF_SA_EXP_HARD) {
 		esp_out_drop(id, reqid, IPSECIF_DROP_EXPIRED);
 		return ESP_DROPPED;
 	}
-	seq = __sync_fetch_and_add(&sa->seq, 1) + 1;
+	seq = __sync_fetch_and_add(&c->seq, 1) + 1;
 	if (!esn && seq > 0xffffffffULL) {
 		esp_out_drop(id, reqid, IPSECIF_DROP_SEQ_EXHAUSTED);
 		return ESP_DROPPED;
 	}
-	if (!sa_account(NULL, reqid, len, seq)) {
+	if (!sa_account(sa, c, reqid, len, seq)) {
 		esp_out_drop(id, reqid, IPSECIF_DROP_EXPIRED);
 		return ESP_DROPPED;
 	}
@@ -303,7 +311,7 @@ __noinline int esp_seal_prepare(__u32 reqid)
 	st->dsfield = (dsfield & ~3) | ecn_encap(dsfield, ifc->flags & IPSECIF_F_ECN);
 
 	/* ESP header: SPI, sequence number (low half), IV. */
-	st32(&s->buf[SCR_TEXT - ivlen - 8], sa->spi);
+	st32(&s->buf[SCR_TEXT - ivlen - 8], spi);
 	st_be32(&s->buf[SCR_TEXT - ivlen - 4], (__u32)seq);
 	if (ivlen == IPSECIF_CBC_IV_LEN) {
 		if (cbc_iv(k, s, seq)) {
@@ -316,7 +324,7 @@ __noinline int esp_seal_prepare(__u32 reqid)
 		__builtin_memcpy(st->a.iv, &s->buf[SCR_TEXT - 8], 8);
 	}
 	st->a.len = text;
-	st->a.aad_len = esp_aad(s, sa->spi, seq, esn);
+	st->a.aad_len = esp_aad(s, spi, seq, esn);
 	st->a.seq_hi = seq >> 32;
 	st->a.esn = esn;
 	return ESP_GO;

@@ -50,12 +50,12 @@ static __always_inline void event_acquire(__u32 reqid)
 	event_send(IPSECIF_EV_ACQUIRE, reqid, NULL, 0);
 }
 
-/* Set flag in sa->expired; true for the one caller that set it. */
-static __always_inline bool sa_mark(struct ipsecif_sa *sa, __u32 flag)
+/* Set flag in c->expired; true for the one caller that set it. */
+static __always_inline bool sa_mark(struct ipsecif_sa_ctr *c, __u32 flag)
 {
-	if (sa->expired & flag)
+	if (c->expired & flag)
 		return false;
-	return !(__sync_fetch_and_or(&sa->expired, flag) & flag);
+	return !(__sync_fetch_and_or(&c->expired, flag) & flag);
 }
 
 static __always_inline bool over(__u64 v, __u64 limit)
@@ -64,39 +64,38 @@ static __always_inline bool over(__u64 v, __u64 limit)
 }
 
 /*
- * Count a packet of len inner bytes against the SA's lifetimes
+ * Count a packet of len inner bytes in c against the lifetimes of sa
  * (RFC 4301 §4.4.2.1), and for an outbound SA without ESN watch its
- * sequence numbers (seq: the one just taken; 0 inbound).  The SA is
- * sa_out[reqid] (key NULL) or sa_in[*key].  Returns 0 when the hard limit
- * is over: the packet must be dropped.
+ * sequence numbers (seq: the one just taken; 0 inbound).  sa and c are
+ * the same SA's (the caller found c by sa->id).  Returns 0 when the hard
+ * limit is over: the packet must be dropped.
  *
  * A global function, checked once by the verifier: as a static one its
  * many branches were verified again for every path of its callers.
  */
-__noinline int sa_account(const struct ipsecif_sa_key *key, __u32 reqid, __u32 len, __u64 seq)
+__noinline int sa_account(const struct ipsecif_sa *sa, struct ipsecif_sa_ctr *c, __u32 reqid,
+			  __u32 len, __u64 seq)
 {
-	struct ipsecif_sa *sa;
 	__u64 bytes, packets;
 
-	sa = key ? bpf_map_lookup_elem(&sa_in, key) : bpf_map_lookup_elem(&sa_out, &reqid);
-	if (!sa)
-		return 1;	/* replaced meanwhile: nothing to count against */
-	if (sa->expired & IPSECIF_SA_EXP_HARD)
+	if (!sa || !c)
+		return 0;
+	if (c->expired & IPSECIF_SA_EXP_HARD)
 		return 0;
 	if (seq && !(sa->flags & IPSECIF_SA_F_ESN) &&
-	    seq >= 0xffffffffULL - IPSECIF_SEQ_SOFT_MARGIN && sa_mark(sa, IPSECIF_SA_EXP_SEQ))
+	    seq >= 0xffffffffULL - IPSECIF_SEQ_SOFT_MARGIN && sa_mark(c, IPSECIF_SA_EXP_SEQ))
 		event_send(IPSECIF_EV_SEQ_THRESHOLD, reqid, sa, seq);
-	bytes = __sync_fetch_and_add(&sa->bytes, len) + len;
-	packets = __sync_fetch_and_add(&sa->packets, 1) + 1;
+	bytes = __sync_fetch_and_add(&c->bytes, len) + len;
+	packets = __sync_fetch_and_add(&c->packets, 1) + 1;
 	if (over(bytes, sa->hard_bytes) || over(packets, sa->hard_packets)) {
-		if (sa_mark(sa, IPSECIF_SA_EXP_HARD))
+		if (sa_mark(c, IPSECIF_SA_EXP_HARD))
 			event_send(IPSECIF_EV_HARD_EXPIRE, reqid, sa,
 				   over(bytes, sa->hard_bytes) ? bytes : packets);
 		/* The packet that reaches the limit is the last one carried. */
 		return !(over(bytes - len, sa->hard_bytes) || over(packets - 1, sa->hard_packets));
 	}
 	if ((over(bytes, sa->soft_bytes) || over(packets, sa->soft_packets)) &&
-	    sa_mark(sa, IPSECIF_SA_EXP_SOFT))
+	    sa_mark(c, IPSECIF_SA_EXP_SOFT))
 		event_send(IPSECIF_EV_SOFT_EXPIRE, reqid, sa,
 			   over(bytes, sa->soft_bytes) ? bytes : packets);
 	return 1;

@@ -114,6 +114,13 @@ struct {
 } replay SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, IPSECIF_MAX_SAS);
+	__type(key, __u32);			/* SA id */
+	__type(value, struct ipsecif_sa_ctr);
+} sa_ctr SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, IPSECIF_MAX_SAS);
 	__type(key, __u32);			/* SA id */

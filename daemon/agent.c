@@ -72,6 +72,23 @@
  */
 #define LINGER_NS	(500 * 1000000ULL)
 
+#define MAX_GRAVES	1024	/* SAs out of the maps, their slots kept a moment */
+/*
+ * How long the slots of an SA taken out of the maps (key, counters,
+ * replay window) outlive it: a program that found the SA a moment before
+ * may still be sealing or opening with them, and a hash map hands a
+ * deleted element to its next insert at once, so a new SA's key or
+ * counter could otherwise be written under that packet.  A program run
+ * takes microseconds.
+ */
+#define GRAVE_NS	(100 * 1000000ULL)
+
+/* A deleted SA's slots, freed from until on. */
+struct grave {
+	__u32 id;
+	__u64 until;		/* CLOCK_MONOTONIC ns */
+};
+
 /* A deleted outbound SA still in sa_out[reqid], its key kept, until. */
 struct out_linger {
 	__u32 reqid, id;
@@ -105,6 +122,8 @@ struct agent {
 	int n_holds;
 	struct out_linger lingers[MAX_LINGER];
 	int n_lingers;
+	struct grave graves[MAX_GRAVES];
+	int n_graves;
 	bool dirty;			/* tables changed outside a request: save them */
 	__u64 next_mtu_check;		/* mono_ns() of mtu_tick's next look */
 	bool verbose, foreground, stop, flush;
@@ -934,7 +953,7 @@ static void attach_in(struct agent *a, const struct table_iface *f)
 		a->n_xdp++;
 }
 
-/* What the data path reads of a table SA (its counters start at zero). */
+/* What the data path reads of a table SA (its counters are in sa_ctr). */
 static void sa_value(const struct table_sa *t, struct ipsecif_sa *v)
 {
 	*v = (struct ipsecif_sa){ .id = t->id, .spi = htonl(t->spi), .reqid = t->reqid,
@@ -942,9 +961,7 @@ static void sa_value(const struct table_sa *t, struct ipsecif_sa *v)
 				  .sport = htons(t->sport), .dport = htons(t->dport),
 				  .src = t->src, .dst = t->dst, .soft_bytes = t->soft_bytes,
 				  .hard_bytes = t->hard_bytes, .soft_packets = t->soft_packets,
-				  .hard_packets = t->hard_packets, .seq = t->out_seq,
-				  .bytes = t->out_bytes, .packets = t->out_packets,
-				  .expired = t->out_expired };
+				  .hard_packets = t->hard_packets };
 }
 
 /*
@@ -975,26 +992,17 @@ static const struct table_sa *out_for(const struct agent *a, __u32 reqid)
 }
 
 /*
- * Put t into sa_out[reqid] (one map update: the switch is atomic), and
- * keep what the data path counted for the SA it displaces.
+ * Put t into sa_out[reqid] (one map update: the switch is atomic).  The
+ * SA it displaces keeps its sequence number in sa_ctr, should it come
+ * back (its newer one deleted): never a number twice.
  */
 static void sa_out_switch(struct agent *a, const struct table_sa *t)
 {
 	int out_fd = bpf_map__fd(a->skel->maps.sa_out);
 	struct ipsecif_sa v, cur;
-	ssize_t j;
 
-	if (!bpf_map_lookup_elem(out_fd, &t->reqid, &cur)) {
-		if (cur.id == t->id)
-			return;
-		j = sa_by_id(a, cur.id);
-		if (j >= 0) {
-			a->t.sas[j].out_seq = cur.seq;
-			a->t.sas[j].out_bytes = cur.bytes;
-			a->t.sas[j].out_packets = cur.packets;
-			a->t.sas[j].out_expired = cur.expired;
-		}
-	}
+	if (!bpf_map_lookup_elem(out_fd, &t->reqid, &cur) && cur.id == t->id)
+		return;
 	sa_value(t, &v);
 	bpf_map_update_elem(out_fd, &t->reqid, &v, BPF_ANY);
 	linger_end(a, t->reqid, false);
@@ -1048,6 +1056,7 @@ static void sa_resync(struct agent *a)
 	int ncpu = libbpf_num_possible_cpus();
 	int in_fd = bpf_map__fd(a->skel->maps.sa_in);
 	struct ipsecif_stats *zero = calloc(ncpu, sizeof(*zero));
+	const struct ipsecif_sa_ctr ctr0 = {};
 	size_t i;
 
 	for (i = 0; i < a->t.n_sas; i++) {
@@ -1063,6 +1072,8 @@ static void sa_resync(struct agent *a)
 			sa_unmap(a, t);
 			continue;
 		}
+		/* Created once; the data path alone writes it (struct ipsecif_sa_ctr). */
+		bpf_map_update_elem(bpf_map__fd(a->skel->maps.sa_ctr), &t->id, &ctr0, BPF_NOEXIST);
 		if (zero)
 			bpf_map_update_elem(bpf_map__fd(a->skel->maps.sa_stats), &t->id, zero,
 					    BPF_NOEXIST);
@@ -1104,14 +1115,39 @@ static void sa_unmap(struct agent *a, const struct table_sa *t)
 		bpf_map_delete_elem(out_fd, &t->reqid);
 }
 
-/* An SA's slots: replay state, counters, key (after it left the maps). */
-static void sa_slots_free(struct agent *a, __u32 id)
+/* An SA's slots: replay state, counters, key. */
+static void sa_slots_remove(struct agent *a, __u32 id)
 {
 	struct ipsecif_keyring kr = keyring(a);
 
 	bpf_map_delete_elem(bpf_map__fd(a->skel->maps.replay), &id);
 	bpf_map_delete_elem(bpf_map__fd(a->skel->maps.sa_stats), &id);
+	bpf_map_delete_elem(bpf_map__fd(a->skel->maps.sa_ctr), &id);
 	ipsecif_key_remove(&kr, id);
+}
+
+/* An SA's slots, once it has left the maps: removed GRAVE_NS later. */
+static void sa_slots_free(struct agent *a, __u32 id)
+{
+	if (a->n_graves == MAX_GRAVES) {
+		sa_slots_remove(a, id);	/* a burst of deletes: now, not never */
+		return;
+	}
+	a->graves[a->n_graves++] = (struct grave){ id, mono_ns() + GRAVE_NS };
+}
+
+/* Remove the slots whose time has come (all: every one, now). */
+static void graves_end(struct agent *a, bool all)
+{
+	__u64 now = mono_ns();
+	int k;
+
+	for (k = a->n_graves; k-- > 0;) {
+		if (!all && a->graves[k].until > now)
+			continue;
+		sa_slots_remove(a, a->graves[k].id);
+		a->graves[k] = a->graves[--a->n_graves];
+	}
 }
 
 /*
@@ -1519,8 +1555,8 @@ static void tunnel_follow(struct agent *a, const char *name, const struct table_
 
 /*
  * New addressing for an SA in place (MOBIKE, RFC 4555; NAT-T ports,
- * RFC 3948): the map entry keeps its counters and, outbound, its
- * sequence number, so nothing is sent twice with one number.
+ * RFC 3948): the map entry is rewritten; its counters and sequence
+ * number, in sa_ctr under its id, go on untouched.
  */
 static int sa_update(struct agent *a, struct table_sa *t, const struct ctl_sa *c,
 		     char *err, size_t errlen)
@@ -2064,6 +2100,9 @@ static int tick_ms(const struct agent *a)
 	for (i = 0; i < (size_t)a->n_lingers; i++)
 		if (a->lingers[i].until < next)
 			next = a->lingers[i].until;
+	for (i = 0; i < (size_t)a->n_graves; i++)
+		if (a->graves[i].until < next)
+			next = a->graves[i].until;
 	for (i = 0; i < a->t.n_sas; i++)
 		if (a->t.sas[i].not_before > now && a->t.sas[i].not_before < next)
 			next = a->t.sas[i].not_before;
@@ -2144,6 +2183,7 @@ static int run(struct agent *a, int ready_fd)
 		lifetimes_tick(a);
 		hold_end(a, 0);
 		linger_end(a, 0, true);
+		graves_end(a, false);
 		if (a->dirty) {
 			state_save(a);
 			a->dirty = false;
@@ -2172,8 +2212,12 @@ static void teardown(struct agent *a)
 	/* A lingering SA is deleted already: no agent after this one knows it. */
 	for (i = 0; i < (size_t)a->n_lingers; i++)
 		a->lingers[i].until = 0;
-	if (a->skel)
+	if (a->skel) {
 		linger_end(a, 0, true);
+		if (a->n_graves)
+			nanosleep(&(struct timespec){ .tv_nsec = GRAVE_NS }, NULL);
+		graves_end(a, true);
+	}
 	while (a->n_subs)
 		close(a->subs[--a->n_subs]);
 	ring_buffer__free(a->events);
@@ -2225,6 +2269,28 @@ static void adopt_attach(struct agent *a)
 }
 
 /*
+ * Slots (keyed by SA id) of SAs the adopted tables do not know: those the
+ * agent before had deleted and not yet freed (struct grave) when it died.
+ */
+static void reap_slots(struct agent *a, const struct bpf_map *m)
+{
+	__u32 id, next, *gone = calloc(IPSECIF_MAX_SAS, sizeof(*gone));
+	int fd = bpf_map__fd(m), n = 0, ret;
+
+	if (!gone)
+		return;
+	for (ret = bpf_map_get_next_key(fd, NULL, &next); !ret && n < IPSECIF_MAX_SAS;
+	     ret = bpf_map_get_next_key(fd, &id, &next)) {
+		id = next;
+		if (sa_by_id(a, id) < 0)
+			gone[n++] = id;
+	}
+	while (n)
+		sa_slots_free(a, gone[--n]);
+	free(gone);
+}
+
+/*
  * An outbound SA in sa_out that the adopted tables do not know: one that
  * lingered when the agent before died (a stop ends them).  Out, with its
  * slots, so that no deleted SA carries traffic.
@@ -2245,6 +2311,8 @@ static void reap_orphans(struct agent *a)
 		bpf_map_delete_elem(out_fd, &reqid);
 		sa_slots_free(a, cur.id);
 	}
+	reap_slots(a, a->skel->maps.keys);
+	reap_slots(a, a->skel->maps.sa_ctr);
 }
 
 /*

@@ -65,13 +65,6 @@ struct table_sa {
 	bool by_api;			/* added by a key manager (CTL_REQ_SA), not setkey */
 	__u64 last_packets;		/* the counter when last looked at, */
 	__u64 last_used;		/* and when it was seen to move (ns; 0: never) */
-	/*
-	 * Outbound: what the data path had counted when a newer SA took
-	 * sa_out[reqid], so that the SA goes on from there should it come
-	 * back (its newer one deleted): never a sequence number twice.
-	 */
-	__u64 out_seq, out_bytes, out_packets;
-	__u32 out_expired;
 	__u64 not_before;		/* outbound: carries nothing before (ns) while
 					 * an older SA of the reqid can */
 };

@@ -100,7 +100,8 @@ struct ipsecif_iface {
 
 /*
  * An SA: value of sa_out (key: reqid) and sa_in (key: struct
- * ipsecif_sa_key).  Its key material is in the keys map under id.
+ * ipsecif_sa_key).  Its key material is in the keys map under id, what
+ * the data path counts for it in sa_ctr under id.
  */
 struct ipsecif_sa {
 	__u32 id;			/* key, replay and counter slot */
@@ -113,19 +114,32 @@ struct ipsecif_sa {
 	__u16 pad;
 	union ipsecif_addr src;		/* outer source and destination */
 	union ipsecif_addr dst;
-	__u64 seq;			/* outbound: last sequence number sent */
-	/* Lifetimes (RFC 4301 §4.4.2.1), counted by the data path. */
-	__u64 bytes;			/* inner bytes through the SA (atomic) */
-	__u64 packets;
-	__u64 soft_bytes;		/* limits; 0: none */
+	/* Lifetimes (RFC 4301 §4.4.2.1), counted in sa_ctr; 0: none. */
+	__u64 soft_bytes;
 	__u64 hard_bytes;
 	__u64 soft_packets;
 	__u64 hard_packets;
-	__u32 expired;			/* IPSECIF_SA_EXP_*: events already sent */
-	__u32 pad2;
 };
 
-/* struct ipsecif_sa.expired */
+/*
+ * Value of sa_ctr (key: SA id): what the data path counts for an SA,
+ * apart from sa_in and sa_out, which the agent rewrites (a new SA for a
+ * reqid, MOBIKE's new addresses) with whole values.  Were the sequence
+ * number in them, the packets sent between the agent's read and its write
+ * would have their numbers handed out again: the same AEAD nonce twice
+ * under one key (RFC 4106 §3.1, RFC 7634 §2), and lost lifetime counts.
+ * The agent creates the entry with the SA, never writes it again, and
+ * removes it with the key.
+ */
+struct ipsecif_sa_ctr {
+	__u64 seq;			/* outbound: last sequence number sent */
+	__u64 bytes;			/* inner bytes through the SA */
+	__u64 packets;
+	__u32 expired;			/* IPSECIF_SA_EXP_*: events already sent */
+	__u32 pad;
+};
+
+/* struct ipsecif_sa_ctr.expired */
 #define IPSECIF_SA_EXP_SOFT	0x1	/* a soft limit was reached */
 #define IPSECIF_SA_EXP_HARD	0x2	/* a hard limit: the SA carries nothing more */
 #define IPSECIF_SA_EXP_SEQ	0x4	/* outbound sequence numbers near their end */
@@ -200,7 +214,8 @@ struct ipsecif_stats {
 _Static_assert(sizeof(struct ipsecif_replay) == 16 + 8 * IPSECIF_REPLAY_WORDS, "replay layout");
 _Static_assert(sizeof(struct ipsecif_rtest) == 40, "rtest layout");
 _Static_assert(sizeof(struct ipsecif_iface) == 16 + 32 + 12 + 4, "iface layout");
-_Static_assert(sizeof(struct ipsecif_sa) == 24 + 32 + 8 + 48 + 8, "sa layout");
+_Static_assert(sizeof(struct ipsecif_sa) == 24 + 32 + 32, "sa layout");
+_Static_assert(sizeof(struct ipsecif_sa_ctr) == 32, "sa_ctr layout");
 _Static_assert(sizeof(struct ipsecif_event) == 32, "event layout");
 _Static_assert(sizeof(struct ipsecif_sa_key) == 24, "sa key layout");
 #endif

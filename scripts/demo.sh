@@ -132,9 +132,10 @@ awk -v n="$GOT" -v t0="$START" -v t1="$END" 'BEGIN { printf "  %d bytes received
 INO=$(nsx "$B_NS" stat -L -c %i /proc/self/ns/net)
 say "NetBSD_B's interface, with its SAs and counters (ifconfig's view)"
 run "$B_NS" "$B/ipsecifctl" ipsec0
-say "NetBSD_B's SAs, and its inbound SA map as bpftool dumps it"
+say "NetBSD_B's SAs; its inbound SA map, and the SAs' counters by id, as bpftool dumps them"
 run "$B_NS" "$B/ipsecifctl" setkey -D
 run "$B_NS" bpftool map dump pinned "$BPFFS/net-$INO/sa_in"
+run "$B_NS" bpftool map dump pinned "$BPFFS/net-$INO/sa_ctr"
 
 if [ "$KEEP" = 1 ]; then
 	say "Left running.  To look around:"

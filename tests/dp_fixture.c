@@ -140,6 +140,7 @@ static void cmd_iface(char **av, int ac)
 static void cmd_sa(char **av, int ac)
 {
 	struct ipsecif_sa sa = {};
+	struct ipsecif_sa_ctr c = {};
 	int fam, in;
 
 	if (ac != 12 && ac != 13) {
@@ -172,12 +173,13 @@ static void cmd_sa(char **av, int ac)
 			printf("err %s\n", strerror(errno));
 			return;
 		}
-	} else if ((sa.seq = ac == 13 ? strtoull(av[12], NULL, 0) : 0),
+	} else if ((c.seq = ac == 13 ? strtoull(av[12], NULL, 0) : 0),
 		   bpf_map_update_elem(bpf_map__fd(skel->maps.sa_out), &sa.reqid, &sa, BPF_ANY)) {
 		printf("err %s\n", strerror(errno));
 		return;
 	}
-	if (stats_create(skel->maps.sa_stats, sa.id)) {
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.sa_ctr), &sa.id, &c, BPF_ANY) ||
+	    stats_create(skel->maps.sa_stats, sa.id)) {
 		printf("err %s\n", strerror(errno));
 		return;
 	}

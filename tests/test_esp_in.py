@@ -375,8 +375,12 @@ def test_bpftool_reads_the_maps(dp, tmp_path):
         mine = [e for e in entries if e["value"]["id"] == t.sa_id]
         assert len(mine) == 1
         v = mine[0]["value"]
-        assert v["reqid"] == t.reqid and v["packets"] == 1
-        assert socket.ntohl(v["spi"]) == t.spi
+        assert v["reqid"] == t.reqid and socket.ntohl(v["spi"]) == t.spi
+        out = subprocess.run(["bpftool", "-j", "map", "dump", "pinned", str(fs / "sa_ctr")],
+                             check=True, capture_output=True, text=True).stdout
+        ctr = [e["formatted"]["value"] for e in json.loads(out) if e["formatted"]["key"] == t.sa_id]
+        # One inner packet: IPv4 20 + UDP 8 + 100 bytes; no sequence number taken (inbound).
+        assert ctr == [{"seq": 0, "bytes": 128, "packets": 1, "expired": 0, "pad": 0}], ctr
         out = subprocess.run(["bpftool", "-j", "map", "dump", "pinned", str(fs / "sa_stats")],
                              check=True, capture_output=True, text=True).stdout
         per_cpu = [e["formatted"] for e in json.loads(out) if e["formatted"]["key"] == t.sa_id]

@@ -16,7 +16,7 @@ import json
 
 import pytest
 
-from agents import ctl, pin_dir, run_in, two_lans
+from agents import ctl, map_dump, two_lans
 from sites import transfer
 from agents import setkey
 
@@ -57,14 +57,14 @@ def test_netbsd_example(page):
     r = x("ping", "-c", "3", "-i", "0.2", "-W", "2", "10.200.0.2", check=False)
     assert r.returncode == 0, r.stdout + r.stderr
     transfer(x, y, "10.200.0.2", size=5 * 1000 * 1000)
-    # A's outbound SA carried it, and B's inbound one received as much.
-    sent = json.loads(run_in(a, "bpftool", "-j", "map", "dump", "pinned",
-                             f"{pin_dir(a)}/sa_out").stdout)[0]["formatted"]["value"]
-    got = json.loads(run_in(b, "bpftool", "-j", "map", "dump", "pinned",
-                            f"{pin_dir(b)}/sa_in").stdout)
-    got = [e["formatted"]["value"] for e in got if e["formatted"]["value"]["reqid"] == 1]
-    assert sent["bytes"] > 5 * 1000 * 1000
-    assert got[0]["packets"] == sent["packets"] and got[0]["bytes"] == sent["bytes"]
+    # A's outbound SA carried it, and B's inbound one received as much: the
+    # SAs by reqid in sa_out and sa_in, their counters by id in sa_ctr.
+    out_id = map_dump(a, "sa_out")[0]["value"]["id"]
+    in_id = [e["value"]["id"] for e in map_dump(b, "sa_in") if e["value"]["reqid"] == 1][0]
+    sent = [e["value"] for e in map_dump(a, "sa_ctr") if e["key"] == out_id][0]
+    got = [e["value"] for e in map_dump(b, "sa_ctr") if e["key"] == in_id][0]
+    assert sent["bytes"] > 5 * 1000 * 1000 and sent["seq"] == sent["packets"]
+    assert got["packets"] == sent["packets"] and got["bytes"] == sent["bytes"]
     # The policies of the interface, as setkey -DP would list them.
     spd = setkey(a, "spddump;\n").stdout
     assert "192.168.0.1 192.168.0.2 ipv4 -P out ipsec" in spd

@@ -6,13 +6,18 @@ drives them, between the two sites of test_ike (no charon here).
 """
 import json
 import os
+import struct
 import subprocess
+import time
+from collections import Counter
 
 import pytest
+from scapy.layers.inet import IP
 
 from agents import agent, ctl, wait_gone
 from charon import wait_for
 from saapi import HDR, MAGIC, VERSION, REQ_SA, F_ESN, F_NATT, SaClient
+from sites import Capture
 from test_ike import INNER, REQID, UL, ping, sites  # noqa: F401  (fixture)
 
 
@@ -292,3 +297,43 @@ def test_lingering_sa_gone_after_agent_crash(sites, api):
     assert ping(a, 3, interval="0.02")[1] == 0
     assert cb.call(op="query", spi=9100, src=UL["a"], dst=UL["b"])["packets"] == 0
     assert [s["spi"] for s in a.sas()] == [9101]
+
+
+def test_updates_under_load_never_repeat_a_sequence_number(sites, api):
+    """
+    New addressing for a busy outbound SA, 300 times over, while UDP
+    floods the tunnel: every ESP packet leaves with a number of its own
+    (an AEAD nonce used once, RFC 4106 §3.1), and B counts no replay.
+    The agent rewrites sa_out whole; the sequence number is not in it.
+    """
+    a, b = sites
+    ca, _ = api
+    sa_pair(api, 7100, 7101, flags=F_ESN)
+    assert ping(a, 3, interval="0.02") == (3, 3)
+    srv = subprocess.Popen(["ip", "netns", "exec", b.ns.name, "iperf3", "-s", "-1", "-B",
+                            INNER["b"]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cap = Capture(a.ns, "ul0", ["esp"], snaplen=64)
+    try:
+        assert wait_for(lambda: "5201" in b.ns("ss", "-ltn").stdout, 10)
+        flood = subprocess.Popen(["ip", "netns", "exec", a.ns.name, "iperf3", "-c", INNER["b"],
+                                  "-u", "-b", "0", "-l", "1000", "-t", "4"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+        same = dict(op="update", spi=7100, src=UL["a"], dst=UL["b"], new_src=UL["a"],
+                    new_dst=UL["b"])
+        for _ in range(300):
+            assert ca.call(**same)["status"] == 0
+        flood.wait(timeout=30)
+        seqs = [struct.unpack("!II", bytes(p[IP].payload)[:8]) for p in cap.packets()
+                if IP in p and p[IP].proto == 50]
+    finally:
+        cap.close()
+        for p in (srv,):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    seqs = [seq for spi, seq in seqs if spi == 7100]
+    assert len(seqs) > 10000, len(seqs)
+    assert len(set(seqs)) == len(seqs), sorted(s for s, n in Counter(seqs).items() if n > 1)[:20]
+    d = b.ipsec0()["drops"]
+    assert d["replay"] == 0 and d["auth"] == 0, d
