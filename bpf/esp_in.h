@@ -117,8 +117,8 @@ __noinline int esp_in_prepare(struct xdp_md *ctx)
 	struct ipsecif_iface *ifc;
 	struct ipsecif_key *k;
 	struct ipsecif_replay *rp;
-	__u32 spi, seql, hdr, icv, text, esp_off, esp_len, id, zero = 0;
-	bool esn;
+	__u32 spi, seql, hdr, icv, text, esp_off, esp_len, id, reqid, zero = 0;
+	bool esn, bad_src;
 	int r;
 
 	st = bpf_map_lookup_elem(&esp_in_state_map, &zero);
@@ -147,9 +147,21 @@ __noinline int esp_in_prepare(struct xdp_md *ctx)
 	sa = bpf_map_lookup_elem(&sa_in, &st->sk);
 	if (!sa)
 		return esp_in_drop(st, IPSECIF_DROP_NO_SA);
+	/*
+	 * What is needed of the SA, read once, and then the entry checked to
+	 * be still the one looked up: a hash map gives a deleted element to
+	 * its next insert at once, and the agent may have just deleted this
+	 * SA and added another, whose id would open this packet.
+	 */
 	id = sa->id;
+	reqid = sa->reqid;
+	esn = sa->flags & IPSECIF_SA_F_ESN;
+	bad_src = !addr_eq(&sa->src, &st->o.src);
+	barrier();
+	if (sa->spi != spi || sa->family != st->sk.family || !addr_eq(&sa->dst, &st->sk.dst))
+		return esp_in_drop(st, IPSECIF_DROP_NO_SA);
 	st->sa_id = id;
-	if (!addr_eq(&sa->src, &st->o.src))
+	if (bad_src)
 		return esp_in_drop(st, IPSECIF_DROP_BAD_ENDPOINT);
 	c = bpf_map_lookup_elem(&sa_ctr, &id);
 	if (!c)
@@ -158,7 +170,7 @@ __noinline int esp_in_prepare(struct xdp_md *ctx)
 		return esp_in_drop(st, IPSECIF_DROP_EXPIRED);
 
 	/* The SA is live only on an interface with its reqid and endpoints. */
-	st->reqid = sa->reqid;
+	st->reqid = reqid;
 	ifc = bpf_map_lookup_elem(&ifaces, &st->reqid);
 	if (!ifc || ifc->family != st->o.family || !addr_eq(&ifc->dst, &st->o.src) ||
 	    !addr_eq(&ifc->src, &st->o.dst)) {
@@ -185,7 +197,6 @@ __noinline int esp_in_prepare(struct xdp_md *ctx)
 	st->hdr = hdr;
 
 	/* Pre-check before the ICV (§3.4.3). */
-	esn = sa->flags & IPSECIF_SA_F_ESN;
 	r = replay_check(rp, seql, esn, &st->seq);
 	if (r == IPSECIF_REPLAY_DUP)
 		return esp_in_drop(st, IPSECIF_DROP_REPLAY);

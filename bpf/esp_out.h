@@ -251,6 +251,17 @@ __noinline int esp_seal_prepare(__u32 reqid)
 	}
 	st->src = sa->src;
 	st->dst = sa->dst;
+	/*
+	 * Still the entry it was: the agent replaces sa_out[reqid] whole, and
+	 * a hash map reuses the replaced element for its next update at once.
+	 * A torn read (one SA's id, another's SPI) would seal under the wrong
+	 * key.
+	 */
+	barrier();
+	if (sa->id != id || sa->reqid != reqid) {
+		esp_out_drop(id, reqid, IPSECIF_DROP_NO_SA);
+		return ESP_DROPPED;
+	}
 
 	/*
 	 * Sequence numbers are taken atomically from the SA's own counter
