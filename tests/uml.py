@@ -219,6 +219,18 @@ class Guest:
                 pass            # another guest still uses it
 
 
+# /proc/net/xfrm_stat's input errors: what a refused or unknown packet moves.
+XFRM_IN_ERRORS = ("XfrmInError", "XfrmInHdrError", "XfrmInNoStates", "XfrmInStateProtoError",
+                  "XfrmInStateSeqError", "XfrmInStateInvalid", "XfrmInNoPols",
+                  "XfrmInTmplMismatch")
+
+
+def xfrm_errors(guest, names=XFRM_IN_ERRORS):
+    """The guest's xfrm input error counters (since its boot) by name."""
+    stat = dict(line.split() for line in guest("cat", "/proc/net/xfrm_stat").stdout.splitlines())
+    return {k: int(stat[k]) for k in names}
+
+
 def xfrm_states(guest):
     """`ip -s xfrm state` by SPI: packets, bytes, and the three input errors: too_old
     (left of the replay window, "replay-window"), replay (seen before) and failed
