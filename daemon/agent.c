@@ -131,7 +131,6 @@ struct agent {
 
 static void sa_resync(struct agent *a);
 static void sa_unmap(struct agent *a, const struct table_sa *t);
-static ssize_t sa_by_id(const struct agent *a, __u32 id);
 static void linger_end(struct agent *a, __u32 reqid, bool unmap);
 static void hold_end(struct agent *a, __u32 reqid);
 static void xdp_release_unused(struct agent *a);
