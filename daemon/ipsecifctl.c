@@ -45,72 +45,27 @@ static char *read_all(FILE *f, size_t *len)
 	return buf;
 }
 
-int main(int argc, char **argv)
+/* One request to the agent; its reply printed.  The exit status. */
+static int request(enum ctl_type type, __u32 flags, int argc, char **argv, const char *text,
+		   size_t tlen)
 {
 	static char out[CTL_MAX_REPLY + 1];	/* untouched pages cost nothing */
-	__u32 flags = 0;
-	char *msg, *text = NULL;
-	size_t tlen = 0;
+	char *msg = malloc(sizeof(struct ctl_hdr) + CTL_MAX_PAYLOAD);
+	int status, ret;
 	ssize_t n;
-	int i = 1, status, ret;
-	enum ctl_type type = CTL_REQ_IFCMD;
 
-	if (i < argc && !strcmp(argv[i], "-j")) {
-		flags |= CTL_F_JSON;
-		i++;
-	}
-	if (i < argc && (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))) {
-		puts("usage: ipsecifctl [-j] [NAME [create [reqid N]] [destroy] [reqid N]\n"
-		     "                  [[inet|inet6] tunnel SRC DST] [-tunnel]\n"
-		     "                  [inet|inet6 ADDR[/PLEN] [PEER]] [[-]link0|1|2] [[-]xdpfwd]\n"
-		     "                  [mtu N] [up|down]]\n"
-		     "       ipsecifctl lan add|del DEV\n"
-		     "       ipsecifctl [-j] setkey -c | -f FILE | -D | -DP | -F");
-		return 0;
-	}
-	if (i < argc && !strcmp(argv[i], "setkey")) {
-		FILE *f = NULL;
-
-		type = CTL_REQ_SETKEY;
-		/* setkey(8)'s own spellings for dump, policy dump and flush. */
-		if (i + 2 == argc && (!strcmp(argv[i + 1], "-D") || !strcmp(argv[i + 1], "-DP") ||
-				      !strcmp(argv[i + 1], "-F"))) {
-			const char *script = !strcmp(argv[i + 1], "-D") ? "dump;" :
-					     !strcmp(argv[i + 1], "-DP") ? "spddump;" : "flush;";
-
-			text = strdup(script);
-			tlen = strlen(script);
-		} else if (i + 1 < argc && !strcmp(argv[i + 1], "-c") && i + 2 == argc)
-			f = stdin;
-		else if (i + 2 < argc && !strcmp(argv[i + 1], "-f") && i + 3 == argc)
-			f = fopen(argv[i + 2], "r");
-		else {
-			fprintf(stderr, "ipsecifctl: setkey takes -c (standard input), -f FILE, "
-				"-D, -DP or -F\n");
-			return 2;
-		}
-		if (!text && !f) {
-			fprintf(stderr, "ipsecifctl: %s: %s\n", argv[i + 2], strerror(errno));
-			return 1;
-		}
-		if (!text)
-			text = read_all(f, &tlen);
-		if (!text) {
-			fprintf(stderr, "ipsecifctl: the script is over %d bytes\n", CTL_MAX_PAYLOAD);
-			return 1;
-		}
-	}
-	msg = malloc(sizeof(struct ctl_hdr) + CTL_MAX_PAYLOAD);
 	if (!msg)
 		return 1;
-	n = ctl_encode(type, flags, argc - i, argv + i, text, tlen, msg,
+	n = ctl_encode(type, flags, argc, argv, text, tlen, msg,
 		       sizeof(struct ctl_hdr) + CTL_MAX_PAYLOAD);
 	if (n < 0) {
 		fprintf(stderr, "ipsecifctl: %s\n", n == -E2BIG ? "too many or too long arguments" :
 			strerror((int)-n));
+		free(msg);
 		return 2;
 	}
 	ret = agent_request(msg, n, out, sizeof(out), &status);
+	free(msg);
 	if (ret == -ECONNREFUSED || ret == -ENOENT) {
 		fprintf(stderr, "ipsecifctl: no ipsecif-agent runs in this network namespace "
 			"(ipsecif-agent start)\n");
@@ -122,4 +77,102 @@ int main(int argc, char **argv)
 	}
 	fputs(out, status ? stderr : stdout);
 	return status ? 1 : 0;
+}
+
+/* Interface commands, "lan" among them: the agent parses the words. */
+static int do_ifcmd(int argc, char **argv, __u32 flags)
+{
+	return request(CTL_REQ_IFCMD, flags, argc, argv, NULL, 0);
+}
+
+/* setkey -c | -f FILE | -D | -DP | -F: a script for the agent. */
+static int do_setkey(int argc, char **argv, __u32 flags)
+{
+	FILE *f = NULL;
+	char *text = NULL;
+	size_t tlen = 0;
+	int ret;
+
+	/* setkey(8)'s own spellings for dump, policy dump and flush. */
+	if (argc == 2 && (!strcmp(argv[1], "-D") || !strcmp(argv[1], "-DP") ||
+			  !strcmp(argv[1], "-F"))) {
+		const char *script = !strcmp(argv[1], "-D") ? "dump;" :
+				     !strcmp(argv[1], "-DP") ? "spddump;" : "flush;";
+
+		text = strdup(script);
+		tlen = strlen(script);
+	} else if (argc == 2 && !strcmp(argv[1], "-c")) {
+		f = stdin;
+	} else if (argc == 3 && !strcmp(argv[1], "-f")) {
+		f = fopen(argv[2], "r");
+	} else {
+		fprintf(stderr, "ipsecifctl: setkey takes -c (standard input), -f FILE, "
+			"-D, -DP or -F\n");
+		return 2;
+	}
+	if (!text && !f) {
+		fprintf(stderr, "ipsecifctl: %s: %s\n", argv[2], strerror(errno));
+		return 1;
+	}
+	if (!text)
+		text = read_all(f, &tlen);
+	if (f && f != stdin)
+		fclose(f);
+	if (!text) {
+		fprintf(stderr, "ipsecifctl: the script is over %d bytes\n", CTL_MAX_PAYLOAD);
+		return 1;
+	}
+	ret = request(CTL_REQ_SETKEY, flags, argc, argv, text, tlen);
+	free(text);
+	return ret;
+}
+
+static int do_help(int argc, char **argv, __u32 flags);
+
+/* The subcommands; the last, without a name, takes an interface name first. */
+static const struct command {
+	const char *name;
+	int (*run)(int argc, char **argv, __u32 flags);
+	const char *usage;
+} commands[] = {
+	{ "setkey", do_setkey, "[-j] setkey -c | -f FILE | -D | -DP | -F" },
+	{ "lan", do_ifcmd, "lan add|del DEV" },
+	{ "help", do_help, "help" },
+	{ NULL, do_ifcmd, "[-j] [NAME [create [reqid N]] [destroy] [reqid N]\n"
+			  "                  [[inet|inet6] tunnel SRC DST] [-tunnel]\n"
+			  "                  [inet|inet6 ADDR[/PLEN] [PEER]] [[-]link0|1|2] "
+			  "[[-]xdpfwd]\n"
+			  "                  [mtu N] [up|down]]" },
+};
+
+#define N_COMMANDS	(sizeof(commands) / sizeof(commands[0]))
+
+static int do_help(int argc, char **argv, __u32 flags)
+{
+	size_t i;
+
+	(void)argc, (void)argv, (void)flags;
+	/* The interface commands first: they are what ipsecifctl is mostly for. */
+	printf("usage: ipsecifctl %s\n", commands[N_COMMANDS - 1].usage);
+	for (i = 0; i + 1 < N_COMMANDS; i++)
+		printf("       ipsecifctl %s\n", commands[i].usage);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	__u32 flags = 0;
+	size_t k;
+	int i = 1;
+
+	if (i < argc && !strcmp(argv[i], "-j")) {
+		flags |= CTL_F_JSON;
+		i++;
+	}
+	if (i < argc && (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")))
+		return do_help(argc - i, argv + i, flags);
+	for (k = 0; k + 1 < N_COMMANDS; k++)
+		if (i < argc && !strcmp(argv[i], commands[k].name))
+			return commands[k].run(argc - i, argv + i, flags);
+	return commands[N_COMMANDS - 1].run(argc - i, argv + i, flags);
 }
