@@ -20,11 +20,16 @@ BPF_HDRS := $(wildcard bpf/*.h) $(wildcard include/*.h)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 SKELS    := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 
-LIB_OBJS := $(BUILD)/keys.o $(BUILD)/mtu.o $(BUILD)/setkey.o $(BUILD)/table.o $(BUILD)/ifcmd.o $(BUILD)/ctl.o
-TESTS    := $(BUILD)/test_crypto $(BUILD)/test_replay $(BUILD)/test_mtu $(BUILD)/test_setkey $(BUILD)/test_table $(BUILD)/test_ifcmd $(BUILD)/test_ctl
+LIB_OBJS := $(BUILD)/keys.o $(BUILD)/mtu.o $(BUILD)/setkey.o $(BUILD)/table.o $(BUILD)/ifcmd.o $(BUILD)/ctl.o \
+	    $(BUILD)/json.o
+TESTS    := $(BUILD)/test_crypto $(BUILD)/test_replay $(BUILD)/test_mtu $(BUILD)/test_setkey $(BUILD)/test_table $(BUILD)/test_ifcmd $(BUILD)/test_ctl \
+	    $(BUILD)/test_json
 BENCHES  := $(BUILD)/bench_crypto $(BUILD)/bench_gen
 FIXTURES := $(BUILD)/dp_fixture
 PROGRAMS := $(BUILD)/ipsecif-agent $(BUILD)/ipsecifctl
+# The agent, one noun a file (daemon/agentd.h lists them).
+AGENT_OBJS := $(patsubst %,$(BUILD)/%.o,main loop log pins attach lan iface sadb saapi script \
+		events state config server show)
 
 # strongSwan's kernel-ipsecif plugin, built against the Debian source of
 # the charon installed here (scripts/fetch-strongswan.sh, cached in build/).
@@ -72,7 +77,7 @@ $(BUILD)/test_%: tests/test_%.c tests/test.h tests/ctest.h tests/hex.h $(LIB_OBJ
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB_OBJS) -o $@ $(LDLIBS_BPF) -lcrypto -lpthread
 
-$(BUILD)/ipsecif-agent: $(BUILD)/agent.o $(BUILD)/agent-client.o $(BUILD)/netdev.o $(LIB_OBJS)
+$(BUILD)/ipsecif-agent: $(AGENT_OBJS) $(BUILD)/agent-client.o $(BUILD)/netdev.o $(LIB_OBJS)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_BPF) $(LDLIBS_NL)
 

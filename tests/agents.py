@@ -115,8 +115,10 @@ def sas(ns):
 
 
 def map_dump(ns, name):
-    """The entries of one of the agent's pinned maps, as bpftool formats them."""
-    return [e["formatted"] for e in json.loads(run_in(ns, "bpftool", "-j", "map", "dump",
+    """The entries of one of the agent's pinned maps, as bpftool formats them.  An entry
+    deleted while bpftool walks the map comes without "formatted" (its lookup failed):
+    it is returned as it is, so that a poll for an empty map looks again."""
+    return [e.get("formatted", e) for e in json.loads(run_in(ns, "bpftool", "-j", "map", "dump",
                                                       "pinned", f"{pin_dir(ns)}/{name}").stdout)]
 
 

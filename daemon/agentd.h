@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The agent itself: what every one of its files shares.  struct agent is
+ * the whole of its state, one per network namespace; each file of the
+ * agent is one noun of it (docs/ARCHITECTURE.md has the map):
+ *
+ *   main.c    the command line: start, stop, status
+ *   loop.c    the poll loop, its timers, the teardown
+ *   log.c     messages, to stderr or syslog
+ *   pins.c    the bpffs, the pin folder and its lock, the BPF object
+ *   attach.c  the programs on devices: XDP links, the TC filter
+ *   lan.c     the LAN devices of the XDP line-rate path
+ *   iface.c   interface commands, the interface maps, the MTU
+ *   sadb.c    the SA database: the maps, and every SA's lifecycle
+ *   saapi.c   the key managers' SA operations
+ *   script.c  setkey scripts carried out
+ *   events.c  the data path's events and the key managers listening
+ *   state.c   the state file a later agent adopts
+ *   config.c  --config FILE
+ *   server.c  the control socket's connections and requests
+ *   show.c    everything shown: interfaces, SAs, policies, status
+ */
+#ifndef IPSECIF_AGENTD_H
+#define IPSECIF_AGENTD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <syslog.h>
+#include <time.h>
+#include <linux/types.h>
+#include "table.h"
+
+struct bpf_link;
+struct ipsecif;
+struct ring_buffer;
+
+#define RUN_DIR		"/run/ipsecif"
+#define BPFFS_DIR	RUN_DIR "/bpf"
+#define STATE_DIR	RUN_DIR "/state"
+
+#define MAX_XDP_DEVS	16
+#define MAX_SUBSCRIBERS	8	/* key managers listening for events */
+
+/*
+ * An SA's lifecycle.  An SA in the table is held, active or dying
+ * (sa_state() says which); before and after that the SA database keeps a
+ * struct sa_end for it, with the deadline its state carries.  Every
+ * transition by time is in sadb_tick(), and sadb_deadline() is when the
+ * next one falls due.
+ *
+ *   larval --add--> held --not_before, release--> active --soft--> dying
+ *   (getspi)   `--add, no hold--------------------^  |                |
+ *      |                                             | delete, hard lifetime, flush
+ *      | hold over                                   v                v
+ *      `--> gone          lingering --LINGER_NS--> grave --GRAVE_NS--> gone
+ *                         ^ a key manager's delete of the last outbound SA of a reqid
+ *
+ * A grave keeps an SA's slots (key, counters, replay window) until no
+ * program can still be using them.
+ */
+enum sa_state {
+	SA_LARVAL,		/* an SPI handed to a key manager, no SA yet */
+	SA_HELD,		/* outbound, installed, carries nothing before not_before */
+	SA_ACTIVE,		/* in the maps (or waiting for its interface) */
+	SA_DYING,		/* soft lifetime over: carries on, replacement asked for */
+	SA_LINGERING,		/* deleted by its key manager, still in sa_out[reqid] */
+	SA_GRAVE,		/* out of the maps; its slots kept a moment */
+	SA_STATES,
+};
+
+/* How many of each the SA database keeps out of the table at once. */
+#define MAX_SPI_HOLDS	256	/* larval: SPIs handed out, not yet added */
+#define MAX_LINGER	64	/* lingering outbound SAs */
+#define MAX_GRAVES	1024	/* graves */
+#define MAX_SA_ENDS	(MAX_SPI_HOLDS + MAX_LINGER + MAX_GRAVES)
+
+/*
+ * How long the last outbound SA of a reqid, deleted by the key manager,
+ * still carries traffic unless a new one comes: charon 5.9.8's
+ * make-before-break reauthentication deletes the old IKE_SA's CHILD_SAs a
+ * moment before it installs the new ones, and the peer, which has the
+ * new and the old inbound SA by then, would see a gap.
+ */
+#define LINGER_NS	(500 * 1000000ULL)
+/*
+ * How long the slots of an SA taken out of the maps (key, counters,
+ * replay window) outlive it: a program that found the SA a moment before
+ * may still be sealing or opening with them, and a hash map hands a
+ * deleted element to its next insert at once, so a new SA's key or
+ * counter could otherwise be written under that packet.  A program run
+ * takes microseconds.
+ */
+#define GRAVE_NS	(100 * 1000000ULL)
+
+/* A larval, lingering or grave SA: what of it is left, until when. */
+struct sa_end {
+	enum sa_state state;
+	__u32 id;		/* lingering, grave: the slots' SA id */
+	__u32 reqid;		/* lingering: the sa_out entry it holds */
+	__u32 spi;		/* larval: the SPI held */
+	__u64 until;		/* CLOCK_MONOTONIC ns */
+};
+
+struct agent {
+	struct ipsecif *skel;
+	struct table t;
+	__u32 next_sa_id;		/* SA ids (key slots) are never reused in a run */
+	int xdp_devs[MAX_XDP_DEVS];	/* where xdp_esp_in is attached */
+	struct bpf_link *xdp_links[MAX_XDP_DEVS];	/* pinned as link_xdp_IFINDEX */
+	int n_xdp;
+	int lan_devs[MAX_XDP_DEVS];	/* where xdp_lan is attached ("lan add DEV") */
+	struct bpf_link *lan_links[MAX_XDP_DEVS];	/* pinned as link_lan_IFINDEX */
+	int n_lan;
+	char pin_dir[128];
+	int lock_fd;
+	int sock;
+	int stop_fd;			/* the "stop" client, answered once torn down */
+	struct ring_buffer *events;	/* the data path's events */
+	int subs[MAX_SUBSCRIBERS];	/* CTL_REQ_EVENTS connections */
+	int n_subs;
+	struct sa_end ends[MAX_SA_ENDS];
+	int n_ends, n_in_state[SA_STATES];
+	bool dirty;			/* tables changed outside a request: save them */
+	__u64 next_mtu_check;		/* mono_ns() of mtu_tick's next look */
+	bool foreground, stop, flush;
+};
+
+/* CLOCK_MONOTONIC in ns: whole seconds would age an SA by a second at once. */
+static inline __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* log.c: to stderr, or to syslog once log_to_syslog(); LOG_DEBUG only if verbose. */
+void logmsg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_to_syslog(void);
+void log_verbose(bool on);
+/* libbpf's messages through logmsg; quiet: its warnings not shown (the caller judges). */
+void log_libbpf(void);
+void log_libbpf_quiet(bool on);
+
+#endif /* IPSECIF_AGENTD_H */

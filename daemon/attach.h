@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* The agent's programs on devices: xdp_esp_in and xdp_lan links, the TC filter. */
+#ifndef IPSECIF_ATTACH_H
+#define IPSECIF_ATTACH_H
+
+#include <ifaddrs.h>
+#include "agentd.h"
+
+struct bpf_link;
+struct bpf_program;
+
+/* tc_esp_out at the TC ingress of interface name's veth peer. */
+int attach_out(struct agent *a, const char *name, char *err, size_t errlen);
+/* xdp_esp_in onto the device holding f's tunnel source, once. */
+void attach_in(struct agent *a, const struct table_iface *f);
+/* prog onto device idx through a link pinned as link_KIND_IDX (adopted if pinned). */
+int xdp_attach(struct agent *a, struct bpf_program *prog, const char *kind, int idx,
+	       struct bpf_link **out);
+/* xdp_esp_in off the devices no interface's tunnel starts from any more. */
+void xdp_release_unused(struct agent *a);
+/* An adopting agent's programs take over every attachment, in place. */
+void attach_adopt(struct agent *a);
+/* The links let go; with a->flush, unpinned, so the programs come off. */
+void attach_close(struct agent *a);
+/* The ifindex of the device in ifa holding f's tunnel source address, or 0. */
+int tunnel_dev_in(struct ifaddrs *ifa, const struct table_iface *f);
+
+#endif /* IPSECIF_ATTACH_H */

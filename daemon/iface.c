@@ -1,0 +1,341 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * ipsecN, the interface: the ifconfig-style commands (daemon/ifcmd.h
+ * parses them), the device they make (daemon/netdev.h), the maps that
+ * tell the data path about it (ifaces, if_reqid, if_stats), and its MTU.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "ipsecif.skel.h"
+#include "attach.h"
+#include "errmsg.h"
+#include "iface.h"
+#include "ifcmd.h"
+#include "lan.h"
+#include "mtu.h"
+#include "netdev.h"
+#include "sadb.h"
+#include "show.h"
+
+/* The suite with the largest overhead: the MTU's assumption while no SA says. */
+#define WORST_ENC	IPSECIF_ENC_AES_CBC
+#define WORST_AUTH	IPSECIF_AUTH_HMAC_SHA256_128
+
+/* ipsecN's default MTU: a 1500-byte underlay, the worst suite, IPv6 and NAT-T. */
+static int default_mtu(void)
+{
+	return ipsecif_inner_mtu(1500, WORST_ENC, WORST_AUTH, AF_INET6, true);
+}
+
+long dev_attr(const char *dev, const char *attr)
+{
+	char path[96], buf[32];
+	long v = -1;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/%s", dev, attr);
+	fp = fopen(path, "r");
+	if (!fp)
+		return -1;
+	if (fgets(buf, sizeof(buf), fp))
+		v = strtol(buf, NULL, 0);
+	fclose(fp);
+	return v;
+}
+
+int mtu_now(const char *name)
+{
+	long mtu = dev_attr(name, "mtu");
+
+	return mtu > 0 ? mtu : default_mtu();
+}
+
+/* The interface's entries in the maps the data path reads. */
+static int iface_sync(struct agent *a, const struct table_iface *f, int mtu)
+{
+	struct ipsecif_iface v = {};
+	char peer[IFNAMSIZ];
+	int pidx, fd = bpf_map__fd(a->skel->maps.ifaces);
+
+	if (netdev_peer_name(f->name, peer, sizeof(peer)) ||
+	    netdev_info(f->name, (int *)&v.ifindex, v.mac) ||
+	    netdev_info(peer, &pidx, v.peer_mac))
+		return -ENODEV;
+	if (!f->tunnel) {
+		bpf_map_delete_elem(fd, &f->reqid);
+		return 0;
+	}
+	v.reqid = f->reqid;
+	v.flags = f->flags;
+	v.peer_ifindex = pidx;
+	v.family = f->family;
+	v.mtu = mtu;
+	v.src = f->src;
+	v.dst = f->dst;
+	return bpf_map_update_elem(fd, &f->reqid, &v, BPF_ANY) ? -errno : 0;
+}
+
+/* if_reqid for ipsecN and its peer, and the interface's counters, for reqid. */
+static int reqid_maps(struct agent *a, const char *name, __u32 reqid, bool add)
+{
+	int ncpu = libbpf_num_possible_cpus(), idx, fd = bpf_map__fd(a->skel->maps.if_reqid);
+	struct ipsecif_stats *zero;
+	char peer[IFNAMSIZ];
+	__u8 mac[6];
+	int ret = 0;
+
+	netdev_peer_name(name, peer, sizeof(peer));
+	if (!netdev_info(name, &idx, mac))
+		ret |= add ? bpf_map_update_elem(fd, &idx, &reqid, BPF_ANY) :
+			     bpf_map_delete_elem(fd, &idx);
+	if (!netdev_info(peer, &idx, mac))
+		ret |= add ? bpf_map_update_elem(fd, &idx, &reqid, BPF_ANY) :
+			     bpf_map_delete_elem(fd, &idx);
+	if (!add) {
+		bpf_map_delete_elem(bpf_map__fd(a->skel->maps.if_stats), &reqid);
+		bpf_map_delete_elem(bpf_map__fd(a->skel->maps.ifaces), &reqid);
+		return 0;
+	}
+	zero = calloc(ncpu, sizeof(*zero));
+	if (!zero)
+		return -ENOMEM;
+	ret |= bpf_map_update_elem(bpf_map__fd(a->skel->maps.if_stats), &reqid, zero, BPF_NOEXIST) &&
+	       errno != EEXIST;
+	free(zero);
+	return ret ? -EIO : 0;
+}
+
+/*
+ * The table's rules for command c, applied to next, a copy of the
+ * interfaces (the SAs are shared, and no interface rule touches them).
+ */
+static int iface_rules(struct table *next, const struct ifcmd *c, char *err, size_t errlen)
+{
+	int ret = 0;
+
+	if (c->destroy)
+		ret = table_destroy(next, c->name, err, errlen);
+	else if (c->create)
+		ret = table_create(next, c->name, c->reqid, err, errlen);
+	else if (!table_find(next, c->name))
+		ret = errmsg(err, errlen, -ENODEV, "%s: no such interface", c->name);
+	if (!ret && !c->create && c->reqid_set)
+		ret = table_set_reqid(next, c->name, c->reqid, err, errlen);
+	if (!ret && c->tunnel_set)
+		ret = table_set_tunnel(next, c->name, c->tunnel_family, &c->tunnel_src,
+				       &c->tunnel_dst, err, errlen);
+	if (!ret && c->tunnel_delete)
+		ret = table_delete_tunnel(next, c->name, err, errlen);
+	if (!ret && (c->flags_set | c->flags_clear))
+		ret = table_set_flags(next, c->name, c->flags_set, c->flags_clear, err, errlen);
+	return ret;
+}
+
+/* The interfaces of next become the table's. */
+static void iface_swap(struct agent *a, struct table *next)
+{
+	free(a->t.ifaces);
+	a->t.ifaces = next->ifaces;
+	a->t.n_ifaces = next->n_ifaces;
+	a->t.cap_ifaces = next->cap_ifaces;
+}
+
+/*
+ * The rules are checked on a copy of the interfaces, which replaces them
+ * once the device work that can fail (create, attach) has succeeded: a
+ * refused command changes nothing.
+ */
+int iface_cmd(struct agent *a, const struct ctl_req *req, char *out, size_t len)
+{
+	struct table next = a->t;
+	const struct table_iface *old;
+	struct table_iface *f;
+	__u32 old_reqid;
+	struct ifcmd c;
+	char err[512];
+	int ret, i, mtu;
+
+	out[0] = 0;
+	ret = ifcmd_parse(req->argc, (char *const *)req->argv, &c, err, sizeof(err));
+	if (ret)
+		return errmsg(out, len, ret, "ipsecifctl: %s\n", err);
+	lan_prune(a);
+	if (c.lan)
+		return lan_cmd(a, &c, out, len);
+	if (c.show)
+		return show_ifaces(a, c.name, req->flags & CTL_F_JSON, out, len);
+
+	next.ifaces = malloc((a->t.cap_ifaces + 1) * sizeof(*next.ifaces));
+	if (!next.ifaces)
+		return errmsg(out, len, -ENOMEM, "ipsecif-agent: out of memory\n");
+	memcpy(next.ifaces, a->t.ifaces, a->t.n_ifaces * sizeof(*next.ifaces));
+	next.cap_ifaces = a->t.cap_ifaces + 1;
+	ret = iface_rules(&next, &c, err, sizeof(err));
+	if (ret) {
+		free(next.ifaces);
+		return errmsg(out, len, ret, "ipsecifctl: %s\n", err);
+	}
+	old = table_find(&a->t, c.name);
+	old_reqid = old ? old->reqid : 0;
+
+	/* The device first, then the table and the maps. */
+	if (c.destroy) {
+		reqid_maps(a, c.name, old_reqid, false);
+		ret = netdev_destroy(c.name, err, sizeof(err));
+		iface_swap(a, &next);
+		sadb_sync(a);
+		xdp_release_unused(a);
+		return ret ? errmsg(out, len, ret, "ipsecif-agent: %s\n", err) : 0;
+	}
+	if (c.create) {
+		ret = netdev_create(c.name, c.mtu_set ? c.mtu : default_mtu(), err, sizeof(err));
+		if (!ret)
+			ret = attach_out(a, c.name, err, sizeof(err));
+		if (ret) {
+			netdev_destroy(c.name, NULL, 0);
+			free(next.ifaces);
+			return errmsg(out, len, ret, "ipsecif-agent: %s\n", err);
+		}
+	}
+	iface_swap(a, &next);
+	f = table_find(&a->t, c.name);
+	if (c.create) {
+		reqid_maps(a, c.name, f->reqid, true);
+	} else if (c.reqid_set && old_reqid != f->reqid) {
+		reqid_maps(a, c.name, old_reqid, false);
+		reqid_maps(a, c.name, f->reqid, true);
+	}
+	if (c.mtu_set && !c.create) {
+		ret = netdev_set_mtu(c.name, c.mtu, err, sizeof(err));
+		if (ret)
+			return errmsg(out, len, ret, "ipsecif-agent: %s\n", err);
+	}
+	/*
+	 * Up before the addresses: the kernel makes an IPv6 peer's route when
+	 * the address is added to a running device, not when it comes up.
+	 */
+	if ((c.up || c.create) && !c.down) {
+		ret = netdev_set_up(c.name, true, err, sizeof(err));
+		if (ret)
+			return errmsg(out, len, ret, "ipsecif-agent: %s\n", err);
+	}
+	for (i = 0; i < c.n_addrs; i++) {
+		ret = netdev_addr_add(c.name, c.addrs[i].family, &c.addrs[i].addr, c.addrs[i].plen,
+				      c.addrs[i].has_peer ? &c.addrs[i].peer : NULL, err, sizeof(err));
+		if (ret)
+			return errmsg(out, len, ret, "ipsecif-agent: %s\n", err);
+	}
+	if (c.down) {
+		ret = netdev_set_up(c.name, false, err, sizeof(err));
+		if (ret)
+			return errmsg(out, len, ret, "ipsecif-agent: %s\n", err);
+	}
+	if (c.mtu_set)
+		f->mtu_user = true;
+	mtu = c.mtu_set ? c.mtu : dev_attr(c.name, "mtu");
+	ret = mtu_refresh(a, f, mtu > 0 ? mtu : default_mtu());
+	if (ret)
+		return errmsg(out, len, ret, "ipsecif-agent: %s: the data path's maps: %s\n",
+			      c.name, strerror(-ret));
+	sadb_sync(a);	/* SAs waiting for this interface, or leaving it */
+	if (c.tunnel_set || c.tunnel_delete)
+		xdp_release_unused(a);
+	out[0] = 0;
+	return 0;
+}
+
+/*
+ * ipsecN's MTU unless "mtu N" fixed it: what the underlay device's MTU
+ * leaves after the outbound SA's overhead (the worst suite while there is
+ * none), with NAT-T's 8 bytes under link0 or for an outbound SA in UDP,
+ * so that no ESP packet is fragmented (RFC 4459 §3).  A 1500-byte
+ * underlay while there is no tunnel.
+ */
+static int auto_mtu_in(struct agent *a, const struct table_iface *f, struct ifaddrs *ifa)
+{
+	enum ipsecif_enc enc = WORST_ENC;
+	enum ipsecif_auth auth = WORST_AUTH;
+	int idx = ifa ? tunnel_dev_in(ifa, f) : 0, mtu;
+	char name[IF_NAMESIZE];
+	long ul = idx && if_indextoname(idx, name) ? dev_attr(name, "mtu") : -1;
+	bool natt = f->flags & IPSECIF_F_NATT;
+	size_t i;
+	bool in;
+
+	if (ul <= 0)
+		ul = 1500;
+	for (i = 0; i < a->t.n_sas; i++)
+		if (table_sa_iface(&a->t, &a->t.sas[i], &in) == f && !in) {
+			enc = a->t.sas[i].enc;
+			auth = a->t.sas[i].auth;
+			/* A key manager's NAT-T SA (RFC 3948) without link0. */
+			natt |= a->t.sas[i].flags & IPSECIF_SA_F_NATT;
+		}
+	mtu = ipsecif_inner_mtu(ul, enc, auth, f->tunnel ? f->family : AF_INET6, natt);
+	if (mtu < 0)
+		return IPSECIF_MTU_MIN;	/* -ERANGE: the least the BSDs allow */
+	return mtu > 8192 ? 8192 : mtu;
+}
+
+static int auto_mtu(struct agent *a, const struct table_iface *f)
+{
+	struct ifaddrs *ifa = NULL;
+	int mtu;
+
+	if (f->tunnel && getifaddrs(&ifa))
+		ifa = NULL;
+	mtu = auto_mtu_in(a, f, ifa);
+	if (ifa)
+		freeifaddrs(ifa);
+	return mtu;
+}
+
+int mtu_refresh(struct agent *a, const struct table_iface *f, int mtu)
+{
+	if (!f->mtu_user) {
+		mtu = auto_mtu(a, f);
+		netdev_set_mtu(f->name, mtu, NULL, 0);
+	}
+	return iface_sync(a, f, mtu);
+}
+
+void mtu_refresh_all(struct agent *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->t.n_ifaces; i++)
+		if (a->t.ifaces[i].tunnel && !a->t.ifaces[i].mtu_user)
+			mtu_refresh(a, &a->t.ifaces[i], 0);	/* the outbound suite decides */
+}
+
+void mtu_tick(struct agent *a)
+{
+	struct ifaddrs *ifa;
+	__u64 now = mono_ns();
+	size_t i;
+
+	/*
+	 * Once a second, however often the agent wakes (events, subscribers):
+	 * the address dump costs netlink round trips, and with many interfaces
+	 * a dump per interface per wakeup ate a core.
+	 */
+	if (now < a->next_mtu_check)
+		return;
+	a->next_mtu_check = now + 1000000000ULL;
+	if (!a->t.n_ifaces || getifaddrs(&ifa))
+		return;
+	for (i = 0; i < a->t.n_ifaces; i++) {
+		const struct table_iface *f = &a->t.ifaces[i];
+		long cur = dev_attr(f->name, "mtu");
+
+		if (f->tunnel && !f->mtu_user && cur > 0 && cur != auto_mtu_in(a, f, ifa))
+			mtu_refresh(a, f, 0);
+	}
+	freeifaddrs(ifa);
+}

@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The poll loop: the control socket, the data path's events and the key
+ * managers' subscriptions, woken for whichever comes first of those and
+ * the SA database's next deadline (a key manager hears of a lifetime's
+ * end within milliseconds: its rekey depends on it), at least once a
+ * second for the MTU watch.
+ */
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+#include "attach.h"
+#include "events.h"
+#include "iface.h"
+#include "loop.h"
+#include "netdev.h"
+#include "pins.h"
+#include "sadb.h"
+#include "server.h"
+#include "state.h"
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+	got_signal = sig;
+}
+
+/* How long poll may sleep, in ms. */
+static int tick_ms(const struct agent *a)
+{
+	__u64 now = mono_ns(), next = sadb_deadline(a, now + 1000000000ULL);
+
+	return next <= now ? 0 : (int)((next - now + 999999) / 1000000);
+}
+
+int loop_run(struct agent *a, int ready_fd)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct pollfd pfd[2 + MAX_SUBSCRIBERS] = { { .fd = a->sock, .events = POLLIN },
+						   { .fd = events_open(a), .events = POLLIN } };
+
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	logmsg(LOG_INFO, "ready; pins in %s", a->pin_dir);
+	if (ready_fd >= 0) {
+		(void)!write(ready_fd, "", 1);	/* the parent returns 0 */
+		close(ready_fd);
+	}
+	while (!a->stop && !got_signal) {
+		int k, n;
+
+		/* Subscribers only ever close (or misbehave): any input ends them. */
+		for (k = 0; k < a->n_subs; k++)
+			pfd[2 + k] = (struct pollfd){ .fd = a->subs[k], .events = POLLIN };
+		n = poll(pfd, 2 + a->n_subs, tick_ms(a));
+		for (k = a->n_subs; k-- > 0;)
+			if (pfd[2 + k].revents)
+				events_unsubscribe(a, k);
+		events_consume(a);
+		sadb_tick(a);
+		if (a->dirty) {
+			state_save(a);
+			a->dirty = false;
+		}
+		mtu_tick(a);
+		if (n > 0 && (pfd[0].revents & POLLIN))
+			server_accept(a);
+	}
+	return 0;
+}
+
+void loop_teardown(struct agent *a)
+{
+	size_t i;
+
+	server_close(a);
+	if (a->skel)
+		sadb_close(a);
+	events_close(a);
+	for (i = 0; a->flush && i < a->t.n_ifaces; i++)
+		netdev_destroy(a->t.ifaces[i].name, NULL, 0);
+	attach_close(a);
+	table_free(&a->t);
+	if (a->flush && a->pin_dir[0])
+		state_remove(a);
+	pins_close(a);
+}

@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The pins: a bpffs at /run/ipsecif/bpf, and in it one folder per network
+ * namespace, net-INODE, holding the maps, programs (prog_NAME) and XDP
+ * links (link_KIND_IFINDEX) of that namespace's agent.  /run, unlike
+ * /sys, is not remounted by "ip netns exec", so bpftool reaches the maps
+ * from any shell.  The folder is also the agent's lock: one agent per
+ * network namespace.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
+#include <bpf/libbpf.h>
+#include "ipsecif.skel.h"
+#include "agent.h"
+#include "errmsg.h"
+#include "pins.h"
+
+#define BPF_FS_MAGIC	0xcafe4a11
+
+int mkdir_p(const char *path, mode_t mode)
+{
+	if (mkdir(path, mode) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static bool is_bpffs(const char *path)
+{
+	struct statfs fs;
+
+	return !statfs(path, &fs) && fs.f_type == BPF_FS_MAGIC;
+}
+
+/*
+ * Mount the bpffs in the first mount namespace, from a child that joins
+ * it: "ip netns exec" runs us in a mount namespace of its own, whose
+ * mounts die with it, but which receives the first one's (it is a slave).
+ */
+static int mount_in_init_ns(void)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int fd = open("/proc/1/ns/mnt", O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0 || setns(fd, CLONE_NEWNS))
+			_exit(1);
+		mkdir(RUN_DIR, 0700);
+		mkdir(BPFFS_DIR, 0700);
+		_exit(is_bpffs(BPFFS_DIR) || !mount("bpf", BPFFS_DIR, "bpf", 0, "mode=0700") ?
+		      0 : 1);
+	}
+	if (waitpid(pid, &status, 0) < 0)
+		return -errno;
+	return WIFEXITED(status) && !WEXITSTATUS(status) ? 0 : -EPERM;
+}
+
+/* A bpffs at BPFFS_DIR that every mount namespace sees. */
+static int bpffs_ready(char *err, size_t errlen)
+{
+	int ret;
+
+	if (is_bpffs(BPFFS_DIR))
+		return 0;
+	ret = mount_in_init_ns();
+	if (!ret && is_bpffs(BPFFS_DIR))
+		return 0;
+	/* A private mount namespace: mount it here, seen from here only. */
+	logmsg(LOG_WARNING, "%s: mounting %s in this mount namespace only", __func__, BPFFS_DIR);
+	ret = mkdir_p(RUN_DIR, 0700);
+	if (!ret)
+		ret = mkdir_p(BPFFS_DIR, 0700);
+	if (ret)
+		return errmsg(err, errlen, ret, "%s: %s", BPFFS_DIR, strerror(-ret));
+	if (mount("bpf", BPFFS_DIR, "bpf", 0, "mode=0700"))
+		return errmsg(err, errlen, -errno, "mounting a bpffs on %s: %s", BPFFS_DIR,
+			      strerror(errno));
+	return 0;
+}
+
+/* The pin folder, locked: a second agent in the namespace is refused. */
+static int pin_dir_lock(struct agent *a, char *err, size_t errlen)
+{
+	unsigned long ino;
+	int ret = agent_ns_id(&ino);
+
+	if (ret)
+		return errmsg(err, errlen, ret, "which network namespace: %s", strerror(-ret));
+	snprintf(a->pin_dir, sizeof(a->pin_dir), "%s/net-%lu", BPFFS_DIR, ino);
+	ret = mkdir_p(a->pin_dir, 0700);
+	if (ret)
+		return errmsg(err, errlen, ret, "%s: %s", a->pin_dir, strerror(-ret));
+	a->lock_fd = open(a->pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (a->lock_fd < 0)
+		return errmsg(err, errlen, -errno, "%s: %s", a->pin_dir, strerror(errno));
+	if (flock(a->lock_fd, LOCK_EX | LOCK_NB)) {
+		ret = -errno;
+		close(a->lock_fd);
+		a->lock_fd = -1;
+		if (ret == -EWOULDBLOCK)
+			return errmsg(err, errlen, -EALREADY,
+				      "an agent is already running in this network namespace");
+		return errmsg(err, errlen, ret, "locking %s: %s", a->pin_dir, strerror(-ret));
+	}
+	return 0;
+}
+
+/* Load the BPF object, its maps pinned (and adopted when already pinned). */
+static int bpf_ready(struct agent *a, char *err, size_t errlen)
+{
+	struct bpf_program *p;
+	struct bpf_map *m;
+	char path[256];
+	int ret;
+
+	a->skel = ipsecif__open();
+	if (!a->skel)
+		return errmsg(err, errlen, -errno, "opening the BPF object: %s", strerror(errno));
+	bpf_object__for_each_map(m, a->skel->obj) {
+		const char *name = bpf_map__name(m);
+
+		/* Global data and per-CPU scratch are private to this load. */
+		if (strchr(name, '.') || strstr(name, "scratch") || strstr(name, "state") ||
+		    strstr(name, "keystream") || strstr(name, "params") || strstr(name, "test"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", a->pin_dir, name);
+		ret = bpf_map__set_pin_path(m, path);
+		if (ret)
+			return errmsg(err, errlen, ret, "%s: %s", path, strerror(-ret));
+	}
+	ret = ipsecif__load(a->skel);
+	if (ret)
+		return errmsg(err, errlen, ret, "loading the BPF programs: %s", strerror(-ret));
+	/* This load's programs, for bpftool; an earlier agent's pins give way. */
+	bpf_object__for_each_program(p, a->skel->obj) {
+		snprintf(path, sizeof(path), "%s/prog_%s", a->pin_dir, bpf_program__name(p));
+		unlink(path);
+		ret = bpf_program__pin(p, path);
+		if (ret)
+			return errmsg(err, errlen, ret, "%s: %s", path, strerror(-ret));
+	}
+	return 0;
+}
+
+int pins_open(struct agent *a, bool *adopt, char *err, size_t errlen)
+{
+	char probe[200];
+	int ret;
+
+	ret = bpffs_ready(err, errlen);
+	if (ret)
+		return ret;
+	ret = pin_dir_lock(a, err, errlen);
+	if (ret)
+		return ret;
+	/* Pinned maps from an earlier agent: its tables go with them. */
+	snprintf(probe, sizeof(probe), "%s/sa_in", a->pin_dir);
+	*adopt = !access(probe, F_OK);
+	return bpf_ready(a, err, errlen);
+}
+
+static void unpin_programs(struct agent *a)
+{
+	struct bpf_program *p;
+	char path[256];
+
+	bpf_object__for_each_program(p, a->skel->obj) {
+		snprintf(path, sizeof(path), "%s/prog_%s", a->pin_dir, bpf_program__name(p));
+		unlink(path);
+	}
+}
+
+void pins_close(struct agent *a)
+{
+	if (a->skel) {
+		if (a->flush) {
+			bpf_object__unpin_maps(a->skel->obj, NULL);
+			unpin_programs(a);
+		}
+		ipsecif__destroy(a->skel);
+		a->skel = NULL;
+	}
+	if (a->flush && a->pin_dir[0])
+		rmdir(a->pin_dir);
+	if (a->lock_fd >= 0)
+		close(a->lock_fd);
+	a->lock_fd = -1;
+}

@@ -1,0 +1,563 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The SA database.  The table (daemon/table.h) says which SAs exist; this
+ * file makes the maps say the same, and carries each SA through its
+ * lifecycle (agentd.h): an active inbound SA is in sa_in under (SPI,
+ * destination), the outbound SA that carries a reqid's traffic is in
+ * sa_out[reqid], and each SA's slots (key, sa_ctr, sa_stats, replay),
+ * keyed by an SA id never reused in a run, outlive it as a grave.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "ipsecif.skel.h"
+#include "attach.h"
+#include "ctl.h"
+#include "errmsg.h"
+#include "events.h"
+#include "iface.h"
+#include "sadb.h"
+
+static const int end_max[SA_STATES] = {
+	[SA_LARVAL] = MAX_SPI_HOLDS, [SA_LINGERING] = MAX_LINGER, [SA_GRAVE] = MAX_GRAVES,
+};
+
+enum sa_state sa_state(const struct table_sa *t, __u64 now)
+{
+	if (t->not_before > now)
+		return SA_HELD;
+	return t->expired & IPSECIF_SA_EXP_SOFT ? SA_DYING : SA_ACTIVE;
+}
+
+/* A larval, lingering or grave SA recorded; -ENOSPC when its state is full. */
+static int end_add(struct agent *a, struct sa_end e)
+{
+	if (a->n_in_state[e.state] == end_max[e.state])
+		return -ENOSPC;
+	a->ends[a->n_ends++] = e;
+	a->n_in_state[e.state]++;
+	return 0;
+}
+
+/* What names an end: the SPI a larval one holds, the reqid a lingering one. */
+static __u32 end_key(const struct sa_end *e)
+{
+	return e->state == SA_LARVAL ? e->spi : e->state == SA_LINGERING ? e->reqid : e->id;
+}
+
+static void slots_free(struct agent *a, __u32 id);
+static void end_over(struct agent *a, const struct sa_end *e, bool unmap);
+
+/*
+ * The ends of state that key names (0: those whose time is up at now)
+ * are over.  unmap: a lingering SA leaves sa_out unless replaced there.
+ */
+static void ends_finish(struct agent *a, enum sa_state state, __u32 key, __u64 now, bool unmap)
+{
+	int k;
+
+	for (k = a->n_ends; k-- > 0;) {
+		struct sa_end e = a->ends[k];
+
+		if (e.state != state || (key ? end_key(&e) != key : e.until > now))
+			continue;
+		/* Out first: what its end adds (a grave) goes to the end of the list. */
+		a->ends[k] = a->ends[--a->n_ends];
+		a->n_in_state[state]--;
+		end_over(a, &e, unmap);
+	}
+}
+
+/* The programs and map that install and remove keys. */
+static struct ipsecif_keyring keyring(const struct agent *a)
+{
+	return (struct ipsecif_keyring){
+		.install_fd = bpf_program__fd(a->skel->progs.key_install),
+		.derive_fd = bpf_program__fd(a->skel->progs.key_derive),
+		.keys_fd = bpf_map__fd(a->skel->maps.keys),
+	};
+}
+
+/* An SA's slots: replay state, counters, key. */
+static void slots_remove(struct agent *a, __u32 id)
+{
+	struct ipsecif_keyring kr = keyring(a);
+
+	bpf_map_delete_elem(bpf_map__fd(a->skel->maps.replay), &id);
+	bpf_map_delete_elem(bpf_map__fd(a->skel->maps.sa_stats), &id);
+	bpf_map_delete_elem(bpf_map__fd(a->skel->maps.sa_ctr), &id);
+	ipsecif_key_remove(&kr, id);
+}
+
+/* An SA out of the maps becomes a grave: its slots go GRAVE_NS later. */
+static void slots_free(struct agent *a, __u32 id)
+{
+	if (end_add(a, (struct sa_end){ .state = SA_GRAVE, .id = id,
+					.until = mono_ns() + GRAVE_NS }))
+		slots_remove(a, id);	/* a burst of deletes: now, not never */
+}
+
+static void end_over(struct agent *a, const struct sa_end *e, bool unmap)
+{
+	int out_fd = bpf_map__fd(a->skel->maps.sa_out);
+	struct ipsecif_sa cur;
+
+	switch (e->state) {
+	case SA_LINGERING:
+		if (unmap && !bpf_map_lookup_elem(out_fd, &e->reqid, &cur) && cur.id == e->id)
+			bpf_map_delete_elem(out_fd, &e->reqid);
+		slots_free(a, e->id);
+		break;
+	case SA_GRAVE:
+		slots_remove(a, e->id);
+		break;
+	default:	/* larval: the SPI is free again */
+		break;
+	}
+}
+
+/* What the data path reads of a table SA (its counters are in sa_ctr). */
+static void sa_value(const struct table_sa *t, struct ipsecif_sa *v)
+{
+	*v = (struct ipsecif_sa){ .id = t->id, .spi = htonl(t->spi), .reqid = t->reqid,
+				  .flags = t->flags, .family = t->family,
+				  .sport = htons(t->sport), .dport = htons(t->dport),
+				  .src = t->src, .dst = t->dst, .soft_bytes = t->soft_bytes,
+				  .hard_bytes = t->hard_bytes, .soft_packets = t->soft_packets,
+				  .hard_packets = t->hard_packets };
+}
+
+static void sa_key(const struct table_sa *t, struct ipsecif_sa_key *k)
+{
+	*k = (struct ipsecif_sa_key){ .spi = htonl(t->spi), .family = t->family, .dst = t->dst };
+}
+
+/*
+ * The outbound SA that carries a reqid's traffic, or NULL: the newest
+ * active one, except one still held back (not_before) while an older
+ * one can carry on.
+ */
+static const struct table_sa *out_for(const struct agent *a, __u32 reqid)
+{
+	const struct table_sa *best = NULL, *held = NULL;
+	__u64 now = mono_ns();
+	size_t i;
+	bool in;
+
+	for (i = 0; i < a->t.n_sas; i++) {
+		const struct table_sa *o = &a->t.sas[i];
+
+		if (o->reqid != reqid || !table_sa_iface(&a->t, o, &in) || in)
+			continue;
+		if (sa_state(o, now) == SA_HELD) {
+			if (!held || o->id > held->id)
+				held = o;
+		} else if (!best || o->id > best->id) {
+			best = o;
+		}
+	}
+	return best ? best : held;
+}
+
+/*
+ * Put t into sa_out[reqid] (one map update: the switch is atomic).  The
+ * SA it displaces keeps its sequence number in sa_ctr, should it come
+ * back (its newer one deleted): never a number twice.  A lingering SA of
+ * the reqid is replaced: a grave now.
+ */
+static void sa_out_switch(struct agent *a, const struct table_sa *t)
+{
+	int out_fd = bpf_map__fd(a->skel->maps.sa_out);
+	struct ipsecif_sa v, cur;
+
+	if (!bpf_map_lookup_elem(out_fd, &t->reqid, &cur) && cur.id == t->id)
+		return;
+	sa_value(t, &v);
+	bpf_map_update_elem(out_fd, &t->reqid, &v, BPF_ANY);
+	ends_finish(a, SA_LINGERING, t->reqid, 0, false);
+}
+
+/*
+ * Active SAs in sa_in/sa_out with replay state and counters, inactive
+ * ones (no interface has their reqid and endpoints) out of them.
+ */
+void sadb_sync(struct agent *a)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	int in_fd = bpf_map__fd(a->skel->maps.sa_in);
+	struct ipsecif_stats *zero = calloc(ncpu, sizeof(*zero));
+	const struct ipsecif_sa_ctr ctr0 = {};
+	size_t i;
+
+	for (i = 0; i < a->t.n_sas; i++) {
+		const struct table_sa *t = &a->t.sas[i];
+		struct ipsecif_sa v, cur;
+		struct ipsecif_sa_key k;
+		bool inbound;
+		const struct table_iface *f = table_sa_iface(&a->t, t, &inbound);
+
+		sa_value(t, &v);
+		sa_key(t, &k);
+		if (!f) {
+			sadb_unmap(a, t);
+			continue;
+		}
+		/* Created once; the data path alone writes it (struct ipsecif_sa_ctr). */
+		bpf_map_update_elem(bpf_map__fd(a->skel->maps.sa_ctr), &t->id, &ctr0, BPF_NOEXIST);
+		if (zero)
+			bpf_map_update_elem(bpf_map__fd(a->skel->maps.sa_stats), &t->id, zero,
+					    BPF_NOEXIST);
+		if (inbound) {
+			struct ipsecif_replay r = { .window = t->replay };
+
+			bpf_map_update_elem(bpf_map__fd(a->skel->maps.replay), &t->id, &r, BPF_NOEXIST);
+			if (bpf_map_lookup_elem(in_fd, &k, &cur) || cur.id != t->id)
+				bpf_map_update_elem(in_fd, &k, &v, BPF_ANY);
+		} else if (out_for(a, t->reqid) == t) {
+			sa_out_switch(a, t);
+		}
+		attach_in(a, f);
+	}
+	free(zero);
+}
+
+void sadb_changed(struct agent *a)
+{
+	sadb_sync(a);
+	mtu_refresh_all(a);
+}
+
+void sadb_unmap(struct agent *a, const struct table_sa *t)
+{
+	int in_fd = bpf_map__fd(a->skel->maps.sa_in), out_fd = bpf_map__fd(a->skel->maps.sa_out);
+	struct ipsecif_sa_key k;
+	struct ipsecif_sa cur;
+
+	sa_key(t, &k);
+	if (!bpf_map_lookup_elem(in_fd, &k, &cur) && cur.id == t->id)
+		bpf_map_delete_elem(in_fd, &k);
+	if (!bpf_map_lookup_elem(out_fd, &t->reqid, &cur) && cur.id == t->id)
+		bpf_map_delete_elem(out_fd, &t->reqid);
+}
+
+/* A map entry's addressing from the table's, its counters kept. */
+static void sa_readdress(struct ipsecif_sa *cur, const struct table_sa *n)
+{
+	cur->family = n->family;
+	cur->src = n->src;
+	cur->dst = n->dst;
+	cur->sport = htons(n->sport);
+	cur->dport = htons(n->dport);
+	cur->flags = n->flags;
+}
+
+void sadb_readdress(struct agent *a, const struct table_sa *t, const struct table_sa *n)
+{
+	int in_fd = bpf_map__fd(a->skel->maps.sa_in), out_fd = bpf_map__fd(a->skel->maps.sa_out);
+	struct ipsecif_sa_key old_k, k;
+	struct ipsecif_sa cur;
+
+	sa_key(t, &old_k);
+	sa_key(n, &k);
+	if (!bpf_map_lookup_elem(out_fd, &t->reqid, &cur) && cur.id == t->id) {
+		sa_readdress(&cur, n);
+		bpf_map_update_elem(out_fd, &t->reqid, &cur, BPF_EXIST);
+	}
+	if (!bpf_map_lookup_elem(in_fd, &old_k, &cur) && cur.id == t->id) {
+		sa_readdress(&cur, n);
+		bpf_map_update_elem(in_fd, &k, &cur, BPF_ANY);
+		if (memcmp(&old_k, &k, sizeof(k)))
+			bpf_map_delete_elem(in_fd, &old_k);
+	}
+}
+
+int sadb_install(struct agent *a, struct table_sa *t, const struct ipsecif_key_params *p,
+		 char *err, size_t errlen)
+{
+	struct ipsecif_keyring kr = keyring(a);
+	int ret;
+
+	t->id = ++a->next_sa_id;
+	ret = ipsecif_key_install(&kr, t->id, p, err, errlen);
+	if (!ret)
+		ret = table_sa_add(&a->t, t, err, errlen);
+	if (ret)
+		ipsecif_key_remove(&kr, t->id);
+	return ret;
+}
+
+void sadb_forget(struct agent *a, size_t i, bool linger)
+{
+	int out_fd = bpf_map__fd(a->skel->maps.sa_out);
+	struct table_sa t = a->t.sas[i];
+	const struct table_sa *next;
+	struct ipsecif_sa cur;
+
+	table_sa_delete(&a->t, t.spi, t.family, &t.dst, NULL, 0);
+	/*
+	 * Out of the maps first, then the key.  A deleted outbound SA gives
+	 * sa_out[reqid] to the newest one left in the same map update, so
+	 * that no packet finds none between.
+	 */
+	next = out_for(a, t.reqid);
+	if (next)
+		sa_out_switch(a, next);
+	else if (linger && !bpf_map_lookup_elem(out_fd, &t.reqid, &cur) && cur.id == t.id &&
+		 !end_add(a, (struct sa_end){ .state = SA_LINGERING, .reqid = t.reqid, .id = t.id,
+					      .until = mono_ns() + LINGER_NS })) {
+		sadb_sync(a);
+		return;
+	}
+	sadb_unmap(a, &t);
+	sadb_sync(a);
+	slots_free(a, t.id);
+}
+
+ssize_t sadb_by_id(const struct agent *a, __u32 id)
+{
+	size_t i;
+
+	for (i = 0; i < a->t.n_sas; i++)
+		if (a->t.sas[i].id == id)
+			return i;
+	return -1;
+}
+
+static const char *sa_name(const struct table_sa *s, char *buf, size_t len)
+{
+	char dst[INET6_ADDRSTRLEN];
+
+	inet_ntop(s->family, &s->dst, dst, sizeof(dst));
+	snprintf(buf, len, "SA %u to %s (reqid %u)", s->spi, dst, s->reqid);
+	return buf;
+}
+
+/*
+ * Soft marks the SA dying and asks the key manager for a replacement;
+ * hard removes it, and the key manager hears so.
+ */
+void sadb_expire(struct agent *a, size_t i, __u32 type, __u64 value, const char *why)
+{
+	struct table_sa *s = &a->t.sas[i];
+	struct ctl_event ev = { .type = type, .reqid = s->reqid, .spi = s->spi,
+				.family = s->family, .dst = s->dst, .value = value };
+	char name[128];
+
+	sa_name(s, name, sizeof(name));
+	if (type == IPSECIF_EV_HARD_EXPIRE) {
+		logmsg(LOG_NOTICE, "%s: hard lifetime reached (%s %llu): removed", name, why,
+		       (unsigned long long)value);
+		sadb_forget(a, i, false);
+	} else {
+		logmsg(LOG_NOTICE, "%s: soft lifetime reached (%s %llu): dying", name, why,
+		       (unsigned long long)value);
+		s->expired |= IPSECIF_SA_EXP_SOFT;
+	}
+	a->dirty = true;
+	events_publish(a, &ev);
+}
+
+/* Is spi an SA's, or held for a key manager (until > now)? */
+static bool spi_taken(const struct agent *a, __u32 spi, __u64 now)
+{
+	size_t i;
+	int k;
+
+	for (i = 0; i < a->t.n_sas; i++)
+		if (a->t.sas[i].spi == spi)
+			return true;
+	for (k = 0; k < a->n_ends; k++)
+		if (a->ends[k].state == SA_LARVAL && a->ends[k].spi == spi &&
+		    a->ends[k].until > now)
+			return true;
+	return false;
+}
+
+bool sadb_spi_held(const struct agent *a, __u32 spi)
+{
+	int k;
+
+	for (k = 0; k < a->n_ends; k++)
+		if (a->ends[k].state == SA_LARVAL && a->ends[k].spi == spi)
+			return true;
+	return false;
+}
+
+/* spi's hold ends, and with it those whose time is up (a larval SA ends lazily). */
+void sadb_spi_release(struct agent *a, __u32 spi)
+{
+	__u64 now = mono_ns();
+
+	ends_finish(a, SA_LARVAL, spi, now, false);
+	ends_finish(a, SA_LARVAL, 0, now, false);
+}
+
+/*
+ * A random SPI no SA of this agent uses and none handed out holds
+ * (random: RFC 4303 §2.1 leaves the choice local, and guessable SPIs help
+ * no one), held until added or CTL_SA_SPI_HOLD_S passed.
+ */
+int sadb_getspi(struct agent *a, __u32 *spi, char *err, size_t errlen)
+{
+	__u64 now = mono_ns();
+	int tries;
+
+	ends_finish(a, SA_LARVAL, 0, now, false);
+	if (a->n_in_state[SA_LARVAL] == MAX_SPI_HOLDS)
+		return errmsg(err, errlen, -EBUSY, "%d SPIs handed out and not used",
+			      MAX_SPI_HOLDS);
+	for (tries = 0; tries < 64; tries++) {
+		if (getrandom(spi, sizeof(*spi), 0) != sizeof(*spi))
+			return errmsg(err, errlen, -EIO, "no random numbers: %s", strerror(errno));
+		if (*spi < 256 || spi_taken(a, *spi, now))
+			continue;
+		return end_add(a, (struct sa_end){ .state = SA_LARVAL, .spi = *spi,
+				       .until = now + CTL_SA_SPI_HOLD_S * 1000000000ULL });
+	}
+	return errmsg(err, errlen, -EAGAIN, "no free SPI found");
+}
+
+/*
+ * Held-back outbound SAs take over: those whose time has come, or (reqid
+ * not 0) all of reqid's, once the key manager knows the peer has their
+ * inbound twins.
+ */
+static void holds_end(struct agent *a, __u32 reqid)
+{
+	__u64 now = mono_ns();
+	size_t i;
+
+	for (i = 0; i < a->t.n_sas; i++) {
+		struct table_sa *s = &a->t.sas[i];
+
+		if (s->not_before && (reqid ? s->reqid == reqid : s->not_before <= now)) {
+			s->not_before = 0;
+			sadb_sync(a);
+			a->dirty = true;
+		}
+	}
+}
+
+void sadb_release(struct agent *a, __u32 reqid)
+{
+	holds_end(a, reqid);
+}
+
+/* Lifetimes by time: the data path counts bytes, the agent the seconds. */
+static void lifetimes_tick(struct agent *a)
+{
+	__u64 now = mono_ns();
+	size_t i;
+
+	for (i = a->t.n_sas; i-- > 0;) {
+		struct table_sa *s = &a->t.sas[i];
+		__u64 age = now - s->added;
+
+		if (s->hard_time && age >= s->hard_time * 1000000000ULL)
+			sadb_expire(a, i, IPSECIF_EV_HARD_EXPIRE, s->hard_time, "seconds");
+		else if (s->soft_time && age >= s->soft_time * 1000000000ULL &&
+			 !(s->expired & IPSECIF_SA_EXP_SOFT))
+			sadb_expire(a, i, IPSECIF_EV_SOFT_EXPIRE, s->soft_time, "seconds");
+	}
+}
+
+void sadb_tick(struct agent *a)
+{
+	__u64 now;
+
+	lifetimes_tick(a);				/* active -> dying, -> grave */
+	holds_end(a, 0);				/* held -> active */
+	now = mono_ns();
+	ends_finish(a, SA_LINGERING, 0, now, true);	/* lingering -> grave */
+	ends_finish(a, SA_GRAVE, 0, now, false);	/* grave -> gone */
+}
+
+__u64 sadb_deadline(const struct agent *a, __u64 next)
+{
+	__u64 now = mono_ns();
+	size_t i;
+	int k;
+
+	for (k = 0; k < a->n_ends; k++)
+		if (a->ends[k].state != SA_LARVAL && a->ends[k].until < next)
+			next = a->ends[k].until;
+	for (i = 0; i < a->t.n_sas; i++) {
+		const struct table_sa *s = &a->t.sas[i];
+		__u64 soft = s->added + s->soft_time * 1000000000ULL;
+		__u64 hard = s->added + s->hard_time * 1000000000ULL;
+
+		if (s->not_before > now && s->not_before < next)
+			next = s->not_before;
+		if (s->soft_time && !(s->expired & IPSECIF_SA_EXP_SOFT) && soft < next)
+			next = soft;
+		if (s->hard_time && hard < next)
+			next = hard;
+	}
+	return next;
+}
+
+/*
+ * Slots (keyed by SA id) of SAs the adopted tables do not know: those the
+ * agent before had deleted and not yet freed (graves) when it died.
+ */
+static void reap_slots(struct agent *a, const struct bpf_map *m)
+{
+	__u32 id, next, *gone = calloc(IPSECIF_MAX_SAS, sizeof(*gone));
+	int fd = bpf_map__fd(m), n = 0, ret;
+
+	if (!gone)
+		return;
+	for (ret = bpf_map_get_next_key(fd, NULL, &next); !ret && n < IPSECIF_MAX_SAS;
+	     ret = bpf_map_get_next_key(fd, &id, &next)) {
+		id = next;
+		if (sadb_by_id(a, id) < 0)
+			gone[n++] = id;
+	}
+	while (n)
+		slots_free(a, gone[--n]);
+	free(gone);
+}
+
+/*
+ * An outbound SA in sa_out that the adopted tables do not know is one
+ * that lingered when the agent before died (a stop ends them): out, with
+ * its slots, so that no deleted SA carries traffic.
+ */
+void sadb_reap(struct agent *a)
+{
+	int out_fd = bpf_map__fd(a->skel->maps.sa_out);
+	struct ipsecif_sa cur;
+	size_t i;
+
+	for (i = 0; i < a->t.n_ifaces; i++) {
+		__u32 reqid = a->t.ifaces[i].reqid;
+
+		if (bpf_map_lookup_elem(out_fd, &reqid, &cur) || sadb_by_id(a, cur.id) >= 0)
+			continue;
+		logmsg(LOG_NOTICE, "reqid %u: outbound SA %u is no longer known: removed", reqid,
+		       ntohl(cur.spi));
+		bpf_map_delete_elem(out_fd, &reqid);
+		slots_free(a, cur.id);
+	}
+	reap_slots(a, a->skel->maps.keys);
+	reap_slots(a, a->skel->maps.sa_ctr);
+}
+
+void sadb_close(struct agent *a)
+{
+	int k;
+
+	/* A lingering SA is deleted already: no agent after this one knows it. */
+	for (k = 0; k < a->n_ends; k++)
+		if (a->ends[k].state == SA_LINGERING)
+			a->ends[k].until = 0;
+	ends_finish(a, SA_LINGERING, 0, mono_ns(), true);
+	if (a->n_in_state[SA_GRAVE])
+		nanosleep(&(struct timespec){ .tv_nsec = GRAVE_NS }, NULL);
+	ends_finish(a, SA_GRAVE, 0, ~0ULL, false);
+}

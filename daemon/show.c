@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Everything shown: interfaces as ipsecifctl [-j] [NAME] prints them
+ * (ifconfig's layout), SAs and policies as setkey -D and -DP do, the
+ * agent's status.  Each field is one call of the writer (json.h), which
+ * prints its text form or its JSON member.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "ipsecif.skel.h"
+#include "errmsg.h"
+#include "iface.h"
+#include "show.h"
+
+const char *const ipsecif_drop_names[] = {
+	"no_sa", "bad_endpoint", "replay", "too_old", "auth", "bad_pad", "bad_next_hdr",
+	"dummy", "inner_family", "ecn", "seq_exhausted", "too_big", "malformed", "crypto",
+	"no_route", "expired",
+};
+_Static_assert(sizeof(ipsecif_drop_names) / sizeof(ipsecif_drop_names[0]) == IPSECIF_DROP_MAX,
+	       "a name for every drop reason");
+
+void stats_sum(const struct bpf_map *map, __u32 key, struct ipsecif_stats *sum)
+{
+	int i, j, ncpu = libbpf_num_possible_cpus();
+	struct ipsecif_stats *st = ncpu > 0 ? calloc(ncpu, sizeof(*st)) : NULL;
+
+	memset(sum, 0, sizeof(*sum));
+	if (st && !bpf_map_lookup_elem(bpf_map__fd(map), &key, st))
+		for (i = 0; i < ncpu; i++) {
+			sum->packets += st[i].packets;
+			sum->bytes += st[i].bytes;
+			sum->fast += st[i].fast;
+			for (j = 0; j < IPSECIF_DROP_MAX; j++)
+				sum->drops[j] += st[i].drops[j];
+		}
+	free(st);
+}
+
+/* Packets, bytes, the fast path's share and the drops by name. */
+static void show_stats(struct out *o, const struct ipsecif_stats *st)
+{
+	char fmt[32];
+	bool any = false;
+	int j;
+
+	print_u64(o, PRINT_ANY, "packets", "\tpackets %llu", st->packets);
+	print_u64(o, PRINT_ANY, "bytes", " bytes %llu", st->bytes);
+	/* Of those, on the XDP line-rate path (in text only once there are some). */
+	print_u64(o, st->fast ? PRINT_ANY : PRINT_JSON, "fast", " fast %llu", st->fast);
+	out_text(o, " drops");
+	out_open_object(o, "drops");
+	for (j = 0; j < IPSECIF_DROP_MAX; j++) {
+		snprintf(fmt, sizeof(fmt), " %s %%llu", ipsecif_drop_names[j]);
+		print_u64(o, st->drops[j] ? PRINT_ANY : PRINT_JSON, ipsecif_drop_names[j], fmt,
+			  st->drops[j]);
+		any |= st->drops[j];
+	}
+	out_close(o);
+	out_text(o, "%s\n", any ? "" : " 0");
+}
+
+/* ipsecN's SAs and counters, after its ifconfig lines or inside its JSON object. */
+static void show_traffic(struct out *o, struct agent *a, const struct table_iface *f)
+{
+	struct ipsecif_stats st;
+	size_t i;
+	bool in;
+
+	out_open_array(o, "sas");
+	for (i = 0; i < a->t.n_sas; i++) {
+		const struct table_sa *s = &a->t.sas[i];
+
+		if (table_sa_iface(&a->t, s, &in) != f)
+			continue;
+		out_open_object(o, NULL);
+		print_u64(o, PRINT_ANY, "spi", "\tsa %llu ", s->spi);
+		print_string(o, PRINT_ANY, "dir", "%s", in ? "in" : "out");
+		print_bool(o, PRINT_ANY, "dying", " dying", s->expired & IPSECIF_SA_EXP_SOFT);
+		out_text(o, "\n");
+		out_close(o);
+	}
+	out_close(o);
+	stats_sum(a->skel->maps.if_stats, f->reqid, &st);
+	show_stats(o, &st);
+}
+
+static void show_flags(struct out *o, __u32 flags)
+{
+	static const struct {
+		__u32 f;
+		const char *name;
+	} names[] = {
+		{ IPSECIF_F_NATT, "link0" }, { IPSECIF_F_ECN, "link1" }, { IPSECIF_F_INET6, "link2" },
+		{ IPSECIF_F_XDP_FWD, "xdpfwd" },
+	};
+	size_t i;
+
+	out_open_array(o, "flags");
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (flags & names[i].f)
+			print_string(o, PRINT_ANY, NULL, ",%s", names[i].name);
+	out_close(o);
+}
+
+static void show_iface(struct out *o, struct agent *a, const struct table_iface *f)
+{
+	char s[INET6_ADDRSTRLEN] = "", d[INET6_ADDRSTRLEN] = "";
+	long mtu = dev_attr(f->name, "mtu"), flags = dev_attr(f->name, "flags");
+
+	if (mtu < 0)
+		mtu = 0;
+	if (flags < 0)
+		flags = 0;
+	out_open_object(o, NULL);
+	print_string(o, PRINT_ANY, "name", "%s: flags=<", f->name);
+	out_text(o, "%s", flags & IFF_UP ? "UP" : "DOWN");
+	print_bool(o, PRINT_JSON, "up", NULL, flags & IFF_UP);
+	show_flags(o, f->flags);
+	print_s64(o, PRINT_ANY, "mtu", "> mtu %lld\n", mtu);
+	print_u64(o, PRINT_ANY, "reqid", "\treqid %llu\n", f->reqid);
+	if (f->tunnel) {
+		inet_ntop(f->family, &f->src, s, sizeof(s));
+		inet_ntop(f->family, &f->dst, d, sizeof(d));
+		out_open_object(o, "tunnel");
+		print_string(o, PRINT_ANY, "family", "\ttunnel %s ",
+			     f->family == AF_INET ? "inet" : "inet6");
+		print_string(o, PRINT_ANY, "src", "%s", s);
+		print_string(o, PRINT_ANY, "dst", " --> %s\n", d);
+		out_close(o);
+	} else {
+		print_null(o, "tunnel");
+	}
+	show_traffic(o, a, f);
+	out_close(o);
+}
+
+/* The LAN devices carrying xdp_lan, as a JSON array or a line of names. */
+static void show_lan(struct out *o, const struct agent *a)
+{
+	char dev[IF_NAMESIZE];
+	int k;
+
+	if (!o->json && !a->n_lan)
+		return;
+	out_text(o, "lan:");
+	out_open_array(o, "lan");
+	for (k = 0; k < a->n_lan; k++) {
+		if (!if_indextoname(a->lan_devs[k], dev))
+			snprintf(dev, sizeof(dev), "#%d", a->lan_devs[k]);	/* gone since */
+		print_string(o, PRINT_ANY, NULL, " %s", dev);
+	}
+	out_close(o);
+	out_text(o, "\n");
+}
+
+int show_ifaces(struct agent *a, const char *name, bool json, char *out, size_t len)
+{
+	struct out o;
+	size_t i;
+
+	if (name[0] && !table_find(&a->t, name))
+		return errmsg(out, len, -ENODEV, "ipsecifctl: %s: no such interface\n", name);
+	out_init(&o, out, len, json);
+	out_open_object(&o, NULL);
+	out_open_array(&o, "interfaces");
+	for (i = 0; i < a->t.n_ifaces; i++)
+		if (!name[0] || !strcmp(a->t.ifaces[i].name, name))
+			show_iface(&o, a, &a->t.ifaces[i]);
+	out_close(&o);
+	if (json || !name[0])
+		show_lan(&o, a);
+	out_close(&o);
+	return 0;
+}
+
+void show_sa(struct out *o, struct agent *a, const struct table_sa *s)
+{
+	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+	struct ipsecif_stats st;
+	bool in, esn = s->flags & IPSECIF_SA_F_ESN;
+	const char *state = table_sa_iface(&a->t, s, &in) ? "active" : "inactive";
+
+	inet_ntop(s->family, &s->src, src, sizeof(src));
+	inet_ntop(s->family, &s->dst, dst, sizeof(dst));
+	stats_sum(a->skel->maps.sa_stats, s->id, &st);
+	out_open_object(o, NULL);
+	print_string(o, PRINT_ANY, "src", "%s ", src);
+	print_string(o, PRINT_ANY, "dst", "%s\n", dst);
+	print_string(o, PRINT_ANY, "proto", "\t%s", "esp");
+	print_string(o, PRINT_ANY, "mode", " mode=%s", "tunnel");
+	print_u64(o, PRINT_ANY, "spi", " spi=%llu", s->spi);
+	out_text(o, "(0x%08x)", s->spi);
+	print_u64(o, PRINT_ANY, "reqid", " reqid=%llu", s->reqid);
+	print_string(o, PRINT_ANY, "state", " %s", state);
+	print_bool(o, PRINT_ANY, "dying", " dying", s->expired & IPSECIF_SA_EXP_SOFT);
+	print_u64(o, PRINT_ANY, "replay", "\n\treplay=%llu", s->replay);
+	print_bool(o, PRINT_JSON, "esn", NULL, esn);
+	out_text(o, " esn=%s", esn ? "on" : "off");
+	out_open_array(o, "natt");
+	print_u64(o, PRINT_ANY, NULL, " natt=%llu", s->sport);
+	print_u64(o, PRINT_ANY, NULL, "/%llu", s->dport);
+	out_close(o);
+	print_u64(o, PRINT_ANY, "soft_bytes", " soft=%llu(bytes)", s->soft_bytes);
+	print_u64(o, PRINT_ANY, "hard_bytes", " hard=%llu(bytes)", s->hard_bytes);
+	print_u64(o, PRINT_ANY, "soft_time", "\n\tsoft=%llu(s)", s->soft_time);
+	print_u64(o, PRINT_ANY, "hard_time", " hard=%llu(s)", s->hard_time);
+	print_u64(o, PRINT_ANY, "age", " age=%llu(s)", (mono_ns() - s->added) / 1000000000ULL);
+	print_u64(o, PRINT_ANY, "bytes", "\n\tcurrent: bytes=%llu", st.bytes);
+	print_u64(o, PRINT_ANY, "packets", " packets=%llu\n", st.packets);
+	out_close(o);
+}
+
+void show_policy(struct out *o, const struct table_policy *p)
+{
+	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+
+	inet_ntop(p->iface->family, &p->src, src, sizeof(src));
+	inet_ntop(p->iface->family, &p->dst, dst, sizeof(dst));
+	out_open_object(o, NULL);
+	print_string(o, PRINT_ANY, "src", "%s ", src);
+	print_string(o, PRINT_ANY, "dst", "%s ", dst);
+	print_string(o, PRINT_ANY, "inner", "%s -P ", p->inner_family == AF_INET ? "ipv4" : "ipv6");
+	print_string(o, PRINT_ANY, "dir", "%s ", p->dir == POLICY_OUT ? "out" : "in");
+	print_string(o, PRINT_ANY, "action", "%s ", p->discard ? "discard" : "ipsec");
+	out_text(o, "esp/tunnel/%s-%s", src, dst);
+	print_u64(o, PRINT_ANY, "reqid", "/unique:%llu", p->iface->reqid);
+	print_string(o, PRINT_ANY, "interface", " (%s)\n", p->iface->name);
+	out_close(o);
+}
+
+void show_status(struct agent *a, bool json, char *buf, size_t len)
+{
+	struct out o;
+
+	out_init(&o, buf, len, json);
+	out_open_object(&o, NULL);
+	print_bool(&o, PRINT_JSON, "running", NULL, true);
+	print_s64(&o, PRINT_ANY, "pid", "running, pid %lld", getpid());
+	print_string(&o, PRINT_ANY, "pin_dir", ", pins in %s", a->pin_dir);
+	print_u64(&o, PRINT_ANY, "interfaces", ", %llu interfaces", a->t.n_ifaces);
+	print_u64(&o, PRINT_ANY, "sas", ", %llu SAs\n", a->t.n_sas);
+	out_close(&o);
+}

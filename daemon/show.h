@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Everything the agent shows, in text and JSON from one call per field (json.h). */
+#ifndef IPSECIF_SHOW_H
+#define IPSECIF_SHOW_H
+
+#include "agentd.h"
+#include "json.h"
+
+struct bpf_map;
+struct ipsecif_stats;
+
+/* enum ipsecif_drop's names, as docs/DATAPATH.md and the JSON spell them. */
+extern const char *const ipsecif_drop_names[];
+
+/* The per-CPU sums of one slot of sa_stats or if_stats. */
+void stats_sum(const struct bpf_map *map, __u32 key, struct ipsecif_stats *sum);
+
+/* ipsecifctl [-j] [NAME]: the interfaces (or one), their SAs and counters, the LAN devices. */
+int show_ifaces(struct agent *a, const char *name, bool json, char *out, size_t len);
+/* One SA as setkey -D shows it, or a JSON object. */
+void show_sa(struct out *o, struct agent *a, const struct table_sa *s);
+/* One of an interface's policies, as setkey -DP shows it, or a JSON object. */
+void show_policy(struct out *o, const struct table_policy *p);
+/* ipsecif-agent status [-j]. */
+void show_status(struct agent *a, bool json, char *buf, size_t len);
+
+#endif /* IPSECIF_SHOW_H */
