@@ -73,6 +73,22 @@ def test_inner_peers_both_families(site):
     assert "dev ipsec0" in site("ip", "-6", "route", "get", "fd10::2").stdout
 
 
+def test_json_escapes_what_a_name_may_hold(site):
+    """The kernel takes a quote and a backslash in a device name: every JSON show
+    escapes them (one writer, daemon/json.c), and the parsed name is the name."""
+    name = 'q"b\\1'
+    ctl(site, name, "create", "reqid", "7", "inet", "tunnel", "10.1.0.1", "10.1.0.2")
+    assert name in links(site) and name + "p" in links(site)
+    shown = json.loads(ctl(site, "-j").stdout)["interfaces"]
+    assert [i["name"] for i in shown] == [name], shown
+    assert json.loads(ctl(site, "-j", name).stdout)["interfaces"][0]["reqid"] == 7
+    policies = json.loads(ctl(site, "-j", "setkey", "-DP").stdout)["policies"]
+    assert {p["interface"] for p in policies} == {name} and len(policies) == 4, policies
+    assert f"{name}: flags=<UP,link2>" in ctl(site, name).stdout
+    ctl(site, name, "destroy")
+    assert name not in links(site)
+
+
 def test_netbsd_flags_and_mtu(site):
     ctl(site, "ipsec0", "create")
     ctl(site, "ipsec0", "tunnel", "192.168.0.1", "192.168.0.2")
