@@ -43,14 +43,15 @@ void stats_sum(const struct bpf_map *map, __u32 key, struct ipsecif_stats *sum)
 	free(st);
 }
 
-/* Packets, bytes, the fast path's share and the drops by name. */
-static void show_stats(struct out *o, const struct ipsecif_stats *st)
+/* Packets, bytes, the fast path's share and the drops by name; lead: the text line's start. */
+static void show_stats(struct out *o, const char *lead, const struct ipsecif_stats *st)
 {
 	char fmt[32];
 	bool any = false;
 	int j;
 
-	print_u64(o, PRINT_ANY, "packets", "\tpackets %llu", st->packets);
+	out_text(o, "%s", lead);
+	print_u64(o, PRINT_ANY, "packets", "packets %llu", st->packets);
 	print_u64(o, PRINT_ANY, "bytes", " bytes %llu", st->bytes);
 	/* Of those, on the XDP line-rate path (in text only once there are some). */
 	print_u64(o, st->fast ? PRINT_ANY : PRINT_JSON, "fast", " fast %llu", st->fast);
@@ -64,6 +65,40 @@ static void show_stats(struct out *o, const struct ipsecif_stats *st)
 	}
 	out_close(o);
 	out_text(o, "%s\n", any ? "" : " 0");
+}
+
+static bool stats_zero(const struct ipsecif_stats *st)
+{
+	int j;
+
+	for (j = 0; j < IPSECIF_DROP_MAX; j++)
+		if (st->drops[j])
+			return false;
+	return !st->packets;
+}
+
+/*
+ * The packets no SA or interface could be named for (global_stats: no
+ * SA for the SPI, malformed headers): in JSON always, in text once there
+ * are some.
+ */
+static void show_global(struct out *o, const struct agent *a)
+{
+	struct ipsecif_stats in, out;
+
+	stats_sum(a->skel->maps.global_stats, 0, &in);
+	stats_sum(a->skel->maps.global_stats, 1, &out);
+	if (!o->json && stats_zero(&in) && stats_zero(&out))
+		return;
+	out_text(o, "global: outside any SA or interface\n");
+	out_open_object(o, "global");
+	out_open_object(o, "in");
+	show_stats(o, "\tin: ", &in);
+	out_close(o);
+	out_open_object(o, "out");
+	show_stats(o, "\tout: ", &out);
+	out_close(o);
+	out_close(o);
 }
 
 /* ipsecN's SAs and counters, after its ifconfig lines or inside its JSON object. */
@@ -88,7 +123,7 @@ static void show_traffic(struct out *o, struct agent *a, const struct table_ifac
 	}
 	out_close(o);
 	stats_sum(a->skel->maps.if_stats, f->reqid, &st);
-	show_stats(o, &st);
+	show_stats(o, "\t", &st);
 }
 
 static void show_flags(struct out *o, __u32 flags)
@@ -174,8 +209,10 @@ int show_ifaces(struct agent *a, const char *name, bool json, char *out, size_t 
 		if (!name[0] || !strcmp(a->t.ifaces[i].name, name))
 			show_iface(&o, a, &a->t.ifaces[i]);
 	out_close(&o);
-	if (json || !name[0])
+	if (json || !name[0]) {
 		show_lan(&o, a);
+		show_global(&o, a);
+	}
 	out_close(&o);
 	return 0;
 }
