@@ -33,6 +33,7 @@
 struct bpf_link;
 struct ipsecif;
 struct ring_buffer;
+struct server;
 
 #define RUN_DIR		"/run/ipsecif"
 #define BPFFS_DIR	RUN_DIR "/bpf"
@@ -114,6 +115,7 @@ struct agent {
 	char pin_dir[128];
 	int lock_fd;
 	int sock;
+	struct server *srv;		/* the control socket's connections */
 	int stop_fd;			/* the "stop" client, answered once torn down */
 	struct ring_buffer *events;	/* the data path's events */
 	int subs[MAX_SUBSCRIBERS];	/* CTL_REQ_EVENTS connections */

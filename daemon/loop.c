@@ -31,14 +31,19 @@ static int tick_ms(const struct agent *a)
 {
 	__u64 now = mono_ns(), next = sadb_deadline(a, now + 1000000000ULL);
 
+	next = server_deadline(a, next);
+
 	return next <= now ? 0 : (int)((next - now + 999999) / 1000000);
 }
+
+/* poll's fds: the events ring, the control socket and its connections, the subscribers. */
+#define LOOP_FDS	(2 + SERVER_MAX_CONNS + MAX_SUBSCRIBERS)
 
 int loop_run(struct agent *a, int ready_fd)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
-	struct pollfd pfd[2 + MAX_SUBSCRIBERS] = { { .fd = a->sock, .events = POLLIN },
-						   { .fd = events_open(a), .events = POLLIN } };
+	struct pollfd pfd[LOOP_FDS];
+	int ev_fd = events_open(a);
 
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
@@ -49,24 +54,25 @@ int loop_run(struct agent *a, int ready_fd)
 		close(ready_fd);
 	}
 	while (!a->stop && !got_signal) {
-		int k, n;
+		int k, n, n_srv, subs = a->n_subs;
 
+		pfd[0] = (struct pollfd){ .fd = ev_fd, .events = POLLIN };
+		n_srv = server_pollfds(a, pfd + 1, LOOP_FDS - 1 - MAX_SUBSCRIBERS);
 		/* Subscribers only ever close (or misbehave): any input ends them. */
-		for (k = 0; k < a->n_subs; k++)
-			pfd[2 + k] = (struct pollfd){ .fd = a->subs[k], .events = POLLIN };
-		n = poll(pfd, 2 + a->n_subs, tick_ms(a));
-		for (k = a->n_subs; k-- > 0;)
-			if (pfd[2 + k].revents)
+		for (k = 0; k < subs; k++)
+			pfd[1 + n_srv + k] = (struct pollfd){ .fd = a->subs[k], .events = POLLIN };
+		n = poll(pfd, 1 + n_srv + subs, tick_ms(a));
+		for (k = subs; n > 0 && k-- > 0;)
+			if (pfd[1 + n_srv + k].revents)
 				events_unsubscribe(a, k);
 		events_consume(a);
 		sadb_tick(a);
+		server_serve(a, pfd + 1, n > 0 ? n_srv : 0);
 		if (a->dirty) {
 			state_save(a);
 			a->dirty = false;
 		}
 		mtu_tick(a);
-		if (n > 0 && (pfd[0].revents & POLLIN))
-			server_accept(a);
 	}
 	return 0;
 }
