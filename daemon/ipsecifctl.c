@@ -116,6 +116,10 @@ int main(int argc, char **argv)
 			"(ipsecif-agent start)\n");
 		return 1;
 	}
+	if (ret && out[0]) {	/* e.g. the socket held by another user: nothing sent */
+		fprintf(stderr, "ipsecifctl: %s", out);
+		return 1;
+	}
 	if (ret) {
 		fprintf(stderr, "ipsecifctl: talking to the agent: %s\n", strerror(-ret));
 		return 1;
