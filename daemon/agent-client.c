@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* Talking to ipsecif-agent: shared by the agent, ipsecifctl and the tests. */
+#define _GNU_SOURCE	/* struct ucred */
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
@@ -101,18 +103,50 @@ int agent_reply(int fd, int status, const char *text)
 	return agent_reply_data(fd, status, text, text ? strlen(text) : 0);
 }
 
-int agent_connect(void)
+int agent_socket_holder(int fd, struct ucred *cred)
+{
+	socklen_t len = sizeof(*cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &len))
+		return -errno;
+	return 0;
+}
+
+/*
+ * The name is in the abstract namespace, which has no file mode: while no
+ * agent runs, any process in the network namespace may bind it and wait
+ * for requests (keys among them).  So before a byte is sent, the listener
+ * must be root's; the kernel recorded its credentials when it listened.
+ */
+int agent_connect(char *err, size_t errlen)
 {
 	struct sockaddr_un sa;
+	struct ucred cred;
 	socklen_t salen;
 	int fd, ret;
 
+	if (err && errlen)
+		err[0] = 0;
 	agent_sockaddr(&sa, &salen);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	if (connect(fd, (struct sockaddr *)&sa, salen)) {
 		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	ret = agent_socket_holder(fd, &cred);
+	if (!ret && cred.uid != 0)
+		ret = -EPERM;
+	if (ret) {
+		if (err && errlen && ret == -EPERM)
+			snprintf(err, errlen, "the control socket @%.*s is held by uid %u (pid %d), "
+				 "not by a root ipsecif-agent: refusing to send", (int)(salen -
+				 offsetof(struct sockaddr_un, sun_path) - 1), sa.sun_path + 1,
+				 (unsigned int)cred.uid, (int)cred.pid);
+		else if (err && errlen)
+			snprintf(err, errlen, "who holds the control socket: %s", strerror(-ret));
 		close(fd);
 		return ret;
 	}
@@ -149,25 +183,37 @@ int agent_read_reply(int fd, void *out, size_t outlen, size_t *got, int *status)
 	return ret;
 }
 
-int agent_exchange(const void *msg, size_t len, void *out, size_t outlen, size_t *got,
+int agent_transact(int fd, const void *msg, size_t len, void *out, size_t outlen, size_t *got,
 		   int *status)
 {
-	int fd = agent_connect(), ret;
+	int ret = agent_send_all(fd, msg, len);
 
-	if (fd < 0)
-		return fd;
-	ret = agent_send_all(fd, msg, len);
-	if (!ret)
-		ret = agent_read_reply(fd, out, outlen, got, status);
-	close(fd);
+	/*
+	 * The agent may answer before it has read the request (it refuses
+	 * non-root callers at once) and close: sending then fails, but its
+	 * reply is waiting to be read, and it is the one that says why.
+	 */
+	if (!ret || ret == -EPIPE || ret == -ECONNRESET) {
+		int r = agent_read_reply(fd, out, outlen, got, status);
+
+		if (!ret || !r)
+			ret = r;
+	}
 	return ret;
 }
 
 int agent_request(const void *msg, size_t len, char *out, size_t outlen, int *status)
 {
 	size_t got = 0;
-	int ret = agent_exchange(msg, len, out, outlen - 1, &got, status);
+	int fd = agent_connect(out, outlen), ret;
 
+	if (fd < 0) {
+		if (out[0])
+			strncat(out, "\n", outlen - strlen(out) - 1);
+		return fd;
+	}
+	ret = agent_transact(fd, msg, len, out, outlen - 1, &got, status);
+	close(fd);
 	out[ret ? 0 : got] = 0;
 	return ret;
 }

@@ -16,21 +16,34 @@ int agent_sockaddr(struct sockaddr_un *sa, socklen_t *len);
 /*
  * Send a request (msg, len) to this namespace's agent and read its reply:
  * the text into out (NUL-terminated), the agent's status into *status.
- * Returns 0 or -errno for the exchange itself.
+ * Returns 0 or -errno for the exchange itself; then out holds a line
+ * saying what went wrong when there is more to say than the errno (the
+ * socket held by a process that is not root's: -EPERM), else "".
  */
 int agent_request(const void *msg, size_t len, char *out, size_t outlen, int *status);
 
-/* A connected control socket, or -errno (-ECONNREFUSED: no agent). */
-int agent_connect(void);
+/*
+ * A connected control socket, or -errno: -ECONNREFUSED or -ENOENT when no
+ * agent runs; -EPERM when the name is held by a process not running as
+ * root, which is sent nothing (err, when given, says uid and pid).
+ */
+int agent_connect(char *err, size_t errlen);
+
+struct ucred;
+
+/* Who listens on the other end of connected fd (SO_PEERCRED). 0 or -errno. */
+int agent_socket_holder(int fd, struct ucred *cred);
 
 /*
- * One request and its reply, on a connection of its own: the reply's
- * payload after the status into out (up to outlen bytes, *got of them).
+ * One request and its reply on a connected fd: the reply's payload after
+ * the status into out (up to outlen bytes, *got of them).  An agent that
+ * answered and closed before taking the request still has its answer
+ * read (a refusal), and that is what is returned.
  */
-int agent_exchange(const void *msg, size_t len, void *out, size_t outlen, size_t *got,
+int agent_transact(int fd, const void *msg, size_t len, void *out, size_t outlen, size_t *got,
 		   int *status);
 
-/* Read one reply from fd; as agent_exchange. */
+/* Read one reply from fd; as agent_transact. */
 int agent_read_reply(int fd, void *out, size_t outlen, size_t *got, int *status);
 
 /* Send a reply on fd: text, or len bytes of data. */

@@ -69,7 +69,21 @@ static int check_sa(const struct ctl_sa *s, char *err, size_t errlen)
 	if (s->replay > IPSECIF_REPLAY_WINDOW_MAX)
 		return errmsg(err, errlen, -ERANGE, "SA %u: a replay window of %u is over %d",
 			      s->spi, s->replay, IPSECIF_REPLAY_WINDOW_MAX);
+	/* Counted in ns by the agent: a larger one would wrap (ipsecif.h). */
+	if (s->hard_time > IPSECIF_LIFETIME_MAX_S || s->soft_time > IPSECIF_LIFETIME_MAX_S)
+		return errmsg(err, errlen, -ERANGE, "SA %u: the %s lifetime of %llu s is over %llu s",
+			      s->spi, s->hard_time > IPSECIF_LIFETIME_MAX_S ? "hard" : "soft",
+			      (unsigned long long)(s->hard_time > IPSECIF_LIFETIME_MAX_S ?
+						   s->hard_time : s->soft_time),
+			      IPSECIF_LIFETIME_MAX_S);
 	return 0;
+}
+
+void ctl_req_wipe(struct ctl_req *req)
+{
+	explicit_bzero(req->sa.enc_key, sizeof(req->sa.enc_key));
+	explicit_bzero(req->sa.auth_key, sizeof(req->sa.auth_key));
+	req->sa.enc_key_len = req->sa.auth_key_len = 0;
 }
 
 static int decode_args(const char *p, size_t len, struct ctl_req *req, char *err, size_t errlen)
@@ -123,7 +137,10 @@ int ctl_decode(const void *msg, size_t msglen, struct ctl_req *req, char *err, s
 		return 0;
 	case CTL_REQ_SA:
 		memcpy(&req->sa, p, sizeof(req->sa));
-		return check_sa(&req->sa, err, errlen);
+		ret = check_sa(&req->sa, err, errlen);
+		if (ret)	/* refused: no one will look at its keys */
+			ctl_req_wipe(req);
+		return ret;
 	default:
 		return 0;
 	}

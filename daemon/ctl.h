@@ -133,6 +133,13 @@ int ctl_check_hdr(const struct ctl_hdr *h, char *err, size_t errlen);
 int ctl_decode(const void *msg, size_t msglen, struct ctl_req *req, char *err, size_t errlen);
 
 /*
+ * Wipe the keys in a decoded request (CTL_REQ_SA's copy of them): the
+ * agent calls it once the request is served.  ctl_decode does it itself
+ * for a request it refuses.  The message buffer is the caller's to wipe.
+ */
+void ctl_req_wipe(struct ctl_req *req);
+
+/*
  * Build a request for ipsecifctl into buf (buflen bytes): arguments for
  * CTL_REQ_IFCMD, text for CTL_REQ_SETKEY.  Returns the length or -errno.
  */

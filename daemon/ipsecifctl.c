@@ -71,6 +71,10 @@ static int request(enum ctl_type type, __u32 flags, int argc, char **argv, const
 			"(ipsecif-agent start)\n");
 		return 1;
 	}
+	if (ret && out[0]) {	/* e.g. the socket held by another user: nothing sent */
+		fprintf(stderr, "ipsecifctl: %s", out);
+		return 1;
+	}
 	if (ret) {
 		fprintf(stderr, "ipsecifctl: talking to the agent: %s\n", strerror(-ret));
 		return 1;

@@ -17,6 +17,8 @@ struct token {
 	char text[MAX_TOKEN];
 	int line;
 	bool quoted;
+	/* A key: errors name this field ("the encryption key"), never the text. */
+	const char *secret;
 };
 
 struct lexer {
@@ -37,8 +39,11 @@ static int perr(struct parse *ps, const struct token *t, const char *fmt, ...)
 	int n;
 
 	if (ps->err && ps->errlen) {
-		n = snprintf(ps->err, ps->errlen, "line %d: '%s': ", t ? t->line : 0,
-			     t ? t->text : "");
+		if (t && t->secret)
+			n = snprintf(ps->err, ps->errlen, "line %d: %s: ", t->line, t->secret);
+		else
+			n = snprintf(ps->err, ps->errlen, "line %d: '%s': ", t ? t->line : 0,
+				     t ? t->text : "");
 		if (n >= 0 && (size_t)n < ps->errlen) {
 			va_start(ap, fmt);
 			vsnprintf(ps->err + n, ps->errlen - n, fmt, ap);
@@ -75,6 +80,7 @@ static int lex(struct lexer *lx, struct token *t)
 		return 0;
 	t->line = lx->line;
 	t->quoted = false;
+	t->secret = NULL;
 	if (*lx->p == ';') {
 		strcpy(t->text, ";");
 		lx->p++;
@@ -235,18 +241,34 @@ static const struct {
 	{ "hmac-sha1", IPSECIF_AUTH_HMAC_SHA1_96 },
 };
 
-/* "string" or 0xHEX. */
-static int parse_key(struct parse *ps, __u8 *key, size_t *len)
+static int hex_nibble(char c)
 {
-	const struct token *t = next(ps);
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * "string" or 0x and hex digits, nothing else (no sign, no spaces).  The
+ * token is marked secret first: an error names the field, never the key.
+ */
+static int parse_key(struct parse *ps, const char *field, __u8 *key, size_t *len)
+{
+	struct token *t = ps->i < ps->n ? &ps->tok[ps->i++] : NULL;
 	size_t n, i;
 
 	if (!t || !strcmp(t->text, ";"))
-		return perr(ps, t ? t : last(ps), "the key is missing");
+		return perr(ps, t ? t : last(ps), "%s is missing", field);
+	t->secret = field;
 	n = strlen(t->text);
 	if (t->quoted) {
 		if (!n || n > SETKEY_MAX_KEY)
-			return perr(ps, t, "a key is 1 to %d bytes", SETKEY_MAX_KEY);
+			return perr(ps, t, "is %zu bytes; a key is 1 to %d bytes", n,
+				    SETKEY_MAX_KEY);
 		memcpy(key, t->text, n);
 		*len = n;
 		return 0;
@@ -254,21 +276,22 @@ static int parse_key(struct parse *ps, __u8 *key, size_t *len)
 	if (n < 3 || t->text[0] != '0' || (t->text[1] != 'x' && t->text[1] != 'X'))
 		return perr(ps, t, "a key is \"text\" or 0x followed by hex digits");
 	n -= 2;
+	for (i = 0; i < n; i++)
+		if (hex_nibble(t->text[2 + i]) < 0)
+			return perr(ps, t, "not hex: after 0x only the digits 0-9, a-f, A-F");
 	if (n % 2 || n / 2 > SETKEY_MAX_KEY)
-		return perr(ps, t, "a hex key needs an even number of digits, up to %d bytes",
-			    SETKEY_MAX_KEY);
-	for (i = 0; i < n / 2; i++) {
-		unsigned int b;
-		char hex[3] = { t->text[2 + 2 * i], t->text[3 + 2 * i], 0 };
-		char *end;
-
-		b = strtoul(hex, &end, 16);
-		if (*end || !hex[0] || hex[0] == ' ')
-			return perr(ps, t, "not a hex digit in the key");
-		key[i] = b;
-	}
+		return perr(ps, t, "%zu hex digits; a hex key needs an even number of digits, "
+			    "up to %d bytes", n, SETKEY_MAX_KEY);
+	for (i = 0; i < n / 2; i++)
+		key[i] = hex_nibble(t->text[2 + 2 * i]) << 4 | hex_nibble(t->text[3 + 2 * i]);
 	*len = n / 2;
 	return 0;
+}
+
+/* The value of -E or -A is an algorithm; a key there means the name was left out. */
+static bool looks_like_key(const struct token *v)
+{
+	return v->quoted || (v->text[0] == '0' && (v->text[1] == 'x' || v->text[1] == 'X'));
 }
 
 static int parse_add_options(struct parse *ps, struct setkey_cmd *c)
@@ -294,12 +317,14 @@ static int parse_add_options(struct parse *ps, struct setkey_cmd *c)
 		if (!strcmp(t->text, "-m")) {
 			if (!strcmp(v->text, "tunnel"))
 				c->mode = SETKEY_MODE_TUNNEL;
-			else if (!strcmp(v->text, "transport"))
-				c->mode = SETKEY_MODE_TRANSPORT;
 			else if (!strcmp(v->text, "any"))
 				c->mode = SETKEY_MODE_ANY;
+			else if (!strcmp(v->text, "transport"))
+				return perr(ps, v, "transport mode is not supported: ipsecif SAs are "
+					    "tunnel mode (-m tunnel or -m any)");
 			else
-				return perr(ps, v, "the mode is tunnel, transport or any");
+				return perr(ps, v, "the mode is tunnel or any (ipsecif SAs are tunnel "
+					    "mode)");
 		} else if (!strcmp(t->text, "-u")) {
 			/* FreeBSD keeps 1..16383 for manually set request ids. */
 			if (parse_u64(v->text, 16383, &x) || !x)
@@ -322,12 +347,21 @@ static int parse_add_options(struct parse *ps, struct setkey_cmd *c)
 			else if (strcmp(v->text, "seq-pad") && strcmp(v->text, "nocyclic-seq"))
 				return perr(ps, v, "-f takes esn, seq-pad or nocyclic-seq");
 		} else if (t->text[1] == 'l' || t->text[1] == 'b') {
+			bool time = t->text[1] == 'l';
 			__u64 *f = !strcmp(t->text, "-lh") ? &c->hard_time :
 				   !strcmp(t->text, "-ls") ? &c->soft_time :
 				   !strcmp(t->text, "-bh") ? &c->hard_bytes : &c->soft_bytes;
 
 			if (parse_u64(v->text, ~0ULL, f))
 				return perr(ps, v, "not a number");
+			/* Counted in ns by the agent: a larger one would wrap (ipsecif.h). */
+			if (time && *f > IPSECIF_LIFETIME_MAX_S)
+				return perr(ps, v, "the %s lifetime (%s) is 0 to %llu seconds",
+					    t->text[2] == 'h' ? "hard" : "soft", t->text,
+					    IPSECIF_LIFETIME_MAX_S);
+		} else if (looks_like_key(v)) {
+			return perr(ps, t, "the %s algorithm is missing before the key",
+				    t->text[1] == 'E' ? "encryption" : "authentication");
 		} else if (!strcmp(t->text, "-E")) {
 			for (i = 0; i < sizeof(enc_names) / sizeof(enc_names[0]); i++)
 				if (!strcmp(v->text, enc_names[i].name))
@@ -337,7 +371,7 @@ static int parse_add_options(struct parse *ps, struct setkey_cmd *c)
 					    "(rijndael-cbc, aes-cbc, aes-gcm-16, chacha20-poly1305)");
 			c->enc = enc_names[i].enc;
 			have_e = true;
-			if (parse_key(ps, c->enc_key, &c->enc_key_len))
+			if (parse_key(ps, "the encryption key", c->enc_key, &c->enc_key_len))
 				return -EINVAL;
 		} else {
 			for (i = 0; i < sizeof(auth_names) / sizeof(auth_names[0]); i++)
@@ -347,7 +381,7 @@ static int parse_add_options(struct parse *ps, struct setkey_cmd *c)
 				return perr(ps, v, "unknown or unsupported authentication algorithm "
 					    "(hmac-sha2-256, hmac-sha1)");
 			c->auth = auth_names[i].auth;
-			if (parse_key(ps, c->auth_key, &c->auth_key_len))
+			if (parse_key(ps, "the authentication key", c->auth_key, &c->auth_key_len))
 				return -EINVAL;
 		}
 	}
@@ -445,10 +479,16 @@ static int script_push(struct setkey_script *s, const struct setkey_cmd *c)
 {
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? 2 * s->cap : 16;
-		struct setkey_cmd *p = realloc(s->cmds, cap * sizeof(*p));
+		struct setkey_cmd *p = calloc(cap, sizeof(*p));
 
 		if (!p)
 			return -ENOMEM;
+		/* Not realloc: it would free the old copy of the keys unwiped. */
+		if (s->cmds) {
+			memcpy(p, s->cmds, s->n * sizeof(*p));
+			explicit_bzero(s->cmds, s->cap * sizeof(*s->cmds));
+			free(s->cmds);
+		}
 		s->cmds = p;
 		s->cap = cap;
 	}
@@ -483,6 +523,11 @@ int setkey_parse(const char *text, size_t len, struct setkey_script *script, cha
 		err[0] = 0;
 	for (;;) {
 		r = lex(&lx, &t);
+		/* Where a key goes (-E ALG KEY, -A ALG KEY), never show what is there. */
+		if (r < 0 && ps->n >= 2 && (!strcmp(ps->tok[ps->n - 2].text, "-E") ||
+					    !strcmp(ps->tok[ps->n - 2].text, "-A")))
+			t.secret = ps->tok[ps->n - 2].text[1] == 'E' ? "the encryption key" :
+								       "the authentication key";
 		if (r < 0) {
 			ret = perr(ps, &t, "%s", t.text[0] == '"' ? "unterminated string" :
 				   strstr(t.text, "...") ? "token too long" :
@@ -515,6 +560,7 @@ int setkey_parse(const char *text, size_t len, struct setkey_script *script, cha
 			break;
 		ps->n = 0;
 	}
+	explicit_bzero(&t, sizeof(t));
 	explicit_bzero(ps, sizeof(*ps));
 	free(ps);
 	if (ret)

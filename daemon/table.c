@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include "errmsg.h"
+#include "ipsecif_crypto.h"
 #include "table.h"
 
 static bool addr_eq(const union ipsecif_addr *a, const union ipsecif_addr *b)
@@ -267,6 +268,13 @@ int table_sa_add(struct table *t, const struct table_sa *sa, char *err, size_t e
 		t->cap_sas = cap;
 	}
 	t->sas[t->n_sas++] = *sa;
+	/*
+	 * RFC 4303 §3.4.3: anti-replay needs integrity.  Without an ICV any
+	 * packet moves the window, and one forged with sequence number
+	 * 0xffffffff would leave every genuine one behind it: no window.
+	 */
+	if (sa->enc == IPSECIF_ENC_AES_CBC && sa->auth == IPSECIF_AUTH_NONE)
+		t->sas[t->n_sas - 1].replay = 0;
 	return 0;
 }
 

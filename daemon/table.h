@@ -54,7 +54,8 @@ struct table_sa {
 	/* What the data path needs besides (the agent fills these). */
 	__u32 id;			/* key, replay and counter slot */
 	__u32 flags;			/* IPSECIF_SA_F_* */
-	__u32 replay;			/* window, bits */
+	__u32 replay;			/* window, bits; table_sa_add makes it 0
+				 * for encryption-only SAs (RFC 4303 §3.4.3) */
 	__u16 sport, dport;		/* NAT-T ports, host order */
 	__u64 soft_bytes, hard_bytes;
 	__u64 soft_time, hard_time;	/* seconds after added; 0: none (RFC 4301 §4.4.2.1) */

@@ -145,6 +145,14 @@ struct ipsecif_sa_ctr {
 #define IPSECIF_SA_EXP_SEQ	0x4	/* outbound sequence numbers near their end */
 
 /*
+ * The longest soft or hard lifetime an SA may be given, seconds (about 136
+ * years): the agent counts in nanoseconds, and 2^32 s * 10^9 plus any
+ * CLOCK_MONOTONIC reading stays far inside 64 bits (2^64 ns is 584 years),
+ * so no lifetime can wrap into one that has already passed.
+ */
+#define IPSECIF_LIFETIME_MAX_S	(1ULL << 32)
+
+/*
  * Without ESN, this many sequence numbers before the end the data path
  * asks for a rekey (IPSECIF_EV_SEQ_THRESHOLD): at 10 Gbit/s of small
  * packets, seconds; at ordinary rates, long enough for IKE.

@@ -54,23 +54,24 @@ static int exchange(private_kernel_ipsecif_ipsec_t *this, const void *msg, size_
 		    void *out, size_t outlen, size_t *got, int *status)
 {
 	struct timeval tv = { .tv_sec = REQUEST_TIMEOUT_S };
+	char err[256];
 	u_int waited = 0;
 	int fd, ret;
 
 	for (;;) {
-		fd = agent_connect();
+		fd = agent_connect(err, sizeof(err));
 		if (fd >= 0 || (fd != -ECONNREFUSED && fd != -ENOENT) || waited >= this->retry_ms)
 			break;
 		usleep(20 * 1000);
 		waited += 20;
 	}
+	if (fd < 0 && err[0])
+		DBG1(DBG_KNL, "ipsecif: %s", err);
 	if (fd < 0)
 		return fd;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	ret = agent_send_all(fd, msg, len);
-	if (!ret)
-		ret = agent_read_reply(fd, out, outlen, got, status);
+	ret = agent_transact(fd, msg, len, out, outlen, got, status);
 	close(fd);
 	return ret;
 }
@@ -89,6 +90,7 @@ static status_t sa_call(private_kernel_ipsecif_ipsec_t *this, const char *what,
 	ssize_t n = ctl_encode_sa(sa, msg, sizeof(msg));
 
 	ret = n < 0 ? (int)n : exchange(this, msg, n, reply, sizeof(reply) - 1, &got, &status);
+	memwipe(msg, sizeof(msg));	/* an add's keys */
 	if (ret) {
 		DBG1(DBG_KNL, "ipsecif: %s: the agent: %s", what, strerror(-ret));
 		return FAILED;
@@ -418,13 +420,11 @@ static int subscribe(void)
 	struct ctl_hdr h = { .magic = CTL_MAGIC, .version = CTL_VERSION, .type = CTL_REQ_EVENTS };
 	char reply[256];
 	size_t got;
-	int fd = agent_connect(), status = 0, ret;
+	int fd = agent_connect(NULL, 0), status = 0, ret;
 
 	if (fd < 0)
 		return fd;
-	ret = agent_send_all(fd, &h, sizeof(h));
-	if (!ret)
-		ret = agent_read_reply(fd, reply, sizeof(reply), &got, &status);
+	ret = agent_transact(fd, &h, sizeof(h), reply, sizeof(reply), &got, &status);
 	if (!ret && status)
 		ret = status;
 	if (ret) {

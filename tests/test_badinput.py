@@ -69,7 +69,11 @@ SETKEY = [
     ("add 10.0.0.1 2001:db8::2 esp 1000;", "one family"),
     ("add 10.0.0.1[70000] 10.0.0.2 esp 1000;", "port number"),
     ("add 10.0.0.1 10.0.0.2 esp 1000;", "needs an encryption algorithm"),
-    ("add 10.0.0.1 10.0.0.2 esp 1000 -m beet -E aes-gcm-16 0x01;", "tunnel, transport or any"),
+    ("add 10.0.0.1 10.0.0.2 esp 1000 -m beet -E aes-gcm-16 0x01;", "the mode is tunnel or any"),
+    ("add 10.0.0.1 10.0.0.2 esp 1000 -m transport -E aes-gcm-16 0x01;",
+     "transport mode is not supported: ipsecif SAs are tunnel mode"),
+    ("add 10.0.0.1 10.0.0.2 esp 1000 -lh 18446744074 -E aes-gcm-16 0x01;",
+     "the hard lifetime (-lh) is 0 to 4294967296 seconds"),
     ("add 10.0.0.1 10.0.0.2 esp 1000 -u 16384 -E aes-gcm-16 0x01;", "reqid"),
     ("add 10.0.0.1 10.0.0.2 esp 1000 -r 513 -E aes-gcm-16 0x01;", "replay window"),
     ("add 10.0.0.1 10.0.0.2 esp 1000 -lh ten -E aes-gcm-16 0x01;", "not a number"),
@@ -95,6 +99,29 @@ OPTIONS = [
     (["setkey", "-f", "/nonexistent/ipsecif.conf"], None, "/nonexistent/ipsecif.conf"),
     (["setkey"], None, "-D, -DP or -F"),
     (["-j", "setkey", "-c"], "flush;\n", "-j shows one dump"),
+]
+
+
+# Bad keys: the message names the field, and not one of the key's digits
+# shows in what the CLI prints (the agent logs the same message).
+SECRET = "5ec7e75ec7e75ec7e75ec7e75ec7e75ec7e7"
+BAD_KEYS = [
+    ("add 10.0.0.1 10.0.0.2 esp 1000 -E aes-gcm-16 0x" + SECRET + "zz;",
+     "line 2: the encryption key: not hex"),
+    ("add 10.0.0.1 10.0.0.2 esp 1000 -E aes-gcm-16 0x+" + SECRET + "0;",
+     "line 2: the encryption key: not hex"),
+    ("add 10.0.0.1 10.0.0.2 esp 1000 -E aes-gcm-16 0x" + SECRET + "0;",
+     "line 2: the encryption key: 37 hex digits"),
+    ("add 10.0.0.1 10.0.0.2 esp 1000 -E aes-gcm-16 " + SECRET + ";",
+     "line 2: the encryption key: a key is"),
+    ("add 10.0.0.1 10.0.0.2 esp 1000 -E aes-gcm-16 0x" + SECRET,
+     "line 2: the encryption key: statement not terminated"),
+    ("add 10.0.0.1 10.0.0.2 esp 1000 -E aes-cbc 0x" + "00" * 16 + " -A hmac-sha1 0x"
+     + SECRET + "-1;", "line 2: the authentication key: not hex"),
+    ("add 10.0.0.1 10.0.0.2 esp 1000 -E 0x" + SECRET + "0102;",
+     "the encryption algorithm is missing before the key"),
+    ("add 10.0.0.1 10.0.0.2 esp 1000 -E aes-gcm-16 0x" + SECRET * 8 + ";",
+     "line 2: the encryption key: token too long"),
 ]
 
 
@@ -144,4 +171,17 @@ def test_bad_input_changes_nothing(gateway):
             failures.append((args, stdin, r.returncode, r.stderr))
         elif state(a) != before:
             failures.append((args, stdin, "state changed"))
+    assert not failures, failures
+
+
+def test_bad_keys_never_echoed(gateway):
+    a, before = gateway
+    failures = []
+    for bad, message in BAD_KEYS:
+        r = run(a, ["setkey", "-c"], GOOD_SA + bad + "\n")
+        out = r.stdout + r.stderr
+        if r.returncode == 0 or message not in r.stderr or SECRET[:8] in out:
+            failures.append((bad, r.returncode, out))
+        elif state(a) != before:
+            failures.append((bad, "state changed"))
     assert not failures, failures

@@ -121,7 +121,11 @@ static void sa_case(int i, struct ctl_sa *s)
 	case 7: s->replay = 1 << 20; break;
 	case 8: s->op = CTL_SA_UPDATE; s->new_family = 0; break;
 	case 9: s->op = CTL_SA_GETSPI; s->spi = 0; break;
+	case 10: s->hard_time = IPSECIF_LIFETIME_MAX_S + 1; break;
+	case 11: s->soft_time = ~0ULL; break;
+	case 12: s->hard_time = IPSECIF_LIFETIME_MAX_S; s->soft_time = 1; break;
 	}
+	memset(s->enc_key, 0x5a, s->enc_key_len < CTL_SA_MAX_KEY ? s->enc_key_len : CTL_SA_MAX_KEY);
 }
 
 /* CTL_REQ_SA: fixed size, every field a key manager sends checked. */
@@ -142,7 +146,12 @@ static void test_sa(void)
 		{ "sa: replay window", -ERANGE, "replay window" },
 		{ "sa: update family", -EAFNOSUPPORT, "new SA family" },
 		{ "sa: getspi reads nothing else", 0, "" },
+		/* Seconds times 10^9 must not wrap in the agent's ns (IPSECIF_LIFETIME_MAX_S). */
+		{ "sa: hard lifetime over 2^32 s", -ERANGE, "the hard lifetime of 4294967297 s is over" },
+		{ "sa: soft lifetime over 2^32 s", -ERANGE, "the soft lifetime of 18446744073709551615 s" },
+		{ "sa: lifetimes up to 2^32 s", 0, "" },
 	};
+	static const __u8 zero[CTL_SA_MAX_KEY];
 	struct ctl_sa sa;
 	struct ctl_req r;
 	char err[256];
@@ -158,6 +167,13 @@ static void test_sa(void)
 		CHECK(ctl_decode(buf, n, &r, err, sizeof(err)) == t[i].ret, "%s", err);
 		CHECK(strstr(err, t[i].why), "reason \"%s\" not in \"%s\"", t[i].why, err);
 		CHECK(t[i].ret || !memcmp(&r.sa, &sa, sizeof(sa)), "decoded as encoded");
+		CHECK(!t[i].ret || !memcmp(r.sa.enc_key, zero, sizeof(zero)),
+		      "a refused request's key is still in the decoded copy");
+		if (!t[i].ret) {
+			ctl_req_wipe(&r);
+			CHECK(!memcmp(r.sa.enc_key, zero, sizeof(zero)) && !r.sa.enc_key_len,
+			      "ctl_req_wipe left the key");
+		}
 		test_end();
 	}
 	test_begin("sa: wrong payload size");

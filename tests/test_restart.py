@@ -16,16 +16,20 @@ from test_freebsd import PAGE, hosts, setkey  # noqa: F401  (fixture)
 KEYS = ("0x" + "11" * 20, "0x" + "22" * 20)
 
 
-def bring_up(a, b):
+def bring_up(a, b, alg="aes-gcm-16", keys=KEYS):
+    """The FreeBSD example's two ends with alg; what each setkey printed."""
+    said = []
     for ns, reqid, me, peer, inner_me, inner_peer in (
             (a, 100, "192.168.0.3", "192.168.0.5", "172.16.0.3", "172.16.0.5"),
             (b, 200, "192.168.0.5", "192.168.0.3", "172.16.0.5", "172.16.0.3")):
         ctl(ns, "ipsec0", "create", "reqid", str(reqid))
         ctl(ns, "ipsec0", "inet", "tunnel", me, peer)
         ctl(ns, "ipsec0", "inet", f"{inner_me}/16", inner_peer)
-        r = setkey(ns, "\n".join(PAGE).format(reqid=reqid, alg="aes-gcm-16",
-                                              k1=KEYS[0], k2=KEYS[1]) + "\n")
+        r = setkey(ns, "\n".join(PAGE).format(reqid=reqid, alg=alg,
+                                              k1=keys[0], k2=keys[1]) + "\n")
         assert r.returncode == 0, r.stderr
+        said.append(r.stdout)
+    return said
 
 
 def snapshot(ns):

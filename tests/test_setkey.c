@@ -97,6 +97,11 @@ static void test_forms(void)
 	CHECK(parse("", &s, err, sizeof(err)) == 0 && s.n == 0, "empty script");
 	CHECK(parse("# nothing\n;;\n", &s, err, sizeof(err)) == 0 && s.n == 0, "comments only");
 	setkey_script_free(&s);
+	CHECK(parse("add 10.0.0.1 10.0.0.2 esp 1000 -lh 4294967296 -ls 4294967295 -E aes-gcm-16 "
+		    "0x0102030405060708090A0B0C0D0E0F1011121314;", &s, err, sizeof(err)) == 0 &&
+	      s.n == 1 && s.cmds[0].hard_time == 1ULL << 32 && s.cmds[0].enc_key[9] == 0x0a,
+	      "the longest lifetime, upper-case hex: %s", err);
+	setkey_script_free(&s);
 	test_end();
 }
 
@@ -127,7 +132,8 @@ static const struct bad {
 	{ "add 10.0.0.1[45 10.0.0.2 esp 1000;", "10.0.0.1[45", "addr[port]" },
 	{ "add 10.0.0.1 10.0.0.2 esp 1000;", ";", "needs an encryption algorithm" },
 	{ "add 10.0.0.1 10.0.0.2 esp 1000 -m;", "-m", "value is missing" },
-	{ "add 10.0.0.1 10.0.0.2 esp 1000 -m beet -E aes-gcm-16 0x01;", "beet", "tunnel, transport or any" },
+	{ "add 10.0.0.1 10.0.0.2 esp 1000 -m beet -E aes-gcm-16 0x01;", "beet", "the mode is tunnel or any" },
+	{ "add 10.0.0.1 10.0.0.2 esp 1000 -m transport -E aes-gcm-16 0x01;", "transport", "transport mode is not supported: ipsecif SAs are tunnel mode" },
 	{ "add 10.0.0.1 10.0.0.2 esp 1000 -u 0 -E aes-gcm-16 0x01;", "0", "reqid is 1 to 16383" },
 	{ "add 10.0.0.1 10.0.0.2 esp 1000 -u 16384 -E aes-gcm-16 0x01;", "16384", "reqid" },
 	{ "add 10.0.0.1 10.0.0.2 esp 1000 -u unique:5 -E aes-gcm-16 0x01;", "unique:5", "reqid" },
@@ -137,6 +143,10 @@ static const struct bad {
 	{ "add 10.0.0.1 10.0.0.2 esp 1000 -f zero-pad -E aes-gcm-16 0x01;", "zero-pad", "seq-pad only" },
 	{ "add 10.0.0.1 10.0.0.2 esp 1000 -f what -E aes-gcm-16 0x01;", "what", "-f takes" },
 	{ "add 10.0.0.1 10.0.0.2 esp 1000 -lh ten -E aes-gcm-16 0x01;", "ten", "not a number" },
+	/* Seconds times 10^9 must not wrap in the agent's 64-bit ns (IPSECIF_LIFETIME_MAX_S). */
+	{ "add 10.0.0.1 10.0.0.2 esp 1000 -lh 4294967297 -E aes-gcm-16 0x01;", "4294967297", "the hard lifetime (-lh) is 0 to 4294967296 seconds" },
+	{ "add 10.0.0.1 10.0.0.2 esp 1000 -ls 18446744073709551615 -E aes-gcm-16 0x01;", "18446744073709551615", "the soft lifetime (-ls) is 0 to 4294967296 seconds" },
+	{ "add 10.0.0.1 10.0.0.2 esp 1000 -lh 18446744074 -E aes-gcm-16 0x01;", "18446744074", "hard lifetime" },
 	{ "add 10.0.0.1 10.0.0.2 esp 1000 -bs -1 -E aes-gcm-16 0x01;", "-1", "not a number" },
 	{ "add 10.0.0.1 10.0.0.2 esp 1000 -lh 10 -ls 20" " -E aes-gcm-16 0x0102030405060708090a0b0c0d0e0f1011121314;", ";", "soft lifetime" },
 	{ "add 10.0.0.1 10.0.0.2 esp 1000 -bh 10 -bs 20" " -E aes-gcm-16 0x0102030405060708090a0b0c0d0e0f1011121314;", ";", "soft byte limit" },
@@ -146,22 +156,19 @@ static const struct bad {
 	{ "add 10.0.0.1 10.0.0.2 esp 1000 -E des-cbc 0x0102030405060708;", "des-cbc", "unsupported encryption" },
 	{ "add 10.0.0.1 10.0.0.2 esp 1000 -E null;", "null", "unsupported encryption" },
 	{ "add 10.0.0.1 10.0.0.2 esp 1000 -E 3des-cbc \"123456789012345678901234\";", "3des-cbc", "unsupported encryption" },
-	{ "add 10.0.0.1 10.0.0.2 esp 1000 -E aes-gcm-16;", ";", "the key is missing" },
-	{ "add 10.0.0.1 10.0.0.2 esp 1000 -E aes-gcm-16 0x123;", "0x123", "even number of digits" },
-	{ "add 10.0.0.1 10.0.0.2 esp 1000 -E aes-gcm-16 0xzz02030405060708090a0b0c0d0e0f1011121314;", "0xzz02030405060708090a0b0c0d0e0f1011121314", "hex digit" },
-	{ "add 10.0.0.1 10.0.0.2 esp 1000 -E aes-gcm-16 deadbeef;", "deadbeef", "\"text\" or 0x" },
-	{ "add 10.0.0.1 10.0.0.2 esp 1000 -E aes-gcm-16 \"\";", "", "1 to 64 bytes" },
+	{ "add 10.0.0.1 10.0.0.2 esp 1000 -E aes-gcm-16;", ";", "the encryption key is missing" },
 	{ "add 10.0.0.1 10.0.0.2 esp 1000 -E aes-gcm-16 \"short\";", "add", "aes-gcm-16 key must be 20, 28 or 36 bytes" },
 	{ "add 10.0.0.1 10.0.0.2 esp 1000 -E chacha20-poly1305 \"VerySecureKey!!1\";", "add", "36 bytes" },
 	{ "add 10.0.0.1 10.0.0.2 esp 1000 -E rijndael-cbc \"VerySecureKey!!\";", "add", "16, 24 or 32 bytes" },
 	{ "add 10.0.0.1 10.0.0.2 esp 1000 -E aes-gcm-16 0x0102030405060708090a0b0c0d0e0f1011121314 -A hmac-sha1 \"12345678901234567890\";", "add", "AEAD" },
 	{ "add 10.0.0.1 10.0.0.2 esp 1000 -E aes-cbc \"VerySecureKey!!1\" -A hmac-md5 \"1234567890123456\";", "hmac-md5", "unsupported authentication" },
 	{ "add 10.0.0.1 10.0.0.2 esp 1000 -E aes-cbc \"VerySecureKey!!1\" -A hmac-sha2-256 \"short\";", "add", "hmac-sha2-256 key must be 32 bytes" },
-	{ "add 10.0.0.1 10.0.0.2 esp 1000 -E aes-cbc \"VerySecureKey!!1\" -A hmac-sha1;", ";", "the key is missing" },
+	{ "add 10.0.0.1 10.0.0.2 esp 1000 -E aes-cbc \"VerySecureKey!!1\" -A hmac-sha1;", ";", "the authentication key is missing" },
 	{ "add 10.0.0.1 10.0.0.2 esp 1000 -E;", "-E", "value is missing" },
+	{ "add 10.0.0.1 10.0.0.2 esp 1000 -E 0x0102030405060708090a0b0c0d0e0f1011121314;", "-E", "encryption algorithm is missing before the key" },
+	{ "add 10.0.0.1 10.0.0.2 esp 1000 -E aes-cbc \"VerySecureKey!!1\" -A \"12345678901234567890\";", "-A", "authentication algorithm is missing before the key" },
+	{ "add 10.0.0.1 10.0.0.2 esp 1000 -E aes-gcm-16 0x0102030405060708090a0b0c0d0e0f1011121314 -m \x01;", "\\x01", "no place" },
 	{ "add 10.0.0.1 10.0.0.2 esp 1000 -f esn -r 0 -E aes-gcm-16 0x0102030405060708090a0b0c0d0e0f1011121314;", ";", "ESN needs a replay window" },
-	{ "add 10.0.0.1 10.0.0.2 esp 1000 -E aes-gcm-16 \"unterminated;", "\"", "unterminated string" },
-	{ "add 10.0.0.1 10.0.0.2 esp 1000 -E aes-gcm-16 0x0102030405060708090a0b0c0d0e0f1011121314", "0x0102030405060708090a0b0c0d0e0f1011121314", "not terminated" },
 	{ "get 10.0.0.1 10.0.0.2 esp 1000 extra;", "extra", "should end here" },
 	{ "get 10.0.0.1 10.0.0.2 esp 1000", "1000", "not terminated" },
 	{ "delete 10.0.0.1 10.0.0.2 esp;", ";", "SPI is missing" },
@@ -171,9 +178,58 @@ static const struct bad {
 	{ "spddump now;", "now", "should end here" },
 	{ "spdadd 10.0.0.0/24 10.0.1.0/24 any -P out ipsec esp/tunnel/1.1.1.1-2.2.2.2/require;", "spdadd", "belong to interfaces" },
 	{ "spdflush;", "spdflush", "belong to interfaces" },
-	{ "add 10.0.0.1 10.0.0.2 esp 1000 -E aes-gcm-16 \x01;", "\\x01", "no place" },
-	{ "add 10.0.0.1 10.0.0.2 esp 1000 -E aes-gcm-16 \xc3\xa9;", "\\xc3", "no place" },
 };
+
+/*
+ * Bad keys: the message names the field and the reason, and not one
+ * character of what was written as the key (replies and syslog carry it).
+ */
+#define K20 "0102030405060708090a0b0c0d0e0f1011121314"	/* 20 bytes of key, in hex */
+
+static const struct bad_key {
+	const char *text;
+	const char *field;	/* "line 1: FIELD: " starts the message */
+	const char *secret;	/* must not be in the message */
+	const char *why;
+} bad_keys[] = {
+	{ "add 10.0.0.1 10.0.0.2 esp 1000 -E aes-gcm-16 0x123;", "the encryption key", "123", "even number of digits" },
+	{ "add 10.0.0.1 10.0.0.2 esp 1000 -E aes-gcm-16 0xzz02030405060708090a0b0c0d0e0f1011121314;", "the encryption key", "zz0203", "not hex" },
+	/* strtoul would take a sign: "+1" and "-1" are not hex digits. */
+	{ "add 10.0.0.1 10.0.0.2 esp 1000 -E aes-gcm-16 0x+102030405060708090a0b0c0d0e0f1011121314;", "the encryption key", "0203040506", "not hex" },
+	{ "add 10.0.0.1 10.0.0.2 esp 1000 -E aes-gcm-16 0x-102030405060708090a0b0c0d0e0f1011121314;", "the encryption key", "0203040506", "not hex" },
+	{ "add 10.0.0.1 10.0.0.2 esp 1000 -E aes-cbc 0x000102030405060708090a0b0c0d0e0f -A hmac-sha1 0x0102030405060708090a0b0c0d0e0f10111213+4;", "the authentication key", "0102030405", "not hex" },
+	{ "add 10.0.0.1 10.0.0.2 esp 1000 -E aes-gcm-16 deadbeef;", "the encryption key", "deadbeef", "\"text\" or 0x" },
+	{ "add 10.0.0.1 10.0.0.2 esp 1000 -E aes-gcm-16 \"\";", "the encryption key", "\"\"", "1 to 64 bytes" },
+	{ "add 10.0.0.1 10.0.0.2 esp 1000 -E aes-gcm-16 \"VerySecureKey!!1VerySecureKey!!1VerySecureKey!!1VerySecureKey!!1X\";", "the encryption key", "VerySecure", "1 to 64 bytes" },
+	{ "add 10.0.0.1 10.0.0.2 esp 1000 -E aes-gcm-16 \"unterminated;", "the encryption key", "unterminated;", "unterminated string" },
+	{ "add 10.0.0.1 10.0.0.2 esp 1000 -E aes-gcm-16 0x0102030405060708090a0b0c0d0e0f1011121314", "the encryption key", "0102030405", "not terminated" },
+	{ "add 10.0.0.1 10.0.0.2 esp 1000 -E aes-gcm-16 0x0102030405060708090a0b0c0d0e0f101112131\x01;", "the encryption key", "0102030405", "no place" },
+	{ "add 10.0.0.1 10.0.0.2 esp 1000 -E aes-gcm-16 \xc3\xa9;", "the encryption key", "\\xc3", "no place" },
+	{ "add 10.0.0.1 10.0.0.2 esp 1000 -E aes-gcm-16 0x" K20 K20 K20 K20 K20 K20 K20 ";",
+	  "the encryption key", "0102030405", "too long" },
+	{ "add 10.0.0.1 10.0.0.2 esp 1000 -E aes-gcm-16 0x" K20 K20 K20 K20 ";",
+	  "the encryption key", "0102030405", "up to 64 bytes" },
+};
+
+/* One bad case: fails, keeps nothing, err has want (and not secret) and why. */
+static void check_bad(const char *name, const char *text, const char *want, const char *secret,
+		      const char *why)
+{
+	struct setkey_script s;
+	char err[512];
+	int ret;
+
+	test_begin(name);
+	ret = parse(text, &s, err, sizeof(err));
+	CHECK(ret == -EINVAL, "returned %d", ret);
+	CHECK(s.n == 0 && !s.cmds, "a statement was kept");
+	CHECK(!strncmp(err, "line 1: ", 8), "no line in \"%s\"", err);
+	CHECK(strstr(err, want), "\"%s\" not in \"%s\"", want, err);
+	CHECK(!secret || !strstr(err, secret), "the key (%s) is in \"%s\"", secret, err);
+	CHECK(strstr(err, why), "reason \"%s\" not in \"%s\"", why, err);
+	setkey_script_free(&s);
+	test_end();
+}
 
 static void test_bad(void)
 {
@@ -184,17 +240,17 @@ static void test_bad(void)
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		snprintf(name, sizeof(name), "setkey bad input %zu: %.60s", i + 1, bad[i].text);
-		test_begin(name);
-		ret = parse(bad[i].text, &s, err, sizeof(err));
 		snprintf(quoted, sizeof(quoted), "'%s'", bad[i].token);
-		CHECK(ret == -EINVAL, "returned %d", ret);
-		CHECK(s.n == 0 && !s.cmds, "a statement was kept");
-		CHECK(!strncmp(err, "line 1: ", 8), "no line in \"%s\"", err);
-		CHECK(strstr(err, quoted), "token %s not in \"%s\"", quoted, err);
-		CHECK(strstr(err, bad[i].why), "reason \"%s\" not in \"%s\"", bad[i].why, err);
-		setkey_script_free(&s);
-		test_end();
+		check_bad(name, bad[i].text, quoted, NULL, bad[i].why);
 	}
+	for (i = 0; i < sizeof(bad_keys) / sizeof(bad_keys[0]); i++) {
+		snprintf(name, sizeof(name), "setkey bad key %zu: %.70s", i + 1, bad_keys[i].text + 31);
+		snprintf(quoted, sizeof(quoted), "line 1: %s: ", bad_keys[i].field);
+		check_bad(name, bad_keys[i].text, quoted, bad_keys[i].secret, bad_keys[i].why);
+	}
+	check_bad("setkey: a wrong-sized key's message gives sizes, not the key",
+		  "add 10.0.0.1 10.0.0.2 esp 1000 -E aes-gcm-16 0x0a0b0c0d0e0f0a0b0c0d0e0f0a0b0c0d0e0f01;",
+		  "'add'", "0a0b0c", "got 19");
 
 	test_begin("setkey: an error on line 3 of 4 applies nothing and names line 3");
 	ret = parse("flush;\nadd 10.0.0.1 10.0.0.2 esp 1000" "\n -E aes-gcm-16 0x0102030405060708090a0b0c0d0e0f1011121314;\n"

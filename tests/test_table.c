@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include "ipsecif_crypto.h"
 #include "table.h"
 #include "test.h"
 
@@ -157,10 +158,37 @@ static void test_sas(void)
 	test_end();
 }
 
+/* RFC 4303 §3.4.3: without integrity no anti-replay, whoever adds the SA. */
+static void test_enc_only_no_window(void)
+{
+	struct table t;
+	union ipsecif_addr a = A("192.168.0.3"), b = A("192.168.0.5");
+	struct table_sa cbc = { .spi = 10000, .family = AF_INET, .src = a, .dst = b, .reqid = 100,
+				.replay = 64, .enc = IPSECIF_ENC_AES_CBC };
+	struct table_sa hmac = cbc, gcm = cbc;
+	char err[256];
+
+	hmac.spi = 10001;
+	hmac.auth = IPSECIF_AUTH_HMAC_SHA256_128;
+	gcm.spi = 10002;
+	gcm.enc = IPSECIF_ENC_AES_GCM16;
+	test_begin("table: an encryption-only SA gets no replay window, others keep theirs");
+	table_init(&t);
+	CHECK(!table_sa_add(&t, &cbc, err, sizeof(err)) && !table_sa_add(&t, &hmac, err, sizeof(err)) &&
+	      !table_sa_add(&t, &gcm, err, sizeof(err)), "%s", err);
+	CHECK(table_sa_find(&t, 10000, AF_INET, &b)->replay == 0, "aes-cbc alone: window %u",
+	      table_sa_find(&t, 10000, AF_INET, &b)->replay);
+	CHECK(table_sa_find(&t, 10001, AF_INET, &b)->replay == 64, "aes-cbc with HMAC");
+	CHECK(table_sa_find(&t, 10002, AF_INET, &b)->replay == 64, "aes-gcm-16");
+	table_free(&t);
+	test_end();
+}
+
 int main(void)
 {
 	test_reqids();
 	test_policies();
 	test_sas();
+	test_enc_only_no_window();
 	return test_summary();
 }
