@@ -94,6 +94,9 @@ int config_apply(struct agent *a, const char *path, char *err, size_t errlen)
 		logmsg(LOG_INFO, "applied %s: %zu interfaces, %zu SAs", path, a->t.n_ifaces,
 		       a->t.n_sas);
 out:
+	/* setkey blocks carry keys: none is left in freed memory. */
+	explicit_bzero(text, CTL_MAX_PAYLOAD + 1);
+	explicit_bzero(out, sizeof(out));
 	free(text);
 	return ret;
 }

@@ -140,6 +140,10 @@ static int simple_request(enum ctl_type type, __u32 flags)
 		fprintf(stderr, "ipsecif-agent: not running in this network namespace\n");
 		return -ESRCH;
 	}
+	if (ret && out[0]) {	/* e.g. the socket held by another user: nothing sent */
+		fprintf(stderr, "ipsecif-agent: %s", out);
+		return ret;
+	}
 	if (ret) {
 		fprintf(stderr, "ipsecif-agent: talking to the agent: %s\n", strerror(-ret));
 		return ret;

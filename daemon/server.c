@@ -237,7 +237,7 @@ static void serve(struct agent *a, struct conn *c)
 		handlers[i].serve(a, c, &req);
 	else
 		conn_reply_text(c, -EOPNOTSUPP, "ipsecif-agent: unknown request\n");
-	explicit_bzero(&req, sizeof(req));	/* the decoded SA's keys */
+	ctl_req_wipe(&req);	/* the decoded SA's keys */
 }
 
 /*
@@ -368,6 +368,32 @@ static void server_accept(struct agent *a)
 	}
 }
 
+/*
+ * The control socket's name is taken.  This agent holds the namespace's
+ * lock (pins.c), so the holder is no agent of ours: most likely a process
+ * squatting the abstract name, which has no permissions.  Say who.
+ */
+static int name_held(char *err, size_t errlen)
+{
+	struct sockaddr_un sa;
+	struct ucred cred;
+	socklen_t len;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool squatted;
+
+	agent_sockaddr(&sa, &len);
+	squatted = fd >= 0 && !connect(fd, (struct sockaddr *)&sa, len) &&
+		   !agent_socket_holder(fd, &cred) && cred.uid != 0;
+	if (fd >= 0)
+		close(fd);
+	if (squatted)
+		return errmsg(err, errlen, -EADDRINUSE, "the control socket @ipsecif-agent is held "
+			      "by uid %u (pid %d), not by an ipsecif-agent: not starting",
+			      cred.uid, cred.pid);
+	return errmsg(err, errlen, -EALREADY,
+		      "an agent is already running in this network namespace");
+}
+
 int server_open(struct agent *a, char *err, size_t errlen)
 {
 	struct sockaddr_un sa;
@@ -382,8 +408,7 @@ int server_open(struct agent *a, char *err, size_t errlen)
 		return errmsg(err, errlen, -errno, "socket: %s", strerror(errno));
 	if (bind(a->sock, (struct sockaddr *)&sa, len)) {
 		if (errno == EADDRINUSE)
-			return errmsg(err, errlen, -EALREADY,
-				      "an agent is already running in this network namespace");
+			return name_held(err, errlen);
 		return errmsg(err, errlen, -errno, "the control socket: %s", strerror(errno));
 	}
 	if (listen(a->sock, SOMAXCONN))

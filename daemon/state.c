@@ -6,9 +6,11 @@
  * Same binary version only.  It holds no key: those are in the keys map.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include "errmsg.h"
 #include "pins.h"
 #include "state.h"
@@ -35,14 +37,20 @@ void state_save(struct agent *a)
 	__u32 n_lan = a->n_lan;
 	FILE *f;
 	bool ok;
+	int fd;
 
 	mkdir_p(RUN_DIR, 0700);
-	mkdir_p(STATE_DIR, 0700);
+	/* Root's alone, whatever made the folder first and whatever the umask. */
+	if (mkdir_p(STATE_DIR, 0700) || chmod(STATE_DIR, 0700))
+		logmsg(LOG_WARNING, "%s: %s: %s", __func__, STATE_DIR, strerror(errno));
 	state_path(a, path, sizeof(path));
 	snprintf(tmp, sizeof(tmp), "%s.new", path);
-	f = fopen(tmp, "w");
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	f = fd >= 0 ? fdopen(fd, "w") : NULL;
 	if (!f) {
 		logmsg(LOG_ERR, "%s: %s: %s", __func__, tmp, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return;
 	}
 	ok = fwrite(&h, sizeof(h), 1, f) == 1 &&

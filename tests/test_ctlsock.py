@@ -123,8 +123,6 @@ def test_agent_status_stop_send_nothing_to_a_squatter(squatted):
     assert accepted == 2 and got == 0, (accepted, got)
 
 
-@pytest.mark.xfail(reason="needs agent change: simple_request() in daemon/agent.c must print "
-                   "agent_request()'s out line when the exchange fails", strict=True)
 def test_agent_status_names_the_squatter(squatted):
     ns, sq = squatted
     r = run(ns, [AGENT, "status"])
@@ -132,9 +130,6 @@ def test_agent_status_names_the_squatter(squatted):
     assert refusal(sq) in r.stderr, r.stderr
 
 
-@pytest.mark.xfail(reason="needs agent change: sock_ready() in daemon/agent.c must say who "
-                   "holds the name (agent_socket_holder) instead of 'already running'",
-                   strict=True)
 def test_agent_start_names_the_squatter(squatted, host_bpffs):
     ns, sq = squatted
     try:

@@ -45,8 +45,6 @@ def test_state_file_holds_no_key(keyed):
             assert piece not in data, f"{len(piece)} bytes of a key in {state_file(a)}"
 
 
-@pytest.mark.xfail(reason="needs agent change: state_save() in daemon/agent.c creates the "
-                   "file with fopen(), 0666 less the umask (0644 here)", strict=True)
 def test_state_file_mode(keyed):
     a, _ = keyed
     assert stat.S_IMODE(os.stat(STATE_DIR).st_mode) == 0o700
