@@ -118,6 +118,7 @@ __noinline int esp_in_prepare(struct xdp_md *ctx)
 	struct ipsecif_key *k;
 	struct ipsecif_replay *rp;
 	__u32 spi, seql, hdr, icv, text, esp_off, esp_len, id, reqid, zero = 0;
+	__u64 hard_ns;
 	bool esn, bad_src;
 	int r;
 
@@ -157,6 +158,7 @@ __noinline int esp_in_prepare(struct xdp_md *ctx)
 	reqid = sa->reqid;
 	esn = sa->flags & IPSECIF_SA_F_ESN;
 	bad_src = !addr_eq(&sa->src, &st->o.src);
+	hard_ns = sa->hard_ns;
 	barrier();
 	if (sa->spi != spi || sa->family != st->sk.family || !addr_eq(&sa->dst, &st->sk.dst))
 		return esp_in_drop(st, IPSECIF_DROP_NO_SA);
@@ -166,7 +168,8 @@ __noinline int esp_in_prepare(struct xdp_md *ctx)
 	c = bpf_map_lookup_elem(&sa_ctr, &id);
 	if (!c)
 		return esp_in_drop(st, IPSECIF_DROP_NO_SA);
-	if (c->expired & IPSECIF_SA_EXP_HARD)
+	/* RFC 4301 §4.4.2.1: past its hard lifetime an SA carries nothing, agent or not. */
+	if ((c->expired & IPSECIF_SA_EXP_HARD) || (hard_ns && bpf_ktime_get_ns() >= hard_ns))
 		return esp_in_drop(st, IPSECIF_DROP_EXPIRED);
 
 	/* The SA is live only on an interface with its reqid and endpoints. */

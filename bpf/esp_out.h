@@ -181,7 +181,7 @@ __noinline int esp_seal_prepare(__u32 reqid)
 	__u32 id, spi, len, text, pad, ivlen, i, zero = 0;
 	__u8 nh, dsfield;
 	bool v6in, esn;
-	__u64 seq;
+	__u64 seq, hard_ns;
 
 	st = bpf_map_lookup_elem(&esp_out_state_map, &zero);
 	if (!st || !s)
@@ -251,6 +251,7 @@ __noinline int esp_seal_prepare(__u32 reqid)
 	}
 	st->src = sa->src;
 	st->dst = sa->dst;
+	hard_ns = sa->hard_ns;
 	/*
 	 * Still the entry it was: the agent replaces sa_out[reqid] whole, and
 	 * a hash map reuses the replaced element for its next update at once.
@@ -268,7 +269,8 @@ __noinline int esp_seal_prepare(__u32 reqid)
 	 * (sa_ctr: the agent never writes it back) and never repeat; without
 	 * ESN the counter must not cycle (RFC 4303 §3.3.3).
 	 */
-	if (c->expired & IPSECIF_SA_EXP_HARD) {
+	/* RFC 4301 §4.4.2.1: past its hard lifetime an SA carries nothing, agent or not. */
+	if ((c->expired & IPSECIF_SA_EXP_HARD) || (hard_ns && bpf_ktime_get_ns() >= hard_ns)) {
 		esp_out_drop(id, reqid, IPSECIF_DROP_EXPIRED);
 		return ESP_DROPPED;
 	}

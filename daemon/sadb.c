@@ -129,7 +129,8 @@ static void sa_value(const struct table_sa *t, struct ipsecif_sa *v)
 				  .sport = htons(t->sport), .dport = htons(t->dport),
 				  .src = t->src, .dst = t->dst, .soft_bytes = t->soft_bytes,
 				  .hard_bytes = t->hard_bytes, .soft_packets = t->soft_packets,
-				  .hard_packets = t->hard_packets };
+				  .hard_packets = t->hard_packets,
+				  .hard_ns = t->hard_time ? t->added + t->hard_time * 1000000000ULL : 0 };
 }
 
 static void sa_key(const struct table_sa *t, struct ipsecif_sa_key *k)

@@ -119,6 +119,12 @@ struct ipsecif_sa {
 	__u64 hard_bytes;
 	__u64 soft_packets;
 	__u64 hard_packets;
+	/*
+	 * The hard time lifetime as a deadline, CLOCK_MONOTONIC ns as
+	 * bpf_ktime_get_ns() reads it; 0: none.  The data path enforces it,
+	 * so that an SA dies on time while no agent runs.
+	 */
+	__u64 hard_ns;
 };
 
 /*
@@ -222,7 +228,7 @@ struct ipsecif_stats {
 _Static_assert(sizeof(struct ipsecif_replay) == 16 + 8 * IPSECIF_REPLAY_WORDS, "replay layout");
 _Static_assert(sizeof(struct ipsecif_rtest) == 40, "rtest layout");
 _Static_assert(sizeof(struct ipsecif_iface) == 16 + 32 + 12 + 4, "iface layout");
-_Static_assert(sizeof(struct ipsecif_sa) == 24 + 32 + 32, "sa layout");
+_Static_assert(sizeof(struct ipsecif_sa) == 24 + 32 + 40, "sa layout");
 _Static_assert(sizeof(struct ipsecif_sa_ctr) == 32, "sa_ctr layout");
 _Static_assert(sizeof(struct ipsecif_event) == 32, "event layout");
 _Static_assert(sizeof(struct ipsecif_sa_key) == 24, "sa key layout");

@@ -7,7 +7,7 @@ events the agent consumes.  Soft marks the SA dying; hard removes it.
 import json
 import time
 
-from agents import ctl
+from agents import agent, ctl, wait_gone
 from test_freebsd import hosts, setkey  # noqa: F401  (fixture)
 
 KEY = "0x" + "11" * 20
@@ -73,3 +73,22 @@ def test_byte_lifetimes(hosts):
     assert got < 8, got
     assert wait_for(lambda: sa(b, 10000) is None, 3)
     assert sa(b, 10001) is not None
+
+
+def test_hard_time_lifetime_holds_without_the_agent(hosts):
+    """The hard time lifetime is a deadline in the SA's map entry, checked by the
+    data path: with the agent stopped (the data path running on), the SA still
+    stops carrying traffic on time, and each packet refused is counted."""
+    a, b = hosts
+    added = time.monotonic()
+    up(a, b, a_out="-lh 3")
+    assert ping(a, 2) == 2
+    agent(a, "stop")
+    wait_gone(a)
+    assert ping(a, 2) == 2          # the data path runs on without the agent
+    time.sleep(max(0.0, added + 3.3 - time.monotonic()))
+    assert ping(a, 3) == 0          # past the deadline: nothing leaves
+    agent(a, "start")               # adopts, and removes the SA as expired
+    shown = json.loads(ctl(a, "-j", "ipsec0").stdout)["interfaces"][0]
+    assert shown["drops"]["expired"] == 3, shown["drops"]
+    assert wait_for(lambda: sa(a, 10000) is None, 2)
