@@ -9,8 +9,6 @@
 #include "ipsecif_crypto.h"
 #include "ipsecif.h"
 
-#define IPSECIF_MAX_KEYS	8192
-
 /*
  * Layout of the per-CPU scratch buffer.  The text (what is encrypted)
  * always starts at SCR_TEXT, so that the ESP header and IV the HMAC must

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <bpf/bpf.h>
 #include "errmsg.h"
+#include "ipsecif.h"
 #include "keys.h"
 
 static const char *const enc_names[IPSECIF_ENC_MAX] = {
@@ -143,6 +144,9 @@ int ipsecif_key_load(const struct ipsecif_keyring *kr, struct ipsecif_key_req *r
 	if (ret)
 		return errmsg(err, errlen, -errno, "running key_install: %s", strerror(errno));
 	/* The kernel copies the syscall program's context back into req. */
+	if (req->err == -E2BIG)
+		return errmsg(err, errlen, -ENOSPC, "key %u: the keys map is full (%d keys)", id,
+			      IPSECIF_MAX_KEYS);
 	if (req->err)
 		return errmsg(err, errlen, req->err, "key %u: %s", id, strerror(-req->err));
 	if (req->enc != IPSECIF_ENC_AES_GCM16)

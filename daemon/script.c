@@ -137,8 +137,11 @@ int script_run(struct agent *a, const struct ctl_req *req, char *out, size_t len
 		case SETKEY_ADD:
 			ret = script_add(a, c, &o, err, sizeof(err));
 			if (ret) {
-				ret = errmsg(out, len, ret, "ipsecifctl: setkey: line %d: %s\n",
-					     c->line, err);
+				/* As setkey(8): what the lines before did stands, in the maps too. */
+				sadb_changed(a);
+				ret = errmsg(out, len, ret, "ipsecifctl: setkey: line %d: %s%s\n",
+					     c->line, err, i ? " (the lines before it were carried "
+					     "out)" : "");
 				goto done;
 			}
 			break;

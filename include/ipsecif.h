@@ -12,6 +12,7 @@
 /* Sizes of the maps, which bound what the agent accepts. */
 #define IPSECIF_MAX_IFACES	1024
 #define IPSECIF_MAX_SAS		8192
+#define IPSECIF_MAX_KEYS	IPSECIF_MAX_SAS	/* one per SA, graves included */
 
 /*
  * Anti-replay (RFC 4303 §3.4.3, Appendix A).  The bitmap is a ring of

@@ -7,12 +7,15 @@ with the token each error names, are tests/test_ifcmd.c and
 tests/test_setkey.c; this one goes through the CLI, socket and agent.)
 """
 import json
+import os
 import shlex
+import socket
 import subprocess
 
 import pytest
 
-from agents import CTL, ctl
+from agents import CTL, agent_sites, ctl, map_dump, sa_key, setkey
+from dp import ROOT
 from test_freebsd import hosts  # noqa: F401  (fixture)
 
 GOOD_SA = "add 192.168.0.3 192.168.0.9 esp 20000 -u 100 -E aes-gcm-16 0x" + "66" * 20 + ";\n"
@@ -185,3 +188,23 @@ def test_bad_keys_never_echoed(gateway):
         elif state(a) != before:
             failures.append((bad, "state changed"))
     assert not failures, failures
+
+
+def test_a_failing_add_leaves_the_lines_before_it_in_the_maps(host_bpffs):
+    """An add that fails when it is carried out (here: the keys map is full),
+    after lines that succeeded: those stand, as setkey(8) has it, and are in the
+    data path's maps too, not only in the agent's table; the error names the line."""
+    limit = next(int(l.split()[2]) for l in open(os.path.join(ROOT, "include", "ipsecif.h"))
+                 if l.startswith("#define IPSECIF_MAX_SAS"))
+    with agent_sites(1) as (a,):
+        ctl(a, "ipsec0", "create", "reqid", "100", "inet", "tunnel", "10.1.0.1", "10.3.0.1")
+        fill = "".join(f"add 10.1.0.1 10.2.{i >> 8}.{i & 255} esp {1000 + i} -u 100 "
+                       f"-E aes-gcm-16 {sa_key(1000 + i)};\n" for i in range(limit - 1))
+        assert setkey(a, fill).returncode == 0
+        r = setkey(a, f"add 10.1.0.1 10.3.0.1 esp 99999 -u 100 -E aes-gcm-16 {sa_key(9)};\n"
+                      f"add 10.1.0.1 10.3.0.2 esp 99998 -u 100 -E aes-gcm-16 {sa_key(8)};\n")
+        assert r.returncode == 1 and "line 2: " in r.stderr and "full" in r.stderr, r.stderr
+        assert "the lines before it were carried out" in r.stderr, r.stderr
+        # Line 1's SA is ipsec0's outbound SA, in sa_out for the data path.
+        out = map_dump(a, "sa_out")
+        assert [e["value"]["spi"] for e in out] == [socket.htonl(99999)], out
