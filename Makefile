@@ -29,7 +29,7 @@ FIXTURES := $(BUILD)/dp_fixture
 PROGRAMS := $(BUILD)/ipsecif-agent $(BUILD)/ipsecifctl
 # The agent, one noun a file (daemon/agentd.h lists them).
 AGENT_OBJS := $(patsubst %,$(BUILD)/%.o,main loop log pins attach lan iface sadb saapi script \
-		events state config server show)
+		events state config server show seqstore)
 
 # strongSwan's kernel-ipsecif plugin, built against the Debian source of
 # the charon installed here (scripts/fetch-strongswan.sh, cached in build/).
@@ -79,7 +79,7 @@ $(BUILD)/test_%: tests/test_%.c tests/test.h tests/ctest.h tests/hex.h $(LIB_OBJ
 
 $(BUILD)/ipsecif-agent: $(AGENT_OBJS) $(BUILD)/agent-client.o $(BUILD)/netdev.o $(LIB_OBJS)
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_BPF) $(LDLIBS_NL)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_BPF) $(LDLIBS_NL) -lcrypto
 
 $(BUILD)/ipsecifctl: $(BUILD)/ipsecifctl.o $(BUILD)/agent-client.o $(BUILD)/ctl.o
 	$(call msg,CCLD,$@)

@@ -181,7 +181,7 @@ __noinline int esp_seal_prepare(__u32 reqid)
 	__u32 id, spi, len, text, pad, ivlen, i, zero = 0;
 	__u8 nh, dsfield;
 	bool v6in, esn;
-	__u64 seq, hard_ns;
+	__u64 seq, hard_ns, seq_limit, seq_mark;
 
 	st = bpf_map_lookup_elem(&esp_out_state_map, &zero);
 	if (!st || !s)
@@ -252,6 +252,8 @@ __noinline int esp_seal_prepare(__u32 reqid)
 	st->src = sa->src;
 	st->dst = sa->dst;
 	hard_ns = sa->hard_ns;
+	seq_limit = sa->seq_limit;
+	seq_mark = sa->seq_mark;
 	/*
 	 * Still the entry it was: the agent replaces sa_out[reqid] whole, and
 	 * a hash map reuses the replaced element for its next update at once.
@@ -278,6 +280,21 @@ __noinline int esp_seal_prepare(__u32 reqid)
 	if (!esn && seq > 0xffffffffULL) {
 		esp_out_drop(id, reqid, IPSECIF_DROP_SEQ_EXHAUSTED);
 		return ESP_DROPPED;
+	}
+	/*
+	 * A manual key seals only numbers reserved on disk, so that no
+	 * restart, flush or reboot seals one twice (RFC 4106 §3, RFC 7634 §4:
+	 * a repeated nonce undoes AES-GCM and ChaCha20-Poly1305).  Each number
+	 * is taken once, so exactly one packet meets the mark, and one the
+	 * first refusal: each asks the agent for more.
+	 */
+	if (seq_limit) {
+		if (seq == seq_mark || seq == seq_limit + 1)
+			event_send(IPSECIF_EV_SEQ_RESERVE, reqid, sa, seq);
+		if (seq > seq_limit) {
+			esp_out_drop(id, reqid, IPSECIF_DROP_SEQ_UNRESERVED);
+			return ESP_DROPPED;
+		}
 	}
 	if (!sa_account(sa, c, reqid, len, seq)) {
 		esp_out_drop(id, reqid, IPSECIF_DROP_EXPIRED);

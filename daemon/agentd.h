@@ -16,6 +16,7 @@
  *   script.c  setkey scripts carried out
  *   events.c  the data path's events and the key managers listening
  *   state.c   the state file a later agent adopts
+ *   seqstore.c  manual keys' sequence numbers, reserved on disk
  *   config.c  --config FILE
  *   server.c  the control socket's connections and requests
  *   show.c    everything shown: interfaces, SAs, policies, status
@@ -34,6 +35,7 @@ struct bpf_link;
 struct ipsecif;
 struct ring_buffer;
 struct server;
+struct seqstore;
 
 #define RUN_DIR		"/run/ipsecif"
 #define BPFFS_DIR	RUN_DIR "/bpf"
@@ -116,6 +118,7 @@ struct agent {
 	int lock_fd;
 	int sock;
 	struct server *srv;		/* the control socket's connections */
+	struct seqstore *seq;		/* manual keys' sequence numbers, on disk */
 	int stop_fd;			/* the "stop" client, answered once torn down */
 	struct ring_buffer *events;	/* the data path's events */
 	int subs[MAX_SUBSCRIBERS];	/* CTL_REQ_EVENTS connections */

@@ -14,6 +14,7 @@
 #include "ipsecif.skel.h"
 #include "events.h"
 #include "sadb.h"
+#include "seqstore.h"
 
 static int on_event(void *ctx, void *data, size_t size)
 {
@@ -28,6 +29,10 @@ static int on_event(void *ctx, void *data, size_t size)
 
 		logmsg(LOG_NOTICE, "acquire: reqid %u has traffic and no outbound SA", e->reqid);
 		events_publish(a, &ev);
+		return 0;
+	}
+	if (e->type == IPSECIF_EV_SEQ_RESERVE) {	/* the agent's own business */
+		seqstore_extend(a, e->sa_id);
 		return 0;
 	}
 	i = sadb_by_id(a, e->sa_id);

@@ -16,6 +16,7 @@
 #include "netdev.h"
 #include "pins.h"
 #include "sadb.h"
+#include "seqstore.h"
 #include "server.h"
 #include "state.h"
 
@@ -67,6 +68,7 @@ int loop_run(struct agent *a, int ready_fd)
 				events_unsubscribe(a, k);
 		events_consume(a);
 		sadb_tick(a);
+		seqstore_tick(a);
 		server_serve(a, pfd + 1, n > 0 ? n_srv : 0);
 		if (a->dirty) {
 			state_save(a);
@@ -89,6 +91,7 @@ void loop_teardown(struct agent *a)
 		netdev_destroy(a->t.ifaces[i].name, NULL, 0);
 	attach_close(a);
 	table_free(&a->t);
+	seqstore_close(a);
 	if (a->flush && a->pin_dir[0])
 		state_remove(a);
 	pins_close(a);

@@ -27,6 +27,7 @@
 #include "loop.h"
 #include "pins.h"
 #include "sadb.h"
+#include "seqstore.h"
 #include "server.h"
 #include "state.h"
 
@@ -77,6 +78,11 @@ static int agent_start(const struct options *opt)
 	}
 
 	ret = pins_open(&a, &adopt, err, sizeof(err));
+	if (!ret && seqstore_open(&a, err, sizeof(err))) {
+		/* Key managers' SAs need none of it: only manual keys are refused. */
+		logmsg(LOG_ERR, "the sequence-number store: %s", err);
+		err[0] = 0;
+	}
 	if (!ret) {
 		if (adopt)
 			ret = state_load(&a, err, sizeof(err));

@@ -22,6 +22,7 @@
 #include "events.h"
 #include "iface.h"
 #include "sadb.h"
+#include "seqstore.h"
 
 static const int end_max[SA_STATES] = {
 	[SA_LARVAL] = MAX_SPI_HOLDS, [SA_LINGERING] = MAX_LINGER, [SA_GRAVE] = MAX_GRAVES,
@@ -130,7 +131,10 @@ static void sa_value(const struct table_sa *t, struct ipsecif_sa *v)
 				  .src = t->src, .dst = t->dst, .soft_bytes = t->soft_bytes,
 				  .hard_bytes = t->hard_bytes, .soft_packets = t->soft_packets,
 				  .hard_packets = t->hard_packets,
-				  .hard_ns = t->hard_time ? t->added + t->hard_time * 1000000000ULL : 0 };
+				  .hard_ns = t->hard_time ? t->added + t->hard_time * 1000000000ULL : 0,
+				  .seq_limit = t->seq_limit,
+				  .seq_mark = t->seq_limit ? seqstore_mark(t->seq_start, t->seq_limit) :
+						0 };
 }
 
 static void sa_key(const struct table_sa *t, struct ipsecif_sa_key *k)
@@ -183,6 +187,57 @@ static void sa_out_switch(struct agent *a, const struct table_sa *t)
 	ends_finish(a, SA_LINGERING, t->reqid, 0, false);
 }
 
+/* A manually keyed SA (setkey, not a key manager), whose numbers the store keeps. */
+static bool sa_manual(const struct table_sa *t)
+{
+	return !t->by_api;
+}
+
+/*
+ * Manual SAs about to seal for the first time get their sequence numbers
+ * from the store, all of them in one durable write, before any is in
+ * sa_out: an SA whose numbers could not be written stays out (its
+ * traffic is dropped as no_sa), never seals unreserved.  Its counter
+ * starts where the reservation does; nothing sealed with it before.
+ */
+static void sa_reserve(struct agent *a)
+{
+	int ctr_fd = bpf_map__fd(a->skel->maps.sa_ctr);
+	size_t i, n = 0, *took = NULL;
+	char err[256];
+	bool in, ok;
+
+	for (i = 0; i < a->t.n_sas; i++) {
+		struct table_sa *t = &a->t.sas[i];
+
+		if (!sa_manual(t) || t->seq_limit || !table_sa_iface(&a->t, t, &in) || in ||
+		    out_for(a, t->reqid) != t)
+			continue;
+		if (!took)
+			took = calloc(a->t.n_sas, sizeof(*took));
+		if (!took || seqstore_take(a, t->seq_fp, &t->seq_start, &t->seq_limit))
+			break;
+		took[n++] = i;
+	}
+	ok = !seqstore_sync(a, err, sizeof(err));
+	if (!ok)
+		logmsg(LOG_ERR, "the sequence-number store: %s: new manual SAs seal nothing", err);
+	while (n--) {
+		struct table_sa *t = &a->t.sas[took[n]];
+		struct ipsecif_sa_ctr ctr = {};
+
+		if (!ok) {
+			t->seq_start = t->seq_limit = 0;	/* another try at the next sync */
+			continue;
+		}
+		bpf_map_lookup_elem(ctr_fd, &t->id, &ctr);
+		ctr.seq = t->seq_start;
+		bpf_map_update_elem(ctr_fd, &t->id, &ctr, BPF_ANY);
+		a->dirty = true;
+	}
+	free(took);
+}
+
 /*
  * Active SAs in sa_in/sa_out with replay state and counters, inactive
  * ones (no interface has their reqid and endpoints) out of them.
@@ -195,6 +250,7 @@ void sadb_sync(struct agent *a)
 	const struct ipsecif_sa_ctr ctr0 = {};
 	size_t i;
 
+	sa_reserve(a);
 	for (i = 0; i < a->t.n_sas; i++) {
 		const struct table_sa *t = &a->t.sas[i];
 		struct ipsecif_sa v, cur;
@@ -219,7 +275,7 @@ void sadb_sync(struct agent *a)
 			bpf_map_update_elem(bpf_map__fd(a->skel->maps.replay), &t->id, &r, BPF_NOEXIST);
 			if (bpf_map_lookup_elem(in_fd, &k, &cur) || cur.id != t->id)
 				bpf_map_update_elem(in_fd, &k, &v, BPF_ANY);
-		} else if (out_for(a, t->reqid) == t) {
+		} else if (out_for(a, t->reqid) == t && (!sa_manual(t) || t->seq_limit)) {
 			sa_out_switch(a, t);
 		}
 		attach_in(a, f);
@@ -518,6 +574,9 @@ static void reap_slots(struct agent *a, const struct bpf_map *m)
 		id = next;
 		if (sadb_by_id(a, id) < 0)
 			gone[n++] = id;
+		/* An id still in the maps is never handed out again, whatever the state file said. */
+		if (id > a->next_sa_id)
+			a->next_sa_id = id;
 	}
 	while (n)
 		slots_free(a, gone[--n]);

@@ -15,6 +15,7 @@
 #include "keys.h"
 #include "sadb.h"
 #include "script.h"
+#include "seqstore.h"
 #include "setkey.h"
 #include "show.h"
 
@@ -41,15 +42,20 @@ static const struct setkey_cmd *script_dup(const struct agent *a, const struct s
 	return NULL;
 }
 
-static int script_add(struct agent *a, const struct setkey_cmd *c, struct out *o, char *err,
-		      size_t errlen)
+static struct ipsecif_key_params script_key(const struct setkey_cmd *c)
 {
-	struct ipsecif_key_params p = {
+	return (struct ipsecif_key_params){
 		.enc = c->enc, .auth = c->auth, .enc_key = c->enc_key,
 		.enc_key_len = c->enc_key_len,
 		.auth_key = c->auth_key_len ? c->auth_key : NULL,
 		.auth_key_len = c->auth_key_len, .allow_no_auth = true,
 	};
+}
+
+static int script_add(struct agent *a, const struct setkey_cmd *c, struct out *o, char *err,
+		      size_t errlen)
+{
+	struct ipsecif_key_params p = script_key(c);
 	struct table_sa t = { .spi = c->spi, .family = c->family, .src = c->src,
 			      .dst = c->dst, .reqid = c->reqid,
 			      .flags = (c->esn ? IPSECIF_SA_F_ESN : 0) |
@@ -61,7 +67,11 @@ static int script_add(struct agent *a, const struct setkey_cmd *c, struct out *o
 			      .soft_bytes = c->soft_bytes, .hard_bytes = c->hard_bytes,
 			      .soft_time = c->soft_time, .hard_time = c->hard_time,
 			      .added = mono_ns(), .enc = c->enc, .auth = c->auth };
-	int ret = sadb_install(a, &t, &p, err, errlen);
+	/* A manual key: its sequence numbers come from the store (seqstore.c). */
+	int ret = seqstore_fingerprint(a, &p, t.seq_fp, err, errlen);
+
+	if (!ret)
+		ret = sadb_install(a, &t, &p, err, errlen);
 
 	if (!ret && ipsecif_key_insecure(&p))
 		out_text(o, "warning: SA %u encrypts without authentication: insecure "

@@ -23,6 +23,7 @@
 
 #define TABLE_MAX_IFACES	IPSECIF_MAX_IFACES
 #define TABLE_REQID_MAX		16383	/* FreeBSD's manual reqid range */
+#define SEQ_FP_LEN		16	/* seqstore.c's key fingerprints */
 
 struct table_iface {
 	char name[IFNAMSIZ];
@@ -68,6 +69,13 @@ struct table_sa {
 	__u64 last_used;		/* and when it was seen to move (ns; 0: never) */
 	__u64 not_before;		/* outbound: carries nothing before (ns) while
 					 * an older SA of the reqid can */
+	/*
+	 * A manual key's sequence numbers (seqstore.c): it seals after
+	 * seq_start, up to seq_limit (reserved on disk); 0, 0 for a key
+	 * manager's SA.
+	 */
+	__u64 seq_start, seq_limit;
+	__u8 seq_fp[SEQ_FP_LEN];	/* the key's name in the store (keyed hash) */
 };
 
 struct table {

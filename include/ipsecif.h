@@ -126,6 +126,14 @@ struct ipsecif_sa {
 	 * so that an SA dies on time while no agent runs.
 	 */
 	__u64 hard_ns;
+	/*
+	 * A manually keyed SA seals only the sequence numbers reserved on
+	 * disk for its key (the agent's seqstore.c), up to seq_limit (0: no
+	 * limit, a key manager's fresh key); at seq_mark the agent is asked
+	 * for more (IPSECIF_EV_SEQ_RESERVE), and past seq_limit it drops.
+	 */
+	__u64 seq_limit;
+	__u64 seq_mark;
 };
 
 /*
@@ -172,6 +180,7 @@ enum ipsecif_event_type {
 	IPSECIF_EV_SOFT_EXPIRE = 2,	/* soft byte or packet limit reached */
 	IPSECIF_EV_HARD_EXPIRE = 3,	/* hard limit: the SA drops from now on */
 	IPSECIF_EV_SEQ_THRESHOLD = 4,	/* sequence numbers close to running out */
+	IPSECIF_EV_SEQ_RESERVE = 5,	/* a manual key's reserved numbers: more wanted */
 };
 
 struct ipsecif_event {
@@ -214,6 +223,7 @@ enum ipsecif_drop {
 	IPSECIF_DROP_CRYPTO,		/* the cipher failed or the key is not ready */
 	IPSECIF_DROP_NO_ROUTE,		/* no route to the tunnel destination */
 	IPSECIF_DROP_EXPIRED,		/* the SA's hard lifetime is over */
+	IPSECIF_DROP_SEQ_UNRESERVED,	/* a manual key's number not yet reserved on disk */
 	IPSECIF_DROP_MAX,
 };
 
@@ -229,7 +239,7 @@ struct ipsecif_stats {
 _Static_assert(sizeof(struct ipsecif_replay) == 16 + 8 * IPSECIF_REPLAY_WORDS, "replay layout");
 _Static_assert(sizeof(struct ipsecif_rtest) == 40, "rtest layout");
 _Static_assert(sizeof(struct ipsecif_iface) == 16 + 32 + 12 + 4, "iface layout");
-_Static_assert(sizeof(struct ipsecif_sa) == 24 + 32 + 40, "sa layout");
+_Static_assert(sizeof(struct ipsecif_sa) == 24 + 32 + 56, "sa layout");
 _Static_assert(sizeof(struct ipsecif_sa_ctr) == 32, "sa_ctr layout");
 _Static_assert(sizeof(struct ipsecif_event) == 32, "event layout");
 _Static_assert(sizeof(struct ipsecif_sa_key) == 24, "sa key layout");

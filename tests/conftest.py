@@ -1,11 +1,22 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Fixtures shared by the test modules."""
+import atexit
 import os
+import shutil
 import subprocess
+import tempfile
 
 import pytest
 
 from agents import BPFFS, is_bpffs
+
+# The agents' sequence-number store (daemon/seqstore.c) is the machine's,
+# in /var/lib/ipsecif, and outlives everything: the tests' agents keep
+# theirs in a folder of this run's, so that the keys the tests reuse never
+# touch the machine's, and each run starts from nothing.
+LIB_DIR = tempfile.mkdtemp(prefix="ipsecif-lib-")
+os.environ["IPSECIF_LIB_DIR"] = LIB_DIR
+atexit.register(shutil.rmtree, LIB_DIR, True)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import time
 
-from agents import agent, ctl, pin_dir, run_in, wait_gone
+from agents import agent, ctl, map_dump, pin_dir, run_in, wait_gone
 from test_freebsd import PAGE, hosts, setkey  # noqa: F401  (fixture)
 
 KEYS = ("0x" + "11" * 20, "0x" + "22" * 20)
@@ -149,3 +149,24 @@ def test_bad_state_refused(hosts):
         f.write(good)
     agent(a, "start")
     assert json.loads(ctl(a, "-j").stdout)["interfaces"][0]["reqid"] == 100
+
+
+def test_adopting_agent_never_reuses_an_sa_id(hosts):
+    """An SA id still in the maps (a key, counters) is never handed out again by
+    an adopting agent, even when its state file is behind (here: made so)."""
+    import struct as st
+    a, b = hosts
+    bring_up(a, b)
+    agent(a, "stop")
+    wait_gone(a)
+    path = f"/run/ipsecif/state/{pin_dir(a).rsplit('/', 1)[1]}"
+    data = bytearray(open(path, "rb").read())
+    assert st.unpack_from("<I", data, 16)[0] >= 2
+    st.pack_into("<I", data, 16, 0)     # next_sa_id: as if no SA had been made
+    open(path, "wb").write(bytes(data))
+    agent(a, "start")
+    r = setkey(a, "add 192.168.0.3 192.168.0.9 esp 20000 -u 100 -E aes-gcm-16 "
+                  "0x" + "22" * 20 + ";\n")
+    assert r.returncode == 0, r.stderr
+    ids = {e["key"] for e in map_dump(a, "keys")}
+    assert len(ids) == 3, ids

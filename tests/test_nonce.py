@@ -1,0 +1,126 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""
+A manual key never seals the same sequence number (its AES-GCM and
+ChaCha20-Poly1305 nonce) twice: not after stop --flush and a start with
+the same setkey lines, not after the store's file is all that is left
+(daemon/seqstore.c; RFC 4106 §3, RFC 7634 §4, RFC 8221 §5).  The IVs are
+read off the wire.
+
+    a (agent)  ul0 192.168.0.3 ---- 192.168.0.5 ul0  b (agent)
+"""
+import json
+import os
+import struct
+
+import pytest
+
+from agents import agent, ctl, wait_gone
+from sites import Capture
+from test_freebsd import hosts, setkey  # noqa: F401  (fixture)
+from test_lifetimes import ping, up
+
+GCM = "0x" + "11" * 20
+
+
+def ivs(packets):
+    """(SPI, sequence number, IV) of every ESP packet."""
+    from scapy.all import IP, Raw
+    out = []
+    for p in packets:
+        if IP in p and p[IP].proto == 50:
+            spi, seq, iv = struct.unpack("!IIQ", bytes(p[IP].payload)[:16])
+            out.append((spi, seq, iv))
+    return out
+
+
+def sealed_by_a(a, b, n):
+    # On the way out of a: on b, xdp_esp_in takes them before any capture sees them.
+    cap = Capture(a, "ul0", ["ip", "proto", "50", "and", "src", "192.168.0.3"])
+    try:
+        assert ping(a, n) == n
+        got = ivs(cap.packets())
+    finally:
+        cap.close()
+    assert len(got) == n, got
+    return got
+
+
+def test_no_nonce_twice_across_flush_and_start(hosts):
+    a, b = hosts
+    up(a, b)
+    first = sealed_by_a(a, b, 5)
+    # Everything gone (agent, maps, pins, state), then the same lines again.
+    agent(a, "stop", "--flush")
+    wait_gone(a)
+    agent(a, "start")
+    ctl(a, "ipsec0", "create", "reqid", "100")
+    ctl(a, "ipsec0", "inet", "tunnel", "192.168.0.3", "192.168.0.5")
+    ctl(a, "ipsec0", "inet", "172.16.0.3/16", "172.16.0.5")
+    r = setkey(a, f"add 192.168.0.3 192.168.0.5 esp 10000 -m tunnel -u 100 -E aes-gcm-16 {GCM};\n"
+                  f"add 192.168.0.5 192.168.0.3 esp 10001 -m tunnel -u 100 -E aes-gcm-16 {GCM};\n")
+    assert r.returncode == 0, r.stderr
+    second = sealed_by_a(a, b, 5)
+    used = {iv for _, _, iv in first}
+    assert not used & {iv for _, _, iv in second}, (first, second)
+    # The IV is the sequence number (RFC 4106 §3.1), and it went on past the
+    # first agent's reservation, never back to 1.
+    assert all(iv == seq for _, seq, iv in first + second)
+    assert min(iv for _, _, iv in second) > max(used)
+    # B's inbound SA took them all: its window only moved forward.
+    assert ping(a, 2) == 2
+
+
+def test_the_store_holds_no_key_and_is_root_only(hosts):
+    a, b = hosts
+    up(a, b)
+    d = os.environ["IPSECIF_LIB_DIR"]
+    assert os.stat(d).st_mode & 0o777 == 0o700
+    for name in ("seq", "secret"):
+        assert os.stat(os.path.join(d, name)).st_mode & 0o777 == 0o600, name
+    data = open(os.path.join(d, "seq"), "rb").read()
+    key = bytes.fromhex(GCM[2:])
+    assert key not in data and key[:10] not in data and key.hex().encode() not in data
+
+
+def test_a_store_that_does_not_read_back_refuses_manual_keys(hosts, tmp_path):
+    """Never a guess: a damaged store refuses manual keys (their numbers could
+    repeat), naming it; a key manager's SAs do not need it."""
+    a, b = hosts
+    agent(a, "stop", "--flush")
+    wait_gone(a)
+    (tmp_path / "seq").write_bytes(b"not a store")
+    (tmp_path / "secret").write_bytes(b"\0" * 32)
+    env = dict(os.environ, IPSECIF_LIB_DIR=str(tmp_path))
+    import subprocess
+    from agents import AGENT
+    subprocess.run(["ip", "netns", "exec", a.name, AGENT, "start"], env=env, check=True,
+                   timeout=30)
+    ctl(a, "ipsec0", "create", "reqid", "100", "inet", "tunnel", "192.168.0.3", "192.168.0.5")
+    r = setkey(a, f"add 192.168.0.3 192.168.0.5 esp 10000 -u 100 -E aes-gcm-16 {GCM};\n")
+    assert r.returncode == 1 and "sequence-number store" in r.stderr, r.stderr
+    assert json.loads(ctl(a, "-j", "setkey", "-D").stdout)["sas"] == []
+
+
+UDP = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(int(sys.argv[1])):
+    s.sendto(b"x" * 16, ("172.16.0.5", 9))
+"""
+
+
+def test_sealing_goes_on_past_a_reservation(hosts):
+    """Past the first reservation (65,536 numbers) a manual SA goes on sealing:
+    the data path asks half way, the agent writes more to the store first."""
+    import subprocess
+    a, b = hosts
+    up(a, b)
+    n = 100000
+    subprocess.run(["ip", "netns", "exec", a.name, "/usr/bin/python3", "-c", UDP, str(n)],
+                   check=True, timeout=120)
+    out = next(s for s in json.loads(ctl(a, "-j", "setkey", "-D").stdout)["sas"]
+               if s["spi"] == 10000)
+    drops = json.loads(ctl(a, "-j", "ipsec0").stdout)["interfaces"][0]["drops"]
+    assert drops["seq_unreserved"] == 0, drops
+    assert out["packets"] == n, out
+    assert ping(a, 2) == 2
