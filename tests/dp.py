@@ -15,7 +15,8 @@ XDP_DROP, XDP_PASS, XDP_REDIRECT = 1, 2, 4
 # enum ipsecif_drop, in order (include/ipsecif.h)
 DROPS = ["no_sa", "bad_endpoint", "replay", "too_old", "auth", "bad_pad",
          "bad_next_hdr", "dummy", "inner_family", "ecn", "seq_exhausted",
-         "too_big", "malformed", "crypto", "no_route", "expired"]
+         "too_big", "malformed", "crypto", "no_route", "expired", "fragment",
+         "redirect_failed"]
 
 EV_ACQUIRE, EV_SOFT, EV_HARD, EV_SEQ = 1, 2, 3, 4
 
