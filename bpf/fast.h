@@ -104,8 +104,10 @@ __noinline int lan_send(struct xdp_md *ctx)
 	out_len = st->out_len;
 	off = st->out_off;
 	barrier_var(off);
-	if (off < 14 || off > SCR_TEXT || out_len > IPSECIF_MAX_TEXT + 120)
+	if (off < 14 || off > SCR_TEXT || out_len > IPSECIF_MAX_TEXT + 120) {
+		esp_out_drop(st->id, st->reqid, IPSECIF_DROP_MALFORMED);
 		return XDP_DROP;
+	}
 	__builtin_memcpy(&s->buf[off - 14], st->fib.dmac, 6);
 	__builtin_memcpy(&s->buf[off - 8], st->fib.smac, 6);
 	s->buf[off - 2] = st->family == AF_INET6 ? 0x86 : 0x08;
@@ -130,8 +132,14 @@ __noinline int lan_send(struct xdp_md *ctx)
 		esp_out_drop(st->id, st->reqid, IPSECIF_DROP_MALFORMED);
 		return XDP_DROP;
 	}
+	/* As on the way in (esp_in_finish): counted once the helper took it. */
+	r = bpf_redirect(st->fib.ifindex, 0);
+	if (r != XDP_REDIRECT) {
+		esp_out_drop(st->id, st->reqid, IPSECIF_DROP_REDIRECT_FAILED);
+		return XDP_DROP;
+	}
 	count(DIR_OUT, st->id, st->reqid, PASSED_FAST, st->len);
-	return bpf_redirect(st->fib.ifindex, 0);
+	return r;
 }
 
 static __always_inline int xdp_lan_fast(struct xdp_md *ctx)
