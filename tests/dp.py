@@ -109,6 +109,11 @@ class DataPath:
     def life(self, direction, key, soft_bytes=0, hard_bytes=0, soft_packets=0, hard_packets=0):
         self.cmd(f"life {direction} {key} {soft_bytes} {hard_bytes} {soft_packets} {hard_packets}")
 
+    def ctr(self, sa_id):
+        """sa_ctr[sa_id]: what the data path counted against the SA's lifetimes."""
+        v = [int(x) for x in self.cmd(f"ctr {sa_id}").split()[1:]]
+        return dict(zip(("seq", "bytes", "packets", "expired"), v))
+
     def stats(self, kind, key):
         v = [int(x) for x in self.cmd(f"stats {kind} {key}").split()[1:]]
         d = {"packets": v[0], "bytes": v[1], "fast": v[2]}
