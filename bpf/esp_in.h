@@ -167,9 +167,10 @@ __noinline int esp_in_prepare(struct xdp_md *ctx)
 	if (r == PARSE_BAD_IP)
 		return esp_in_drop(st, IPSECIF_DROP_MALFORMED);
 	/*
-	 * A fragment of ESP for us would need reassembly first (RFC 4303
-	 * §3.4.1): never sent by us (no ESP packet is fragmented, MTU in
-	 * docs/DATAPATH.md), counted and dropped.  For others, it passes.
+	 * A fragment of ESP, or broken ESP in UDP: ours to count and drop only
+	 * when it is for one of our endpoints; for others it passes.  A
+	 * fragment would need reassembly first (RFC 4303 §3.4.1), and we never
+	 * send one (no ESP packet is fragmented: MTU in docs/DATAPATH.md).
 	 */
 	if (r != PARSE_ESP) {
 		if (!endpoint_local(&st->o))
