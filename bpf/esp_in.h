@@ -101,6 +101,41 @@ struct {
 
 #define ESP_IN_OPEN	(-1)	/* esp_in_prepare: go on to the cipher */
 
+/* What endpoint_cb() looks for, and whether it found it. */
+struct endpoint_find {
+	union ipsecif_addr addr;
+	__u32 family;
+	__u32 found;
+};
+
+static long endpoint_cb(void *map, const __u32 *reqid, struct ipsecif_iface *ifc,
+			struct endpoint_find *f)
+{
+	if (ifc->family != f->family || !addr_eq(&ifc->src, &f->addr))
+		return 0;
+	f->found = 1;
+	return 1;	/* stop */
+}
+
+/*
+ * Is the outer destination the near end of one of our tunnels?  Only
+ * then is ESP without an SA, a fragment of ESP or broken ESP in UDP ours
+ * to count and drop; anything else is between third parties and the
+ * kernel routes it as it is (a gateway carries its hosts' own IPsec).
+ * The interfaces are keyed by reqid, so this walks them: once per packet
+ * that found no SA, at most IPSECIF_MAX_IFACES steps, and no map the
+ * agent must keep besides ifaces.  A route lookup would tell local from
+ * forwarded, but not a tunnel endpoint from the gateway's other
+ * addresses, and depends on the forwarding sysctls.
+ */
+static __always_inline bool endpoint_local(const struct outer *o)
+{
+	struct endpoint_find f = { .addr = o->dst, .family = o->family };
+
+	bpf_for_each_map_elem(&ifaces, endpoint_cb, &f, 0);
+	return f.found;
+}
+
 static __always_inline int esp_in_drop(const struct esp_in_state *st, __u32 reason)
 {
 	count(DIR_IN, st->sa_id, st->reqid, reason, 0);
@@ -130,8 +165,20 @@ __noinline int esp_in_prepare(struct xdp_md *ctx)
 	r = parse_outer(ctx, &st->o);
 	if (r == PARSE_PASS)
 		return XDP_PASS;
-	if (r == PARSE_BAD)
+	if (r == PARSE_BAD_IP)
 		return esp_in_drop(st, IPSECIF_DROP_MALFORMED);
+	/*
+	 * A fragment of ESP, or broken ESP in UDP: ours to count and drop only
+	 * when it is for one of our endpoints; for others it passes.  A
+	 * fragment would need reassembly first (RFC 4303 §3.4.1), and we never
+	 * send one (no ESP packet is fragmented: MTU in docs/DATAPATH.md).
+	 */
+	if (r != PARSE_ESP) {
+		if (!endpoint_local(&st->o))
+			return XDP_PASS;
+		return esp_in_drop(st, r == PARSE_FRAG ? IPSECIF_DROP_FRAGMENT :
+					IPSECIF_DROP_MALFORMED);
+	}
 
 	/* Once into registers: the verifier bounds what it has checked there. */
 	esp_off = st->o.esp_off;
@@ -146,8 +193,12 @@ __noinline int esp_in_prepare(struct xdp_md *ctx)
 	st->sk.family = st->o.family;
 	st->sk.dst = st->o.dst;
 	sa = bpf_map_lookup_elem(&sa_in, &st->sk);
-	if (!sa)
+	if (!sa) {
+		/* Transit ESP passes; ours under an SPI we do not know is a drop. */
+		if (!endpoint_local(&st->o))
+			return XDP_PASS;
 		return esp_in_drop(st, IPSECIF_DROP_NO_SA);
+	}
 	/*
 	 * What is needed of the SA, read once, and then the entry checked to
 	 * be still the one looked up: a hash map gives a deleted element to
@@ -162,7 +213,9 @@ __noinline int esp_in_prepare(struct xdp_md *ctx)
 	barrier();
 	if (sa->spi != spi || sa->family != st->sk.family || !addr_eq(&sa->dst, &st->sk.dst))
 		return esp_in_drop(st, IPSECIF_DROP_NO_SA);
+	/* From here drops count on the SA and on its reqid's interface, if any. */
 	st->sa_id = id;
+	st->reqid = reqid;
 	if (bad_src)
 		return esp_in_drop(st, IPSECIF_DROP_BAD_ENDPOINT);
 	c = bpf_map_lookup_elem(&sa_ctr, &id);
@@ -173,13 +226,10 @@ __noinline int esp_in_prepare(struct xdp_md *ctx)
 		return esp_in_drop(st, IPSECIF_DROP_EXPIRED);
 
 	/* The SA is live only on an interface with its reqid and endpoints. */
-	st->reqid = reqid;
 	ifc = bpf_map_lookup_elem(&ifaces, &st->reqid);
 	if (!ifc || ifc->family != st->o.family || !addr_eq(&ifc->dst, &st->o.src) ||
-	    !addr_eq(&ifc->src, &st->o.dst)) {
-		st->reqid = 0;
+	    !addr_eq(&ifc->src, &st->o.dst))
 		return esp_in_drop(st, IPSECIF_DROP_NO_SA);
-	}
 
 	k = bpf_map_lookup_elem(&keys, &id);
 	rp = bpf_map_lookup_elem(&replay, &id);
@@ -343,12 +393,16 @@ __noinline int esp_in_finish(struct xdp_md *ctx)
 	    bpf_xdp_store_bytes(ctx, 0, &s->buf[SCR_TEXT - 14], 14 + ilen))
 		return esp_in_drop(st, IPSECIF_DROP_MALFORMED);
 
-	if (fwd) {
-		count(DIR_IN, id, reqid, PASSED_FAST, ilen);
-		return bpf_redirect(fwd, 0);
-	}
-	count(DIR_IN, id, reqid, PASSED, ilen);
-	return bpf_redirect(ifc->peer_ifindex, 0);
+	/*
+	 * Counted as passed once the helper has taken the target.  What goes
+	 * wrong after the program returns (a device without NAPI or down) is
+	 * the kernel's to count (tracepoint xdp:xdp_redirect_err).
+	 */
+	e = bpf_redirect(fwd ? fwd : ifc->peer_ifindex, 0);
+	if (e != XDP_REDIRECT)
+		return esp_in_drop(st, IPSECIF_DROP_REDIRECT_FAILED);
+	count(DIR_IN, id, reqid, fwd ? PASSED_FAST : PASSED, ilen);
+	return e;
 }
 
 /* Three global functions, as on the way out (esp_out.h). */

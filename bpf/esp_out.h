@@ -23,6 +23,7 @@
 #include "stats.h"
 #include "events.h"
 
+#define PACKET_HOST_	0	/* linux/if_packet.h */
 #define OUTER_TTL	64	/* RFC 4301 §5.1.2.1 leaves it to us; what the kernel uses */
 
 /*
@@ -497,20 +498,42 @@ __noinline int esp_out_send(struct __sk_buff *skb)
 		esp_out_drop(st->id, st->reqid, IPSECIF_DROP_TOO_BIG);
 		return TC_ACT_SHOT;
 	}
+	/*
+	 * The frame's MACs are still the inner packet's.  bpf_redirect_neigh
+	 * frees a frame whose destination is a group address without a word
+	 * (__bpf_redirect_neigh, net/core/filter.c), and an inner multicast or
+	 * broadcast packet has one (01:00:5e:..., 33:33:..., ff:...): OSPF
+	 * hellos would be sealed and then lost.  The neighbour layer writes the
+	 * real header, so zeros (unicast) will do; and the packet, now an
+	 * ordinary unicast one, is PACKET_HOST.
+	 */
+	__builtin_memset(&s->tail[0], 0, 12);
+	__builtin_memcpy(&s->tail[12], &outer_proto, 2);
 	barrier_var(out_len);
 	if (out_len < 28 || out_len > IPSECIF_MAX_TEXT + 120 || off > SCR_TEXT ||
 	    bpf_skb_store_bytes(skb, 14, &s->buf[off], out_len, 0) ||
-	    bpf_skb_store_bytes(skb, 12, &outer_proto, 2, 0))
+	    bpf_skb_store_bytes(skb, 0, &s->tail[0], 14, 0) ||
+	    bpf_skb_change_type(skb, PACKET_HOST_))
 		goto malformed;
 
-	count(DIR_OUT, st->id, st->reqid, PASSED, st->len);
 	__builtin_memset(&st->nh, 0, sizeof(st->nh));
 	st->nh.nh_family = st->fib.family;
 	if (st->fib.family == AF_INET6)
 		__builtin_memcpy(st->nh.ipv6_nh, st->fib.ipv6_dst, 16);
 	else
 		st->nh.ipv4_nh = st->fib.ipv4_dst;
-	return bpf_redirect_neigh(st->fib.ifindex, &st->nh, sizeof(st->nh), 0);
+	/*
+	 * Counted as passed once the helper has taken it; a failure after the
+	 * program returns (the device gone, no neighbour resolvable) is the
+	 * kernel's to count, on the device.
+	 */
+	r = bpf_redirect_neigh(st->fib.ifindex, &st->nh, sizeof(st->nh), 0);
+	if (r != TC_ACT_REDIRECT) {
+		esp_out_drop(st->id, st->reqid, IPSECIF_DROP_REDIRECT_FAILED);
+		return TC_ACT_SHOT;
+	}
+	count(DIR_OUT, st->id, st->reqid, PASSED, st->len);
+	return r;
 malformed:
 	esp_out_drop(st->id, st->reqid, IPSECIF_DROP_MALFORMED);
 	return TC_ACT_SHOT;

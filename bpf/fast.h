@@ -80,6 +80,24 @@ __noinline int lan_classify(struct xdp_md *ctx)
 }
 
 /*
+ * A packet sealed here that goes the kernel's way after all, unchanged:
+ * tc_esp_out seals and counts it again, so what esp_seal_prepare counted
+ * against the SA's lifetimes is taken back, or the SA would count it
+ * twice and expire early.  Its sequence number stays used: a gap, which
+ * the receiver's window does not mind (RFC 4303 §3.4.3).
+ */
+static __always_inline int lan_pass(const struct esp_out_state *st)
+{
+	struct ipsecif_sa_ctr *c = bpf_map_lookup_elem(&sa_ctr, &st->id);
+
+	if (c) {
+		__sync_fetch_and_add(&c->bytes, -(__u64)st->len);
+		__sync_fetch_and_add(&c->packets, -1ULL);
+	}
+	return XDP_PASS;
+}
+
+/*
  * xdp_lan, last stage: the outer route with its neighbour, then the frame
  * rewritten and sent.  Without a neighbour entry yet the packet, still as
  * it came, takes the kernel's path, which will resolve one.
@@ -97,15 +115,17 @@ __noinline int lan_send(struct xdp_md *ctx)
 	st->fib.ifindex = ctx->ingress_ifindex;
 	r = bpf_fib_lookup(ctx, &st->fib, sizeof(st->fib), 0);
 	if (r == BPF_FIB_LKUP_RET_NO_NEIGH)
-		return XDP_PASS;
+		return lan_pass(st);
 	if (esp_route_verdict(st, r) != ESP_GO)
 		return XDP_DROP;
 
 	out_len = st->out_len;
 	off = st->out_off;
 	barrier_var(off);
-	if (off < 14 || off > SCR_TEXT || out_len > IPSECIF_MAX_TEXT + 120)
+	if (off < 14 || off > SCR_TEXT || out_len > IPSECIF_MAX_TEXT + 120) {
+		esp_out_drop(st->id, st->reqid, IPSECIF_DROP_MALFORMED);
 		return XDP_DROP;
+	}
 	__builtin_memcpy(&s->buf[off - 14], st->fib.dmac, 6);
 	__builtin_memcpy(&s->buf[off - 8], st->fib.smac, 6);
 	s->buf[off - 2] = st->family == AF_INET6 ? 0x86 : 0x08;
@@ -118,11 +138,11 @@ __noinline int lan_send(struct xdp_md *ctx)
 	 */
 	delta = (int)(SCR_TEXT - off);
 	if (bpf_xdp_adjust_head(ctx, -delta))
-		return XDP_PASS;	/* no room: the kernel's path */
+		return lan_pass(st);	/* no room: the kernel's path */
 	delta = (int)(14 + out_len) - (int)bpf_xdp_get_buff_len(ctx);
 	if (bpf_xdp_adjust_tail(ctx, delta)) {
 		bpf_xdp_adjust_head(ctx, (int)(SCR_TEXT - off));
-		return XDP_PASS;
+		return lan_pass(st);
 	}
 	barrier_var(out_len);
 	if (out_len < 28 || out_len > IPSECIF_MAX_TEXT + 120 ||
@@ -130,8 +150,14 @@ __noinline int lan_send(struct xdp_md *ctx)
 		esp_out_drop(st->id, st->reqid, IPSECIF_DROP_MALFORMED);
 		return XDP_DROP;
 	}
+	/* As on the way in (esp_in_finish): counted once the helper took it. */
+	r = bpf_redirect(st->fib.ifindex, 0);
+	if (r != XDP_REDIRECT) {
+		esp_out_drop(st->id, st->reqid, IPSECIF_DROP_REDIRECT_FAILED);
+		return XDP_DROP;
+	}
 	count(DIR_OUT, st->id, st->reqid, PASSED_FAST, st->len);
-	return bpf_redirect(st->fib.ifindex, 0);
+	return r;
 }
 
 static __always_inline int xdp_lan_fast(struct xdp_md *ctx)

@@ -83,7 +83,6 @@ void loop_teardown(struct agent *a)
 {
 	size_t i;
 
-	server_close(a);
 	if (a->skel)
 		sadb_close(a);
 	events_close(a);
@@ -95,4 +94,11 @@ void loop_teardown(struct agent *a)
 	if (a->flush && a->pin_dir[0])
 		state_remove(a);
 	pins_close(a);
+	/*
+	 * The control socket last: while it answers, the pins are there, so
+	 * "status fails" means the pin folder is gone too, and a namespace
+	 * made next (which may get the same inode, and so the same folder)
+	 * never loses its pins to this agent's late removal.
+	 */
+	server_close(a);
 }

@@ -21,7 +21,7 @@
 const char *const ipsecif_drop_names[] = {
 	"no_sa", "bad_endpoint", "replay", "too_old", "auth", "bad_pad", "bad_next_hdr",
 	"dummy", "inner_family", "ecn", "seq_exhausted", "too_big", "malformed", "crypto",
-	"no_route", "expired", "seq_unreserved",
+	"no_route", "expired", "fragment", "redirect_failed", "seq_unreserved",
 };
 _Static_assert(sizeof(ipsecif_drop_names) / sizeof(ipsecif_drop_names[0]) == IPSECIF_DROP_MAX,
 	       "a name for every drop reason");

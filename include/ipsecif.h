@@ -223,6 +223,8 @@ enum ipsecif_drop {
 	IPSECIF_DROP_CRYPTO,		/* the cipher failed or the key is not ready */
 	IPSECIF_DROP_NO_ROUTE,		/* no route to the tunnel destination */
 	IPSECIF_DROP_EXPIRED,		/* the SA's hard lifetime is over */
+	IPSECIF_DROP_FRAGMENT,		/* a fragment of ESP for us (RFC 4303 §3.4.1) */
+	IPSECIF_DROP_REDIRECT_FAILED,	/* the redirect helper refused the packet */
 	IPSECIF_DROP_SEQ_UNRESERVED,	/* a manual key's number not yet reserved on disk */
 	IPSECIF_DROP_MAX,
 };

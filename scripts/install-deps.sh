@@ -17,7 +17,7 @@ python3 python3-pytest python3-scapy python3-cryptography
 user-mode-linux tshark tcpdump nftables
 dpkg-dev strongswan-charon strongswan-swanctl libcharon-extra-plugins
 libstrongswan-extra-plugins libstrongswan-standard-plugins
-iperf3 wireguard-go wireguard-tools python3-matplotlib util-linux
+iperf3 wireguard-go wireguard-tools python3-matplotlib util-linux bird2
 "
 
 missing=""

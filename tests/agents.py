@@ -39,11 +39,29 @@ def ctl(ns, *args, check=True):
     return run_in(ns, CTL, *args, check=check)
 
 
+def agent_pids(ns):
+    """The agent processes in ns."""
+    pids = subprocess.run(["ip", "netns", "pids", ns.name], capture_output=True,
+                          text=True).stdout.split()
+    found = []
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().strip() == "ipsecif-agent":
+                    found.append(pid)
+        except OSError:
+            pass
+    return found
+
+
 def wait_gone(ns, timeout=5):
-    """Poll until the agent no longer answers."""
+    """Poll until the agent no longer answers and has exited.  It closes its control
+    socket first and removes its pins (stop --flush) after: a namespace made next may
+    get this one's inode number, and so its pin directory, which a late removal would
+    empty under the new namespace's agent."""
     end = time.time() + timeout
     while time.time() < end:
-        if agent(ns, "status", check=False).returncode != 0:
+        if agent(ns, "status", check=False).returncode != 0 and not agent_pids(ns):
             return
         time.sleep(0.05)
     raise AssertionError("the agent did not stop")

@@ -15,7 +15,8 @@ XDP_DROP, XDP_PASS, XDP_REDIRECT = 1, 2, 4
 # enum ipsecif_drop, in order (include/ipsecif.h)
 DROPS = ["no_sa", "bad_endpoint", "replay", "too_old", "auth", "bad_pad",
          "bad_next_hdr", "dummy", "inner_family", "ecn", "seq_exhausted",
-         "too_big", "malformed", "crypto", "no_route", "expired"]
+         "too_big", "malformed", "crypto", "no_route", "expired", "fragment",
+         "redirect_failed", "seq_unreserved"]
 
 EV_ACQUIRE, EV_SOFT, EV_HARD, EV_SEQ = 1, 2, 3, 4
 
@@ -107,6 +108,11 @@ class DataPath:
 
     def life(self, direction, key, soft_bytes=0, hard_bytes=0, soft_packets=0, hard_packets=0):
         self.cmd(f"life {direction} {key} {soft_bytes} {hard_bytes} {soft_packets} {hard_packets}")
+
+    def ctr(self, sa_id):
+        """sa_ctr[sa_id]: what the data path counted against the SA's lifetimes."""
+        v = [int(x) for x in self.cmd(f"ctr {sa_id}").split()[1:]]
+        return dict(zip(("seq", "bytes", "packets", "expired"), v))
 
     def stats(self, kind, key):
         v = [int(x) for x in self.cmd(f"stats {kind} {key}").split()[1:]]

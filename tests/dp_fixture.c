@@ -11,6 +11,7 @@
  *                                           TOP: replay top (in), last seq sent (out)
  *   run PROG HEXPACKET [IFINDEX]            -> ret RETVAL HEXOUT
  *   stats sa|if|global KEY                  -> stats PACKETS BYTES FAST DROP...
+ *   ctr ID                                  -> ctr SEQ BYTES PACKETS EXPIRED (sa_ctr)
  *   life in|out KEY SOFT_BYTES HARD_BYTES SOFT_PACKETS HARD_PACKETS
  *                                           KEY: reqid (out) or SPI FAMILY DST (in)
  *   events                                  -> events N [TYPE REQID SA_ID SPI VALUE]...
@@ -259,6 +260,24 @@ out:
 	free(v);
 }
 
+static void cmd_ctr(char **av, int ac)
+{
+	struct ipsecif_sa_ctr c;
+	__u32 id;
+
+	if (ac != 2) {
+		puts("err usage: ctr ID");
+		return;
+	}
+	id = strtoul(av[1], NULL, 0);
+	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.sa_ctr), &id, &c)) {
+		printf("err %s\n", strerror(errno));
+		return;
+	}
+	printf("ctr %llu %llu %llu %u\n", (unsigned long long)c.seq, (unsigned long long)c.bytes,
+	       (unsigned long long)c.packets, c.expired);
+}
+
 static void cmd_pin(char **av, int ac, bool pin)
 {
 	int err;
@@ -435,6 +454,8 @@ int main(void)
 			cmd_run(av, ac);
 		else if (!strcmp(av[0], "stats"))
 			cmd_stats(av, ac);
+		else if (!strcmp(av[0], "ctr"))
+			cmd_ctr(av, ac);
 		else if (!strcmp(av[0], "attach"))
 			cmd_attach(av, ac);
 		else if (!strcmp(av[0], "pin") || !strcmp(av[0], "unpin"))

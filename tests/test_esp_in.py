@@ -410,3 +410,131 @@ def test_vlan_tag_and_ipv4_options(dp):
     ret, out = dp.run("xdp_esp_in", t.frame(opts))
     assert ret == XDP_REDIRECT
     expect_frame(out, inner2)
+
+
+# Outer destinations that are no tunnel endpoint of ours: traffic we route for others.
+TRANSIT = {4: ("203.0.113.50", "203.0.113.60"), 6: ("2001:db8:ffff::50", "2001:db8:ffff::60")}
+
+
+def raw_esp(src, dst, spi=0xbad0001, seq=1, size=64):
+    return outer(src, dst, 50) / Raw(struct.pack("!LL", spi, seq) + os.urandom(size))
+
+
+def outer(src, dst, proto, **kw):
+    if ":" in src:
+        return IPv6(src=src, dst=dst, nh=proto, **kw)
+    return IP(src=src, dst=dst, proto=proto, **kw)
+
+
+def natt(src, dst, body, ulen=None):
+    udp = UDP(sport=4500, dport=4500, chksum=0, **({"len": ulen} if ulen is not None else {}))
+    return outer(src, dst, 17) / udp / Raw(body)
+
+
+def frag6(src, dst, nh, offset, m, body, ident=7):
+    from scapy.layers.inet6 import IPv6ExtHdrFragment
+    return IPv6(src=src, dst=dst) / IPv6ExtHdrFragment(nh=nh, offset=offset, m=m, id=ident) / \
+        Raw(body)
+
+
+def views(dp, t):
+    """The counters a packet for t can move: its SA, its interface, the global inbound ones."""
+    return {"sa": t.stats(), "if": dp.stats("if", t.reqid), "global": dp.stats("global", 0)}
+
+
+def accounting_cases(t, outer_fam):
+    """(description, frames, verdict, {view: {counter: moves by len(frames)}}); nothing else
+    may move.  Every packet is passed, delivered or dropped under one reason, once."""
+    tsrc, tdst = TRANSIT[outer_fam]
+    me, peer = t.local, t.peer
+    esp_body = struct.pack("!LL", t.spi, 1) + os.urandom(48)
+    marker = struct.pack("!L", 0xbad0001) + os.urandom(40)
+    n = 5
+    cases = [
+        # Item 1 of issue 13: third parties' ESP and ESP in UDP are routed untouched.
+        ("transit esp", [raw_esp(tsrc, tdst, seq=i) for i in range(n)], XDP_PASS, {}),
+        ("transit esp, our spi", [raw_esp(peer, tdst, spi=t.spi, seq=i) for i in range(n)],
+         XDP_PASS, {}),
+        ("transit esp-in-udp", [natt(tsrc, tdst, marker) for _ in range(n)], XDP_PASS, {}),
+        ("transit udp 4500 length 3", [natt(tsrc, tdst, marker, ulen=3) for _ in range(n)],
+         XDP_PASS, {}),
+        ("unknown spi for us", [raw_esp(peer, me, seq=i) for i in range(n)], XDP_DROP,
+         {"global": {"no_sa": n}}),
+        ("unknown spi for us, esp-in-udp", [natt(peer, me, marker) for _ in range(n)],
+         XDP_DROP, {"global": {"no_sa": n}}),
+        ("bad endpoint", [raw_esp(tsrc, me, spi=t.spi, seq=i) for i in range(n)], XDP_DROP,
+         {"sa": {"bad_endpoint": n}, "if": {"bad_endpoint": n}}),
+        ("delivered", [t.seal(inner_packet(4, 40), 100 + i) for i in range(n)], XDP_REDIRECT,
+         {"sa": {"packets": n, "bytes": n * 68}, "if": {"packets": n, "bytes": n * 68}}),
+    ]
+    for ulen in (0, 1, 4, 7) if outer_fam == 4 else (1, 4, 7):
+        cases.append((f"udp 4500 length {ulen}", [natt(peer, me, marker, ulen=ulen)] * n,
+                      XDP_DROP, {"global": {"malformed": n}}))
+    cases.append(("udp 4500 length past the packet", [natt(peer, me, marker, ulen=200)] * n,
+                  XDP_DROP, {"global": {"malformed": n}}))
+    if outer_fam == 4:
+        for ihl in range(5):
+            cases.append((f"ihl {ihl}", [IP(src=peer, dst=me, proto=50, ihl=ihl) /
+                                         Raw(esp_body)] * n, XDP_DROP, {"global": {"malformed": n}}))
+        cases += [
+            ("esp first fragment", [IP(src=peer, dst=me, proto=50, flags="MF", id=i) /
+                                    Raw(esp_body) for i in range(n)], XDP_DROP,
+             {"global": {"fragment": n}}),
+            ("esp later fragment", [IP(src=peer, dst=me, proto=50, frag=100, id=i) /
+                                    Raw(esp_body) for i in range(n)], XDP_DROP,
+             {"global": {"fragment": n}}),
+            ("transit esp fragment", [IP(src=tsrc, dst=tdst, proto=50, flags="MF", id=i) /
+                                      Raw(esp_body) for i in range(n)], XDP_PASS, {}),
+            ("udp fragment for us", [IP(src=peer, dst=me, proto=17, flags="MF", id=i) /
+                                     UDP(sport=4500, dport=4500) / Raw(marker)
+                                     for i in range(n)], XDP_PASS, {}),
+        ]
+    else:
+        cases += [
+            ("esp first fragment", [frag6(peer, me, 50, 0, 1, esp_body, i) for i in range(n)],
+             XDP_DROP, {"global": {"fragment": n}}),
+            ("esp later fragment", [frag6(peer, me, 50, 100, 0, esp_body, i) for i in range(n)],
+             XDP_DROP, {"global": {"fragment": n}}),
+            ("transit esp fragment", [frag6(tsrc, tdst, 50, 0, 1, esp_body, i)
+                                      for i in range(n)], XDP_PASS, {}),
+            ("udp fragment for us", [frag6(peer, me, 17, 0, 1, bytes(UDP(sport=1, dport=4500)) +
+                                           marker, i) for i in range(n)], XDP_PASS, {}),
+            ("udp later fragment for us", [frag6(peer, me, 17, 185, 0, marker, i)
+                                           for i in range(n)], XDP_PASS, {}),
+        ]
+    return cases
+
+
+@pytest.mark.parametrize("outer_fam", (4, 6))
+def test_accounting(dp, outer_fam):
+    """Issue 13: transit ESP passes untouched and uncounted; ours is counted once, under
+    one reason, in the views docs/DATAPATH.md names (bad_endpoint on the SA and the
+    interface; malformed headers and fragments globally, as no SA is known)."""
+    t = Tunnel(dp, SUITES[0], outer_fam)
+    wrong = []
+    for desc, pkts, verdict, moves in accounting_cases(t, outer_fam):
+        before = views(dp, t)
+        rets = []
+        for p in pkts:
+            f = t.frame(p)
+            ret, out = dp.run("xdp_esp_in", f)
+            rets.append(ret if verdict != XDP_PASS or out == bytes(f) else "changed")
+        after = views(dp, t)
+        got = {v: {k: after[v][k] - before[v][k] for k in after[v] if after[v][k] != before[v][k]}
+               for v in after}
+        want = {v: moves.get(v, {}) for v in after}
+        if got != want or rets != [verdict] * len(pkts):
+            wrong.append((desc, rets, got))
+    assert not wrong, "\n".join(map(str, wrong))
+
+
+def test_ipv6_atomic_fragment(dp):
+    """An atomic fragment (RFC 6946) is a whole packet: ESP behind it is opened."""
+    from scapy.layers.inet6 import IPv6ExtHdrFragment
+    t = Tunnel(dp, SUITES[1], outer=6)
+    inner = inner_packet(4)
+    esp = t.seal(inner, 1)[ESP_layer()]
+    pkt = IPv6(src=t.peer, dst=t.local) / IPv6ExtHdrFragment(nh=50, offset=0, m=0, id=9) / esp
+    ret, out = dp.run("xdp_esp_in", t.frame(pkt))
+    assert ret == XDP_REDIRECT
+    expect_frame(out, inner)

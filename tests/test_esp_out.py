@@ -348,3 +348,27 @@ def test_drop_without_counters_counts_globally(env):
     ret, _ = env.run("tc_esp_out", Ether() / inner_packet(4), ifindex=idx)
     assert ret == TC_ACT_SHOT
     assert env.stats("global", 1)["no_sa"] == before + 1
+
+
+GROUPS = [  # inner destination, the frame's destination MAC as ipsecN's neighbour layer writes it
+    (IP(src="10.100.0.5", dst="224.0.0.5", ttl=1), "01:00:5e:00:00:05"),      # OSPF hellos
+    (IP(src="10.100.0.5", dst="239.1.1.1"), "01:00:5e:01:01:01"),
+    (IP(src="10.100.0.5", dst="255.255.255.255"), "ff:ff:ff:ff:ff:ff"),
+    (IPv6(src="fe80::1", dst="ff02::5", hlim=1), "33:33:00:00:00:05"),
+]
+
+
+@pytest.mark.parametrize("inner,dmac", GROUPS, ids=[g[0].dst for g in GROUPS])
+def test_group_destinations_leave_as_unicast(env, inner, dmac):
+    """Issue 13: bpf_redirect_neigh frees a frame whose destination MAC is a group
+    address, and the sealed frame kept the inner packet's.  What leaves is sealed in
+    a unicast frame (the neighbour layer writes the real one), counted once, as sent."""
+    t = Out(env, SUITES[0], 4)
+    pkt = inner / UDP(sport=89, dport=89) / Raw(os.urandom(40))
+    ret, out = env.run("tc_esp_out", Ether(src="02:00:00:00:00:0a", dst=dmac) / pkt,
+                       ifindex=env.ifindex)
+    assert ret == TC_ACT_REDIRECT
+    assert not out[0] & 1, f"sealed frame still to a group address: {Ether(out).dst}"
+    assert bytes(t.open(out)) == bytes(pkt)
+    st = t.stats()
+    assert st["packets"] == 1 and sum(st[k] for k in st if k not in ("packets", "bytes")) == 0

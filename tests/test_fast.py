@@ -100,3 +100,23 @@ def test_line_rate_path(lans, n, suite):
         # kernel's path (and resolve it).  Nearly all the rest take the fast one.
         assert st["fast"] > 0.9 * st["packets"] > 1000, (sa, st)
         assert all(v == 0 for k, v in st.items() if k not in ("packets", "bytes", "fast")), st
+
+
+def test_kernel_path_counted_once(lans):
+    """Issue 13, item 4: a packet xdp_lan has sealed but leaves to the kernel (no
+    neighbour entry for the far end yet) is sealed again by tc_esp_out; against the
+    SA's lifetimes (sa_ctr) it counts once, as the far end counts it."""
+    x, y, (a, b) = lans
+    out_id, in_id = configure((a, b), SUITES[0], len(SUITES))
+    for d in (a, b):
+        d.ns("ip", "neigh", "flush", "dev", "ul0")
+    r = x("ping", "-c", "5", "-i", "0.2", "-W", "2", Y, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    # A's first echo request finds no neighbour entry and takes the kernel's path (B
+    # learns A's address from A's ARP request, so Y's replies may all be fast).
+    st = a.stats("sa", out_id)
+    assert st["packets"] == 5 and st["fast"] < 5, st
+    for src, dst in ((a, b), (b, a)):
+        sent, got = src.ctr(out_id), dst.ctr(in_id)
+        assert (sent["packets"], sent["bytes"]) == (got["packets"], got["bytes"]) == \
+            (5, 5 * 84), (sent, got)

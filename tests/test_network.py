@@ -17,15 +17,20 @@ All four outer/inner family pairs; link2 off dropping inner IPv6;
 RFC 6040 ECN on encapsulation and (with M rewriting the outer ECN field)
 on decapsulation, with link1 and without; ICMP "fragmentation needed" /
 "packet too big" from the gateway at ipsecN's MTU, path MTU discovery
-for TCP, and never an outer fragment on the underlay.
+for TCP, and never an outer fragment on the underlay.  And what A's
+underlay carries besides its tunnels (issue 13): M's own ESP to X
+routed through A untouched, fragmented UDP to A's underlay addresses
+received, and ESP from the wrong source or with broken headers counted
+where ipsecifctl shows it, none of it left to the kernel's error counters.
 """
 import re
 import subprocess
 
 import pytest
 
-from agents import agent_sites, ctl, poll, show, tunnel_end
-from sites import Capture, transfer, veth
+from agents import agent_sites, ctl, map_dump, percpu_drops, poll, show, tunnel_end
+from dp import DROPS
+from sites import PYTHON, Capture, mac, transfer, veth
 
 TUNNELS = {     # name: A's and B's outer addresses, inner IPv4 and IPv6 (A's, B's)
     "ipsec0": ("192.0.2.1", "198.51.100.2", ("172.16.0.1", "172.16.0.2"),
@@ -258,3 +263,143 @@ def test_mtu_and_pmtu(net):
         assert any(IP in p for p in pkts) and any(IPv6 in p for p in pkts)
     for name in TUNNELS:
         assert show(a, name)["drops"]["too_big"] == 0
+
+
+# M's own ESP and ESP in UDP (a non-zero marker, RFC 3948 §2.2), n of each, to argv[1].
+THIRD_PARTY = r"""
+import socket, sys
+dst, n, spi = sys.argv[1], int(sys.argv[2]), int(sys.argv[3], 0)
+fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
+esp, udp = socket.socket(fam, socket.SOCK_RAW, 50), socket.socket(fam, socket.SOCK_DGRAM)
+for i in range(n):
+    esp.sendto(spi.to_bytes(4, "big") + (i + 1).to_bytes(4, "big") + bytes(64), (dst, 0))
+    if sys.argv[4] == "udp":
+        udp.sendto(spi.to_bytes(4, "big") + bytes(60), (dst, 4500))
+"""
+
+
+def global_in(ns):
+    """The agent's global inbound drop counters, by name."""
+    e = [e for e in map_dump(ns, "global_stats") if e["key"] == 0][0]
+    return dict(zip(DROPS, percpu_drops(e)))
+
+
+def test_transit_esp_is_routed(net):
+    """Issue 13, item 1: ESP and ESP in UDP between M and X, which A routes from its
+    underlay to its LAN, arrive (5 of 5 each, both families); A counts nothing."""
+    a, b, x, m, y = net
+    m("ip", "route", "add", "10.1.0.0/24", "via", "192.0.2.1")
+    m("ip", "-6", "route", "add", "fd01::/64", "via", "2001:db8:1::1")
+    cap = Capture(x, "eth0", "ip proto 50 or ip6 proto 50 or udp dst port 4500".split())
+    try:
+        before = show(a, "ipsec0"), show(a, "ipsec1"), global_in(a)
+        for dst in ("10.1.0.2", "fd01::2"):
+            m(PYTHON, "-c", THIRD_PARTY, dst, "5", "0x1001", "udp")
+        got = cap.packets()
+    finally:
+        cap.close()
+        m("ip", "route", "del", "10.1.0.0/24", check=False)
+        m("ip", "-6", "route", "del", "fd01::/64", check=False)
+    from scapy.all import IP, IPv6, UDP
+    kinds = {}
+    for p in got:
+        ip = p[IP] if IP in p else p[IPv6]
+        kind = (4 if IP in p else 6, "udp" if UDP in p else "esp")
+        assert ip.src in ("192.0.2.254", "2001:db8:1::fe"), p.summary()
+        kinds[kind] = kinds.get(kind, 0) + 1
+    assert kinds == {(4, "esp"): 5, (4, "udp"): 5, (6, "esp"): 5, (6, "udp"): 5}, kinds
+    assert (show(a, "ipsec0"), show(a, "ipsec1"), global_in(a)) == before
+
+
+RECV = r"""
+import hashlib, socket, sys
+s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 7777)); s.settimeout(5)
+print("ready", flush=True)
+try:
+    b = s.recv(65536); print(len(b), hashlib.sha256(b).hexdigest(), flush=True)
+except socket.timeout:
+    print(0, flush=True)
+"""
+
+SEND = r"""
+import hashlib, os, socket, sys
+b = os.urandom(3000)
+s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET, socket.SOCK_DGRAM)
+s.sendto(b, (sys.argv[1], 7777)); print(len(b), hashlib.sha256(b).hexdigest())
+"""
+
+
+@pytest.mark.parametrize("dst", ["2001:db8:1::1", "192.0.2.1"])
+def test_fragmented_udp_to_the_underlay(net, dst):
+    """Issue 13, item 2: a 3000-byte UDP datagram to A's underlay address, fragmented
+    by M (fragmented DNS, IKE_AUTH with certificates), reaches a socket on A."""
+    a, b, x, m, y = net
+    cap = Capture(m, "m0", ["ip6[6] == 44 or ip[6:2] & 0x3fff != 0"], snaplen=64)
+    srv = a.popen([PYTHON, "-c", RECV, dst])
+    try:
+        assert srv.stdout.readline().strip() == "ready"
+        sent = m(PYTHON, "-c", SEND, dst).stdout.split()
+        got = srv.stdout.readline().split()
+        srv.wait(timeout=10)
+        frags = cap.packets()
+    finally:
+        if srv.poll() is None:
+            srv.kill()
+        cap.close()
+    assert len(frags) >= 3, "the datagram did not leave M in fragments"
+    assert got == sent
+
+
+def test_wrong_source_counted_on_the_interface(net):
+    """Issue 13, item 4: a valid SPI from the wrong source address is a bad_endpoint
+    drop on the interface (ipsecifctl -j), 100 of 100, and on nothing else."""
+    a, b, x, m, y = net
+    before, glob = show(a, "ipsec0"), global_in(a)
+    # A's inbound SA of ipsec0 (SPI 0x1001, from 198.51.100.2), sent from M's address.
+    m(PYTHON, "-c", THIRD_PARTY, "192.0.2.1", "100", "0x1001", "esp")
+    after = poll(lambda: (lambda s: s if s["drops"]["bad_endpoint"] >=
+                          before["drops"]["bad_endpoint"] + 100 else None)(show(a, "ipsec0")),
+                 what="100 bad_endpoint drops on ipsec0")
+    moved = {k: after["drops"][k] - before["drops"][k] for k in after["drops"]
+             if after["drops"][k] != before["drops"][k]}
+    assert moved == {"bad_endpoint": 100}
+    assert (after["packets"], global_in(a)) == (before["packets"], glob)
+
+
+SENDP = r"""
+import sys
+from scapy.all import Ether, sendp
+sendp([Ether(bytes.fromhex(h)) for h in sys.argv[2:]], iface=sys.argv[1], verbose=0)
+"""
+
+
+def snmp(ns):
+    """The kernel's IPv4 and UDP counters in ns, as {("Ip", "InHdrErrors"): n, ...}."""
+    lines = ns("cat", "/proc/net/snmp").stdout.splitlines()
+    out = {}
+    for names, values in zip(lines[::2], lines[1::2]):
+        proto = names.split(":")[0]
+        out.update({(proto, k): int(v) for k, v in zip(names.split()[1:], values.split()[1:])})
+    return out
+
+
+def test_broken_headers_counted_not_left_to_the_kernel(net):
+    """Issue 13, item 4: IPv4 ESP with an IHL of 0-4 and UDP 4500 with a length of 0, 1,
+    4 or 7, to A's tunnel endpoint, are malformed drops of A's; the kernel's
+    IpInHdrErrors and UdpInErrors do not move."""
+    from scapy.all import IP, UDP, Ether, Raw
+    a, b, x, m, y = net
+    eth = Ether(src=mac(m, "m0"), dst=mac(a, "ul0"))
+    frames = [eth / IP(src="198.51.100.2", dst="192.0.2.1", proto=50, ihl=ihl) /
+              Raw(bytes.fromhex("00001001") + bytes(60)) for ihl in range(5)]
+    frames += [eth / IP(src="198.51.100.2", dst="192.0.2.1") /
+               UDP(sport=4500, dport=4500, len=n, chksum=0) / Raw(b"\x00\x00\x10\x01" + bytes(40))
+               for n in (0, 1, 4, 7)]
+    kern, glob = snmp(a), global_in(a)
+    m(PYTHON, "-c", SENDP, "m0", *(bytes(f).hex() for f in frames))
+    poll(lambda: global_in(a)["malformed"] >= glob["malformed"] + 9, what="9 malformed drops")
+    now = global_in(a)
+    assert {k: now[k] - glob[k] for k in now if now[k] != glob[k]} == {"malformed": 9}
+    after = snmp(a)
+    assert [after[k] - kern[k] for k in (("Ip", "InHdrErrors"), ("Udp", "InErrors"))] == [0, 0]
