@@ -121,7 +121,8 @@ install-plugin: $(PLUGIN)
 
 # make install [DESTDIR=...] [PREFIX=/usr/local] [sbindir=...] ...: the
 # programs, the charon plugin and its strongswan.d snippet, the systemd
-# unit, an example configuration (never over an existing one), the manual
+# units (the agent's, and a timer that keeps node_exporter's textfile
+# current), an example configuration (never over an existing one), the manual
 # pages and the bash completion.  make uninstall removes what it put
 # there, except a configuration that was changed.
 PREFIX        ?= /usr/local
@@ -134,6 +135,9 @@ sysconfdir    ?= /etc
 unitdir       ?= $(prefix)/lib/systemd/system
 bashcompdir   ?= $(datarootdir)/bash-completion/completions
 swanconfdir   ?= $(sysconfdir)/strongswan.d/charon
+# node_exporter's textfile collector folder (Debian's prometheus-node-exporter).
+textfiledir   ?= /var/lib/prometheus/node-exporter
+UNITS := ipsecif-agent.service ipsecif-metrics.service ipsecif-metrics.timer
 MAN8 := man/ipsecifctl.8 man/ipsecif-agent.8
 MAN5 := man/ipsecif.conf.5
 MAN7 := man/ipsecif.7
@@ -148,9 +152,11 @@ install: $(PROGRAMS) $(PLUGIN)
 	$(Q)$(INSTALL) -m 0755 $(PROGRAMS) $(DESTDIR)$(sbindir)/
 	$(Q)$(INSTALL) -m 0644 $(PLUGIN) $(DESTDIR)$(PLUGIN_DIR)/
 	$(Q)$(INSTALL) -m 0644 scripts/kernel-ipsecif.conf $(DESTDIR)$(swanconfdir)/
-	$(Q)sed -e 's|@sbindir@|$(sbindir)|g' -e 's|@sysconfdir@|$(sysconfdir)|g' \
-		scripts/ipsecif-agent.service > $(DESTDIR)$(unitdir)/ipsecif-agent.service
-	$(Q)chmod 0644 $(DESTDIR)$(unitdir)/ipsecif-agent.service
+	$(Q)for u in $(UNITS); do \
+		sed -e 's|@sbindir@|$(sbindir)|g' -e 's|@sysconfdir@|$(sysconfdir)|g' \
+		    -e 's|@textfiledir@|$(textfiledir)|g' scripts/$$u > $(DESTDIR)$(unitdir)/$$u && \
+		chmod 0644 $(DESTDIR)$(unitdir)/$$u || exit 1; \
+	done
 	$(Q)[ -e $(DESTDIR)$(sysconfdir)/ipsecif.conf ] || \
 		$(INSTALL) -m 0600 scripts/ipsecif.conf $(DESTDIR)$(sysconfdir)/ipsecif.conf
 	$(Q)$(INSTALL) -m 0644 $(MAN8) $(DESTDIR)$(mandir)/man8/
@@ -164,7 +170,7 @@ uninstall:
 	$(Q)rm -f $(addprefix $(DESTDIR)$(sbindir)/,$(notdir $(PROGRAMS))) \
 		$(DESTDIR)$(PLUGIN_DIR)/$(notdir $(PLUGIN)) \
 		$(DESTDIR)$(swanconfdir)/kernel-ipsecif.conf \
-		$(DESTDIR)$(unitdir)/ipsecif-agent.service \
+		$(addprefix $(DESTDIR)$(unitdir)/,$(UNITS)) \
 		$(addprefix $(DESTDIR)$(mandir)/man8/,$(notdir $(MAN8))) \
 		$(addprefix $(DESTDIR)$(mandir)/man5/,$(notdir $(MAN5))) \
 		$(addprefix $(DESTDIR)$(mandir)/man7/,$(notdir $(MAN7))) \

@@ -13,7 +13,9 @@ import subprocess
 import tempfile
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from agents import agent_sites, run_in
 from dp import ROOT
 
 LAYOUT = {   # PREFIX=/usr with the Debian directories, as debian/rules would
@@ -22,6 +24,8 @@ LAYOUT = {   # PREFIX=/usr with the Debian directories, as debian/rules would
     "usr/lib/ipsec/plugins/libstrongswan-kernel-ipsecif.so": 0o644,
     "etc/strongswan.d/charon/kernel-ipsecif.conf": 0o644,
     "lib/systemd/system/ipsecif-agent.service": 0o644,
+    "lib/systemd/system/ipsecif-metrics.service": 0o644,
+    "lib/systemd/system/ipsecif-metrics.timer": 0o644,
     "etc/ipsecif.conf": 0o600,
     "usr/share/man/man8/ipsecifctl.8": 0o644,
     "usr/share/man/man8/ipsecif-agent.8": 0o644,
@@ -79,7 +83,8 @@ def test_install_uninstall(destdir):
         make("install", f"prefix={d}", f"sysconfdir={d}/etc", f"unitdir={d}/unit",
              f"PLUGIN_DIR={d}/plugins")
         r = subprocess.run(["systemd-analyze", "verify", "--man=no",
-                            f"{d}/unit/ipsecif-agent.service"], capture_output=True, text=True)
+                            f"{d}/unit/ipsecif-agent.service", f"{d}/unit/ipsecif-metrics.service",
+                            f"{d}/unit/ipsecif-metrics.timer"], capture_output=True, text=True)
         assert r.returncode == 0 and not r.stderr, r.stderr
         assert f"ExecStart={d}/sbin/ipsecif-agent start --foreground --config " \
                f"{d}/etc/ipsecif.conf" in open(f"{d}/unit/ipsecif-agent.service").read()
@@ -132,3 +137,28 @@ def test_completion():
     assert complete("ipsecifctl stats -o ") == ["openmetrics"]
     assert complete("ipsecif-agent st") == ["start", "status", "stop"]
     assert complete("ipsecif-agent stop ") == ["--flush"]
+
+
+def test_metrics_textfile(host_bpffs):
+    """ipsecif-metrics.service's command, as installed, writes a textfile node_exporter
+    reads: the agent's counters, whole, under the collector's folder, nothing else left."""
+    with tempfile.TemporaryDirectory(prefix="ipsecif-tf-") as d, agent_sites(1) as (ns,):
+        os.mkdir(f"{d}/textfile")
+        make("install", f"prefix={d}", f"sysconfdir={d}/etc", f"unitdir={d}/unit",
+             f"PLUGIN_DIR={d}/plugins", f"textfiledir={d}/textfile")
+        unit = open(f"{d}/unit/ipsecif-metrics.service").read()
+        assert f"ConditionPathIsDirectory={d}/textfile" in unit
+        cmd = next(l for l in unit.splitlines() if l.startswith("ExecStart="))
+        cmd = cmd[len("ExecStart=/bin/sh -c '"):-1]
+        run_in(ns, f"{d}/sbin/ipsecifctl", "ipsec0", "create", "reqid", "7")
+        for _ in range(2):      # and again, over the first
+            subprocess.run(["ip", "netns", "exec", ns.name, "sh", "-c", cmd], check=True)
+        assert os.listdir(f"{d}/textfile") == ["ipsecif.prom"]
+        fams = {f.name: f for f in text_string_to_metric_families(
+            open(f"{d}/textfile/ipsecif.prom").read())}
+        assert fams["ipsecif_agent_interfaces"].samples[0].value == 1
+        # Without an agent it fails, leaving the last good file and no temporary one.
+        run_in(ns, f"{d}/sbin/ipsecif-agent", "stop", "--flush")
+        r = subprocess.run(["ip", "netns", "exec", ns.name, "sh", "-c", cmd])
+        assert r.returncode != 0
+        assert os.listdir(f"{d}/textfile") == ["ipsecif.prom"]
