@@ -84,7 +84,8 @@ def test_deb_install_run_purge(debs, host_bpffs, monkeypatch):
         sh("dpkg", "-i", debs["ipsecif"], debs["strongswan-plugin-ipsecif"])
         assert os.stat("/etc/ipsecif.conf").st_mode & 0o777 == 0o600
         assert os.path.islink(WANTS)      # enabled, as Debian's daemons are
-        assert sh("man", "-w", "ipsecifctl").stdout.strip().startswith("/usr/share/man/man8/")
+        page = sh("mandoc", "-T", "ascii", "/usr/share/man/man8/ipsecifctl.8.gz").stdout
+        assert "IPSECIFCTL(8)" in page and "openmetrics" in page
         monkeypatch.setenv("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
         assert shutil.which("ipsecif-agent") == "/usr/sbin/ipsecif-agent"
         with freebsd_hosts(tool="ipsecif-agent") as (a, b):
