@@ -19,6 +19,7 @@ user-mode-linux tshark tcpdump nftables
 dpkg-dev debhelper strongswan-charon strongswan-swanctl libcharon-extra-plugins
 libstrongswan-extra-plugins libstrongswan-standard-plugins
 iperf3 wireguard-go wireguard-tools python3-matplotlib util-linux bird2
+systemd
 "
 
 missing=""
