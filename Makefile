@@ -48,7 +48,8 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all deps check test bench bench-crypto demo fuzz clean install-plugin soak
+.PHONY: all deps check test bench bench-crypto demo fuzz clean install-plugin soak \
+	install uninstall man-lint
 
 FUZZ_SECONDS ?= 180
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Idaemon
@@ -118,9 +119,74 @@ soak: deps
 install-plugin: $(PLUGIN)
 	$(Q)install -m 0644 $(PLUGIN) $(PLUGIN_DIR)/
 
+# make install [DESTDIR=...] [PREFIX=/usr/local] [sbindir=...] ...: the
+# programs, the charon plugin and its strongswan.d snippet, the systemd
+# units (the agent's, and a timer that keeps node_exporter's textfile
+# current), an example configuration (never over an existing one), the manual
+# pages and the bash completion.  make uninstall removes what it put
+# there, except a configuration that was changed.
+PREFIX        ?= /usr/local
+prefix        ?= $(PREFIX)
+exec_prefix   ?= $(prefix)
+sbindir       ?= $(exec_prefix)/sbin
+datarootdir   ?= $(prefix)/share
+mandir        ?= $(datarootdir)/man
+sysconfdir    ?= /etc
+unitdir       ?= $(prefix)/lib/systemd/system
+bashcompdir   ?= $(datarootdir)/bash-completion/completions
+swanconfdir   ?= $(sysconfdir)/strongswan.d/charon
+# node_exporter's textfile collector folder (Debian's prometheus-node-exporter).
+textfiledir   ?= /var/lib/prometheus/node-exporter
+UNITS := ipsecif-agent.service ipsecif-metrics.service ipsecif-metrics.timer
+MAN8 := man/ipsecifctl.8 man/ipsecif-agent.8
+MAN5 := man/ipsecif.conf.5
+MAN7 := man/ipsecif.7
+MANS := $(MAN8) $(MAN5) $(MAN7)
+INSTALL ?= install
+
+install: $(PROGRAMS) $(PLUGIN)
+	$(call msg,INSTALL,$(DESTDIR)$(prefix))
+	$(Q)$(INSTALL) -d $(DESTDIR)$(sbindir) $(DESTDIR)$(PLUGIN_DIR) $(DESTDIR)$(swanconfdir) \
+		$(DESTDIR)$(unitdir) $(DESTDIR)$(sysconfdir) $(DESTDIR)$(mandir)/man8 \
+		$(DESTDIR)$(mandir)/man5 $(DESTDIR)$(mandir)/man7 $(DESTDIR)$(bashcompdir)
+	$(Q)$(INSTALL) -m 0755 $(PROGRAMS) $(DESTDIR)$(sbindir)/
+	$(Q)$(INSTALL) -m 0644 $(PLUGIN) $(DESTDIR)$(PLUGIN_DIR)/
+	$(Q)$(INSTALL) -m 0644 scripts/kernel-ipsecif.conf $(DESTDIR)$(swanconfdir)/
+	$(Q)for u in $(UNITS); do \
+		sed -e 's|@sbindir@|$(sbindir)|g' -e 's|@sysconfdir@|$(sysconfdir)|g' \
+		    -e 's|@textfiledir@|$(textfiledir)|g' scripts/$$u > $(DESTDIR)$(unitdir)/$$u && \
+		chmod 0644 $(DESTDIR)$(unitdir)/$$u || exit 1; \
+	done
+	$(Q)[ -e $(DESTDIR)$(sysconfdir)/ipsecif.conf ] || \
+		$(INSTALL) -m 0600 scripts/ipsecif.conf $(DESTDIR)$(sysconfdir)/ipsecif.conf
+	$(Q)$(INSTALL) -m 0644 $(MAN8) $(DESTDIR)$(mandir)/man8/
+	$(Q)$(INSTALL) -m 0644 $(MAN5) $(DESTDIR)$(mandir)/man5/
+	$(Q)$(INSTALL) -m 0644 $(MAN7) $(DESTDIR)$(mandir)/man7/
+	$(Q)$(INSTALL) -m 0644 scripts/ipsecifctl.bash-completion $(DESTDIR)$(bashcompdir)/ipsecifctl
+	$(Q)ln -sf ipsecifctl $(DESTDIR)$(bashcompdir)/ipsecif-agent
+
+uninstall:
+	$(call msg,UNINSTALL,$(DESTDIR)$(prefix))
+	$(Q)rm -f $(addprefix $(DESTDIR)$(sbindir)/,$(notdir $(PROGRAMS))) \
+		$(DESTDIR)$(PLUGIN_DIR)/$(notdir $(PLUGIN)) \
+		$(DESTDIR)$(swanconfdir)/kernel-ipsecif.conf \
+		$(addprefix $(DESTDIR)$(unitdir)/,$(UNITS)) \
+		$(addprefix $(DESTDIR)$(mandir)/man8/,$(notdir $(MAN8))) \
+		$(addprefix $(DESTDIR)$(mandir)/man5/,$(notdir $(MAN5))) \
+		$(addprefix $(DESTDIR)$(mandir)/man7/,$(notdir $(MAN7))) \
+		$(DESTDIR)$(bashcompdir)/ipsecifctl $(DESTDIR)$(bashcompdir)/ipsecif-agent
+	$(Q)! cmp -s scripts/ipsecif.conf $(DESTDIR)$(sysconfdir)/ipsecif.conf || \
+		rm -f $(DESTDIR)$(sysconfdir)/ipsecif.conf
+
+# The manual pages, as mandoc's linter sees them (make check runs it).
+man-lint:
+	$(call msg,LINT,$(MANS))
+	$(Q)mandoc -Tlint -W warning $(MANS)
+
 # Everything the tests need is installed first, so this works on a fresh machine.
 check: deps
 	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory man-lint
 	$(Q)$(MAKE) --no-print-directory test
 
 test: $(TESTS) $(FIXTURES) $(PROGRAMS)

@@ -19,7 +19,7 @@
  *   seqstore.c  manual keys' sequence numbers, reserved on disk
  *   config.c  --config FILE
  *   server.c  the control socket's connections and requests
- *   show.c    everything shown: interfaces, SAs, policies, status
+ *   show.c    everything shown: interfaces, SAs, policies, status, metrics
  */
 #ifndef IPSECIF_AGENTD_H
 #define IPSECIF_AGENTD_H

@@ -178,6 +178,26 @@ static int parse_lan(struct args *a, struct ifcmd *c)
 	return 0;
 }
 
+/* stats [-o openmetrics]: the one format there is, named or not. */
+static int parse_stats(struct args *a, struct ifcmd *c)
+{
+	const char *fmt;
+
+	if (a->i < a->argc) {
+		if (strcmp(a->argv[a->i++], "-o"))
+			return bad(a, a->argv[a->i - 1], "stats takes -o openmetrics");
+		fmt = value(a, "-o needs a format: openmetrics");
+		if (!fmt)
+			return -EINVAL;
+		if (strcmp(fmt, "openmetrics"))
+			return bad(a, fmt, "the format is openmetrics");
+		if (a->i < a->argc)
+			return bad(a, a->argv[a->i], "stats takes -o openmetrics only");
+	}
+	c->stats = c->show = true;
+	return 0;
+}
+
 int ifcmd_parse(int argc, char *const *argv, struct ifcmd *c, char *err, size_t errlen)
 {
 	struct args a = { .argc = argc, .argv = argv, .err = err, .errlen = errlen };
@@ -194,6 +214,10 @@ int ifcmd_parse(int argc, char *const *argv, struct ifcmd *c, char *err, size_t 
 	if (!strcmp(argv[0], "lan")) {
 		a.i = 1;
 		return parse_lan(&a, c);
+	}
+	if (!strcmp(argv[0], "stats")) {
+		a.i = 1;
+		return parse_stats(&a, c);
 	}
 	ret = check_name(&a, argv[0]);
 	if (ret)

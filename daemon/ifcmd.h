@@ -9,9 +9,10 @@
  *         [inet ADDR[/PLEN] [PEER]] [inet6 ADDR[/PLEN] [PEER]]
  *         [[-]link0|[-]link1|[-]link2] [[-]xdpfwd] [mtu N] [up|down]]
  *   lan add|del DEV
+ *   stats [-o openmetrics]
  *
  * Readable aliases: nat-t (link0), ecn (link1), ipv6 (link2), each with -.
- * xdpfwd (IPSECIF_F_XDP_FWD) and "lan" are ours: the XDP line-rate path
+ * xdpfwd (IPSECIF_F_XDP_FWD), "lan" and "stats" are ours: the XDP line-rate path
  * (docs/DATAPATH.md), decapsulated packets forwarded in XDP and xdp_lan
  * on a LAN-facing device.
  */
@@ -45,6 +46,9 @@ struct ifcmd {
 	enum ifcmd_lan lan;		/* "lan add|del DEV": nothing else is set */
 	char lan_dev[IFNAMSIZ];
 	bool show;			/* nothing but the name (or nothing at all) */
+	bool stats;			/* "stats [-o openmetrics]": the counters as
+					 * OpenMetrics (show.c); show is set too, so
+					 * that a caller knowing nothing of it shows */
 	bool create, destroy;
 	bool reqid_set;
 	__u32 reqid;

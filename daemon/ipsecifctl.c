@@ -5,6 +5,7 @@
  *
  *   ipsecifctl [-j] [NAME [create [reqid N]] [destroy] [tunnel SRC DST] ...]
  *   ipsecifctl lan add|del DEV          (the XDP line-rate path on a LAN device)
+ *   ipsecifctl stats [-o openmetrics]   (the counters, for Prometheus)
  *   ipsecifctl [-j] setkey -c           (a setkey script on standard input)
  *   ipsecifctl [-j] setkey -f FILE
  *   ipsecifctl [-j] setkey -D | -DP | -F  (dump SAs, dump policies, flush SAs)
@@ -141,6 +142,7 @@ static const struct command {
 } commands[] = {
 	{ "setkey", do_setkey, "[-j] setkey -c | -f FILE | -D | -DP | -F" },
 	{ "lan", do_ifcmd, "lan add|del DEV" },
+	{ "stats", do_ifcmd, "stats [-o openmetrics]" },
 	{ "help", do_help, "help" },
 	{ NULL, do_ifcmd, "[-j] [NAME [create [reqid N]] [destroy] [reqid N]\n"
 			  "                  [[inet|inet6] tunnel SRC DST] [-tunnel]\n"

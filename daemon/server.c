@@ -67,12 +67,21 @@ struct server {
 #define SHOW_SA_MAX	512	/* setkey -D, text or JSON: about 300 */
 #define SHOW_POLICY_MAX	256	/* setkey -DP: about 130 */
 
+/* ipsecifctl stats: counters only, changing nothing (show.c), not iface.c's. */
+static bool is_stats(const struct ctl_req *req)
+{
+	return req->type == CTL_REQ_IFCMD && req->argc && !strcmp(req->argv[0], "stats");
+}
+
 static size_t reply_room(const struct agent *a, const struct ctl_req *req)
 {
 	size_t sas = a->t.n_sas + (req->type == CTL_REQ_SETKEY ? req->len / 40 : 0);
 	size_t room = 4096 + a->t.n_ifaces * (SHOW_IFACE_MAX + 4 * SHOW_POLICY_MAX) +
 		      sas * SHOW_SA_MAX;
 
+	if (is_stats(req))
+		room = SHOW_METRICS_BASE + a->t.n_ifaces * SHOW_METRICS_IFACE_MAX +
+		       a->t.n_sas * SHOW_METRICS_SA_MAX;
 	return room < CTL_MAX_REPLY ? room : CTL_MAX_REPLY;
 }
 
@@ -152,8 +161,9 @@ static void serve_text(struct agent *a, struct conn *c, const struct ctl_req *re
 		return;
 	}
 	out = buf + REPLY_HDR;
-	ret = req->type == CTL_REQ_IFCMD ? iface_cmd(a, req, out, len) :
-					   script_run(a, req, out, len);
+	ret = is_stats(req) ? show_stats_cmd(a, req, out, len) :
+	      req->type == CTL_REQ_IFCMD ? iface_cmd(a, req, out, len) :
+	      script_run(a, req, out, len);
 	state_save(a);
 	/* A reply is whole or not at all: cut JSON is worse than none. */
 	if (strlen(out) == len - 1)

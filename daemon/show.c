@@ -6,6 +6,7 @@
  * prints its text form or its JSON member.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +15,10 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "ipsecif.skel.h"
+#include "ctl.h"
 #include "errmsg.h"
 #include "iface.h"
+#include "ifcmd.h"
 #include "show.h"
 
 const char *const ipsecif_drop_names[] = {
@@ -284,4 +287,264 @@ void show_status(struct agent *a, bool json, char *buf, size_t len)
 	print_u64(&o, PRINT_ANY, "interfaces", ", %llu interfaces", a->t.n_ifaces);
 	print_u64(&o, PRINT_ANY, "sas", ", %llu SAs\n", a->t.n_sas);
 	out_close(&o);
+}
+
+/*
+ * ipsecifctl stats -o openmetrics: the counters in the OpenMetrics text
+ * format (which Prometheus's text parser reads too).  A family's samples
+ * stand together under its TYPE, HELP and UNIT lines, as the format asks;
+ * the numbers are those ipsecifctl -j and setkey -D show, read at once.
+ */
+struct metrics {
+	struct out *o;
+	struct agent *a;
+	struct ipsecif_stats *ifs, *sas, glob[2];
+};
+
+/* A label value: \, " and newline escaped (OpenMetrics §ABNF). */
+static void om_label(struct out *o, const char *name, const char *v, bool first)
+{
+	out_text(o, "%s%s=\"", first ? "" : ",", name);
+	for (; *v; v++)
+		if (*v == '\\' || *v == '"')
+			out_text(o, "\\%c", *v);
+		else if (*v == '\n')
+			out_text(o, "\\n");
+		else
+			out_text(o, "%c", *v);
+	out_text(o, "\"");
+}
+
+static void om_family(struct out *o, const char *name, const char *type, const char *unit,
+		      const char *help)
+{
+	out_text(o, "# TYPE %s %s\n", name, type);
+	if (unit)
+		out_text(o, "# UNIT %s %s\n", name, unit);
+	out_text(o, "# HELP %s %s\n", name, help);
+}
+
+/* The SA's interface name ("" while it has none) and direction. */
+static const char *sa_labels(struct agent *a, const struct table_sa *s, const char **dir)
+{
+	bool in;
+	const struct table_iface *f = table_sa_iface(&a->t, s, &in);
+
+	*dir = f ? (in ? "in" : "out") : "";
+	return f ? f->name : "";
+}
+
+static void om_sa_sample(struct out *o, struct agent *a, const char *name,
+			 const struct table_sa *s, const char *reason)
+{
+	const char *dir, *ifname = sa_labels(a, s, &dir);
+	char spi[16];
+
+	snprintf(spi, sizeof(spi), "%u", s->spi);
+	out_text(o, "%s{", name);
+	om_label(o, "interface", ifname, true);
+	om_label(o, "spi", spi, false);
+	om_label(o, "direction", dir, false);
+	if (reason)
+		om_label(o, "reason", reason, false);
+	out_text(o, "} ");
+}
+
+/* One u64 per interface, per SA or per direction of the global counters. */
+enum om_field { OM_PACKETS, OM_BYTES, OM_FAST };
+
+static __u64 om_field(const struct ipsecif_stats *st, enum om_field f)
+{
+	return f == OM_PACKETS ? st->packets : f == OM_BYTES ? st->bytes : st->fast;
+}
+
+static void om_counters(struct metrics *m, const char *what, const char *unit,
+			enum om_field f, const char *help_if, const char *help_sa)
+{
+	char name[64];
+	size_t i;
+
+	snprintf(name, sizeof(name), "ipsecif_interface_%s", what);
+	om_family(m->o, name, "counter", unit, help_if);
+	for (i = 0; i < m->a->t.n_ifaces; i++) {
+		out_text(m->o, "%s_total{", name);
+		om_label(m->o, "interface", m->a->t.ifaces[i].name, true);
+		out_text(m->o, "} %llu\n", (unsigned long long)om_field(&m->ifs[i], f));
+	}
+	snprintf(name, sizeof(name), "ipsecif_sa_%s", what);
+	om_family(m->o, name, "counter", unit, help_sa);
+	for (i = 0; i < m->a->t.n_sas; i++) {
+		snprintf(name, sizeof(name), "ipsecif_sa_%s_total", what);
+		om_sa_sample(m->o, m->a, name, &m->a->t.sas[i], NULL);
+		out_text(m->o, "%llu\n", (unsigned long long)om_field(&m->sas[i], f));
+	}
+}
+
+static void om_drops(struct metrics *m)
+{
+	static const char *const dirs[] = { "in", "out" };
+	size_t i;
+	int j, d;
+
+	om_family(m->o, "ipsecif_interface_drops", "counter", NULL,
+		  "Packets of the interface dropped, by reason (ipsecif(7)).");
+	for (i = 0; i < m->a->t.n_ifaces; i++)
+		for (j = 0; j < IPSECIF_DROP_MAX; j++) {
+			out_text(m->o, "ipsecif_interface_drops_total{");
+			om_label(m->o, "interface", m->a->t.ifaces[i].name, true);
+			om_label(m->o, "reason", ipsecif_drop_names[j], false);
+			out_text(m->o, "} %llu\n", (unsigned long long)m->ifs[i].drops[j]);
+		}
+	om_family(m->o, "ipsecif_sa_drops", "counter", NULL,
+		  "Packets of the SA dropped, by reason (ipsecif(7)).");
+	for (i = 0; i < m->a->t.n_sas; i++)
+		for (j = 0; j < IPSECIF_DROP_MAX; j++) {
+			om_sa_sample(m->o, m->a, "ipsecif_sa_drops_total", &m->a->t.sas[i],
+				     ipsecif_drop_names[j]);
+			out_text(m->o, "%llu\n", (unsigned long long)m->sas[i].drops[j]);
+		}
+	om_family(m->o, "ipsecif_global_drops", "counter", NULL,
+		  "Packets dropped before an SA or interface was known, by direction and reason.");
+	for (d = 0; d < 2; d++)
+		for (j = 0; j < IPSECIF_DROP_MAX; j++) {
+			out_text(m->o, "ipsecif_global_drops_total{");
+			om_label(m->o, "direction", dirs[d], true);
+			om_label(m->o, "reason", ipsecif_drop_names[j], false);
+			out_text(m->o, "} %llu\n", (unsigned long long)m->glob[d].drops[j]);
+		}
+}
+
+/* A gauge of each SA: fn gives its value. */
+static void om_sa_gauge(struct metrics *m, const char *name, const char *unit, const char *help,
+			__u64 (*fn)(const struct table_sa *s))
+{
+	size_t i;
+
+	om_family(m->o, name, "gauge", unit, help);
+	for (i = 0; i < m->a->t.n_sas; i++) {
+		om_sa_sample(m->o, m->a, name, &m->a->t.sas[i], NULL);
+		out_text(m->o, "%llu\n", (unsigned long long)fn(&m->a->t.sas[i]));
+	}
+}
+
+static __u64 sa_age(const struct table_sa *s)
+{
+	return (mono_ns() - s->added) / 1000000000ULL;
+}
+
+static __u64 sa_soft_time(const struct table_sa *s) { return s->soft_time; }
+static __u64 sa_hard_time(const struct table_sa *s) { return s->hard_time; }
+static __u64 sa_soft_bytes(const struct table_sa *s) { return s->soft_bytes; }
+static __u64 sa_hard_bytes(const struct table_sa *s) { return s->hard_bytes; }
+static __u64 sa_dying(const struct table_sa *s) { return !!(s->expired & IPSECIF_SA_EXP_SOFT); }
+
+static void om_ifaces(struct metrics *m)
+{
+	size_t i, k, n;
+	bool in;
+
+	om_family(m->o, "ipsecif_interface_up", "gauge", NULL,
+		  "1 while the interface is up (flags=<UP>).");
+	for (i = 0; i < m->a->t.n_ifaces; i++) {
+		long flags = dev_attr(m->a->t.ifaces[i].name, "flags");
+
+		out_text(m->o, "ipsecif_interface_up{");
+		om_label(m->o, "interface", m->a->t.ifaces[i].name, true);
+		out_text(m->o, "} %d\n", flags >= 0 && (flags & IFF_UP));
+	}
+	om_family(m->o, "ipsecif_interface_mtu_bytes", "gauge", "bytes", "The interface's MTU.");
+	for (i = 0; i < m->a->t.n_ifaces; i++) {
+		long mtu = dev_attr(m->a->t.ifaces[i].name, "mtu");
+
+		out_text(m->o, "ipsecif_interface_mtu_bytes{");
+		om_label(m->o, "interface", m->a->t.ifaces[i].name, true);
+		out_text(m->o, "} %ld\n", mtu > 0 ? mtu : 0);
+	}
+	om_family(m->o, "ipsecif_interface_sas", "gauge", NULL,
+		  "The SAs carrying the interface's traffic, by direction.");
+	for (i = 0; i < m->a->t.n_ifaces; i++)
+		for (int d = 0; d < 2; d++) {
+			for (k = n = 0; k < m->a->t.n_sas; k++)
+				if (table_sa_iface(&m->a->t, &m->a->t.sas[k], &in) ==
+				    &m->a->t.ifaces[i] && in == !d)
+					n++;
+			out_text(m->o, "ipsecif_interface_sas{");
+			om_label(m->o, "interface", m->a->t.ifaces[i].name, true);
+			om_label(m->o, "direction", d ? "out" : "in", false);
+			out_text(m->o, "} %zu\n", n);
+		}
+}
+
+int show_metrics(struct agent *a, char *out, size_t len)
+{
+	struct metrics m = { .a = a };
+	struct out o;
+	size_t i;
+
+	m.o = &o;
+	m.ifs = calloc(a->t.n_ifaces + 1, sizeof(*m.ifs));
+	m.sas = calloc(a->t.n_sas + 1, sizeof(*m.sas));
+	if (!m.ifs || !m.sas) {
+		free(m.ifs);
+		free(m.sas);
+		return errmsg(out, len, -ENOMEM, "ipsecif-agent: out of memory\n");
+	}
+	/* All counters first, so that the families agree with one another. */
+	for (i = 0; i < a->t.n_ifaces; i++)
+		stats_sum(a->skel->maps.if_stats, a->t.ifaces[i].reqid, &m.ifs[i]);
+	for (i = 0; i < a->t.n_sas; i++)
+		stats_sum(a->skel->maps.sa_stats, a->t.sas[i].id, &m.sas[i]);
+	stats_sum(a->skel->maps.global_stats, 0, &m.glob[0]);
+	stats_sum(a->skel->maps.global_stats, 1, &m.glob[1]);
+
+	out_init(&o, out, len, false);
+	om_family(&o, "ipsecif_agent_interfaces", "gauge", NULL, "The agent's interfaces.");
+	out_text(&o, "ipsecif_agent_interfaces %zu\n", a->t.n_ifaces);
+	om_family(&o, "ipsecif_agent_sas", "gauge", NULL, "The agent's SAs, active or not.");
+	out_text(&o, "ipsecif_agent_sas %zu\n", a->t.n_sas);
+	om_family(&o, "ipsecif_agent_lan_devices", "gauge", NULL,
+		  "The LAN devices carrying xdp_lan.");
+	out_text(&o, "ipsecif_agent_lan_devices %d\n", a->n_lan);
+	om_ifaces(&m);
+	om_counters(&m, "packets", NULL, OM_PACKETS,
+		    "Inner packets the interface carried, both ways.",
+		    "Inner packets the SA carried (direction: in decrypted, out sealed).");
+	om_counters(&m, "bytes", "bytes", OM_BYTES,
+		    "Inner bytes the interface carried, both ways.",
+		    "Inner bytes the SA carried.");
+	om_counters(&m, "fast_packets", NULL, OM_FAST,
+		    "Of the interface's packets, those on the XDP line-rate path.",
+		    "Of the SA's packets, those on the XDP line-rate path.");
+	om_drops(&m);
+	om_sa_gauge(&m, "ipsecif_sa_age_seconds", "seconds", "Seconds since the SA was added.",
+		    sa_age);
+	om_sa_gauge(&m, "ipsecif_sa_soft_lifetime_seconds", "seconds",
+		    "The SA's soft lifetime (-ls), 0 for none.", sa_soft_time);
+	om_sa_gauge(&m, "ipsecif_sa_hard_lifetime_seconds", "seconds",
+		    "The SA's hard lifetime (-lh), 0 for none.", sa_hard_time);
+	om_sa_gauge(&m, "ipsecif_sa_soft_lifetime_bytes", "bytes",
+		    "The SA's soft byte limit (-bs), 0 for none.", sa_soft_bytes);
+	om_sa_gauge(&m, "ipsecif_sa_hard_lifetime_bytes", "bytes",
+		    "The SA's hard byte limit (-bh), 0 for none.", sa_hard_bytes);
+	om_sa_gauge(&m, "ipsecif_sa_dying", NULL,
+		    "1 once the SA's soft lifetime is over (shown dying).", sa_dying);
+	out_text(&o, "# EOF\n");
+	free(m.ifs);
+	free(m.sas);
+	return 0;
+}
+
+int show_stats_cmd(struct agent *a, const struct ctl_req *req, char *out, size_t len)
+{
+	struct ifcmd c;
+	char err[512];
+	int ret = ifcmd_parse(req->argc, (char *const *)req->argv, &c, err, sizeof(err));
+
+	out[0] = 0;
+	if (ret)
+		return errmsg(out, len, ret, "ipsecifctl: %s\n", err);
+	if (req->flags & CTL_F_JSON)
+		return errmsg(out, len, -EINVAL, "ipsecifctl: stats prints OpenMetrics text; "
+			      "ipsecifctl -j gives the counters in JSON\n");
+	return show_metrics(a, out, len);
 }

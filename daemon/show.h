@@ -21,6 +21,18 @@ int show_ifaces(struct agent *a, const char *name, bool json, char *out, size_t 
 void show_sa(struct out *o, struct agent *a, const struct table_sa *s);
 /* One of an interface's policies, as setkey -DP shows it, or a JSON object. */
 void show_policy(struct out *o, const struct table_policy *p);
+/*
+ * ipsecifctl stats [-o openmetrics]: every interface's, SA's and the
+ * global counters, the SAs' ages and lifetimes, as OpenMetrics text.
+ */
+int show_metrics(struct agent *a, char *out, size_t len);
+/* The "stats" request: checked by ifcmd_parse, answered by show_metrics. */
+struct ctl_req;
+int show_stats_cmd(struct agent *a, const struct ctl_req *req, char *out, size_t len);
+/* Room enough for show_metrics' output, per interface and per SA. */
+#define SHOW_METRICS_BASE	16384	/* the families, global drops: about 9000 */
+#define SHOW_METRICS_IFACE_MAX	4096	/* about 2200 */
+#define SHOW_METRICS_SA_MAX	6144	/* about 3600 */
 /* ipsecif-agent status [-j]. */
 void show_status(struct agent *a, bool json, char *buf, size_t len);
 

@@ -13,11 +13,13 @@ libbpf-dev bpftool libelf-dev zlib1g-dev
 libnl-3-dev libnl-route-3-dev libnl-xfrm-3-dev
 libssl-dev
 iproute2 iputils-ping kmod ethtool
-python3 python3-pytest python3-scapy python3-cryptography
+python3 python3-pytest python3-scapy python3-cryptography python3-prometheus-client
+mandoc
 user-mode-linux tshark tcpdump nftables
-dpkg-dev strongswan-charon strongswan-swanctl libcharon-extra-plugins
+dpkg-dev debhelper strongswan-charon strongswan-swanctl libcharon-extra-plugins
 libstrongswan-extra-plugins libstrongswan-standard-plugins
 iperf3 wireguard-go wireguard-tools python3-matplotlib util-linux bird2
+systemd
 "
 
 missing=""

@@ -96,6 +96,25 @@ def agent_sites(count, plain=0):
             ns.close()
 
 
+@contextlib.contextmanager
+def freebsd_hosts(tool=AGENT):
+    """The FreeBSD if_ipsec(4) page's two hosts, A (192.168.0.3) and B (192.168.0.5) on
+    one veth, each with an agent (tool: which ipsecif-agent); all removed after."""
+    a, b = Netns(), Netns()
+    try:
+        a("ip", "link", "add", "ul0", "type", "veth", "peer", "name", "ul0", "netns", b.name)
+        for ns, addr in ((a, "192.168.0.3"), (b, "192.168.0.5")):
+            ns("ip", "addr", "add", f"{addr}/24", "dev", "ul0")
+            ns("ip", "link", "set", "ul0", "up")
+            run_in(ns, tool, "start")
+        yield a, b
+    finally:
+        for ns in (a, b):
+            run_in(ns, tool, "stop", "--flush", check=False)
+            wait_gone(ns)
+            ns.close()
+
+
 def sa_key(spi, suite="aes-gcm-16"):
     """The same key for an SPI at both ends: 20 bytes for AES-GCM, 36 for ChaCha20-Poly1305."""
     return "0x" + f"{spi:08x}" * (5 if suite == "aes-gcm-16" else 9)

@@ -17,8 +17,7 @@ import time
 
 import pytest
 
-from agents import agent, ctl, map_dump, pin_dir, run_in, setkey, wait_gone, CTL
-from netns import Netns
+from agents import ctl, freebsd_hosts, map_dump, pin_dir, run_in, setkey, CTL
 from sites import transfer
 
 PAGE = [
@@ -34,19 +33,8 @@ VARIANTS = {
 
 @pytest.fixture
 def hosts(host_bpffs):
-    a, b = Netns(), Netns()
-    try:
-        a("ip", "link", "add", "ul0", "type", "veth", "peer", "name", "ul0", "netns", b.name)
-        for ns, addr in ((a, "192.168.0.3"), (b, "192.168.0.5")):
-            ns("ip", "addr", "add", f"{addr}/24", "dev", "ul0")
-            ns("ip", "link", "set", "ul0", "up")
-            agent(ns, "start")
-        yield a, b
-    finally:
-        for ns in (a, b):
-            agent(ns, "stop", "--flush", check=False)
-            wait_gone(ns)
-            ns.close()
+    with freebsd_hosts() as ab:
+        yield ab
 
 
 @pytest.mark.parametrize("alg", list(VARIANTS))

@@ -91,6 +91,14 @@ static void test_examples(void)
 	CHECK(!run("lan del eth1", &c, err, sizeof(err)) && c.lan == IFCMD_LAN_DEL &&
 	      !strcmp(c.lan_dev, "eth1"), "lan del: %s", err);
 	test_end();
+
+	test_begin("ifcmd: stats [-o openmetrics]");
+	CHECK(!run("stats", &c, err, sizeof(err)) && c.stats && c.show && !c.name[0], "stats: %s",
+	      err);
+	CHECK(!run("stats -o openmetrics", &c, err, sizeof(err)) && c.stats && !c.lan,
+	      "stats -o openmetrics: %s", err);
+	CHECK(!run("ipsec0", &c, err, sizeof(err)) && !c.stats, "a show is not stats");
+	test_end();
 }
 
 static const struct {
@@ -141,6 +149,10 @@ static const struct {
 	{ "lan add", "add", "need a device" },
 	{ "lan add eth1 eth2", "eth2", "one device" },
 	{ "lan del eth:1", "eth:1", "no spaces, '/' or ':'" },
+	{ "stats -o json", "json", "the format is openmetrics" },
+	{ "stats -o", "-o", "-o needs a format" },
+	{ "stats openmetrics", "openmetrics", "stats takes -o openmetrics" },
+	{ "stats -o openmetrics ipsec0", "ipsec0", "-o openmetrics only" },
 };
 
 static void test_bad(void)
