@@ -123,6 +123,10 @@ struct agent {
 	struct sa_end ends[MAX_SA_ENDS];
 	int n_ends, n_in_state[SA_STATES];
 	bool dirty;			/* tables changed outside a request: save them */
+	bool writes;			/* the request being served may change the tables */
+	/* reqids whose SAs changed, for sadb_changed(): the work a change makes, no more */
+	__u64 touched[(TABLE_REQID_MAX + 64) / 64];
+	size_t n_touched;
 	__u64 next_mtu_check;		/* mono_ns() of mtu_tick's next look */
 	bool foreground, stop, flush;
 };

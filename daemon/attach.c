@@ -99,15 +99,18 @@ int tunnel_dev_in(struct ifaddrs *ifa, const struct table_iface *f)
 	return 0;
 }
 
-/* The ifindex of the device holding the tunnel's source address, or 0. */
-static int tunnel_dev(const struct table_iface *f)
+int tunnel_dev(const struct table_iface *f)
 {
 	struct ifaddrs *ifa;
 	int idx;
 
-	if (!f->tunnel || getifaddrs(&ifa))
+	if (!f->tunnel)
 		return 0;
-	idx = tunnel_dev_in(ifa, f);
+	/* Its local route: one round trip, where a dump of every device grows with them. */
+	idx = netdev_addr_dev(f->family, &f->src);
+	if (idx || getifaddrs(&ifa))
+		return idx;
+	idx = tunnel_dev_in(ifa, f);	/* no such route (a device down, IPv6): look */
 	freeifaddrs(ifa);
 	return idx;
 }
@@ -138,21 +141,37 @@ void attach_in(struct agent *a, const struct table_iface *f)
  * interfaces destroyed or moved) is left as it was before, free for
  * another XDP program, its pinned link gone.
  */
+/* Does some interface's tunnel start from an address of device idx? */
+static bool dev_used(const struct agent *a, int idx)
+{
+	static const int families[] = { AF_INET, AF_INET6 };
+	union ipsecif_addr addrs[64];
+	size_t i, f;
+	int n, j;
+
+	/* That device's addresses (a dump of its own), then the table: no dump of all. */
+	for (f = 0; f < 2; f++) {
+		n = netdev_dev_addrs(idx, families[f], addrs, 64);
+		if (n < 0 || n > 64)
+			return true;	/* nothing known, or too much: kept */
+		for (i = 0; n && i < a->t.n_ifaces; i++) {
+			const struct table_iface *t = &a->t.ifaces[i];
+
+			for (j = 0; t->tunnel && t->family == families[f] && j < n; j++)
+				if (!memcmp(&addrs[j], &t->src, sizeof(t->src)))
+					return true;
+		}
+	}
+	return false;
+}
+
 void xdp_release_unused(struct agent *a)
 {
 	bool used[MAX_XDP_DEVS] = {};
-	struct ifaddrs *ifa;
-	size_t i;
-	int k, idx;
+	int k;
 
-	if (!a->n_xdp || getifaddrs(&ifa))
-		return;		/* nothing attached, or nothing known: keep all */
-	for (i = 0; i < a->t.n_ifaces; i++) {
-		idx = tunnel_dev_in(ifa, &a->t.ifaces[i]);
-		for (k = 0; idx && k < a->n_xdp; k++)
-			used[k] |= a->xdp_devs[k] == idx;
-	}
-	freeifaddrs(ifa);
+	for (k = 0; k < a->n_xdp; k++)
+		used[k] = dev_used(a, a->xdp_devs[k]);
 	for (k = a->n_xdp; k-- > 0;) {
 		if (used[k])
 			continue;
