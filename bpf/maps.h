@@ -9,7 +9,7 @@
 #include "ipsecif_crypto.h"
 #include "ipsecif.h"
 
-#define IPSECIF_MAX_KEYS	8192
+#define IPSECIF_MAX_KEYS	IPSECIF_MAX_SAS	/* keyed by SA id: one an SA */
 
 /*
  * Layout of the per-CPU scratch buffer.  The text (what is encrypted)
@@ -87,8 +87,8 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, IPSECIF_MAX_IFACES);
-	__type(key, __u32);			/* ifindex of ipsecN's veth peer */
+	__uint(max_entries, 2 * IPSECIF_MAX_IFACES);	/* ipsecN and its peer, each */
+	__type(key, __u32);			/* ifindex of ipsecN or its veth peer */
 	__type(value, __u32);			/* reqid */
 } if_reqid SEC(".maps");
 

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <net/if.h>
@@ -141,28 +142,47 @@ void attach_in(struct agent *a, const struct table_iface *f)
  * interfaces destroyed or moved) is left as it was before, free for
  * another XDP program, its pinned link gone.
  */
+static int addr_cmp(const void *x, const void *y)
+{
+	return memcmp(x, y, sizeof(union ipsecif_addr));
+}
+
 /* Does some interface's tunnel start from an address of device idx? */
 static bool dev_used(const struct agent *a, int idx)
 {
 	static const int families[] = { AF_INET, AF_INET6 };
-	union ipsecif_addr addrs[64];
-	size_t i, f;
-	int n, j;
+	union ipsecif_addr *addrs = NULL, *p;
+	int n = 0, cap = 64, fam;
+	bool used = false;
+	size_t i;
 
-	/* That device's addresses (a dump of its own), then the table: no dump of all. */
-	for (f = 0; f < 2; f++) {
-		n = netdev_dev_addrs(idx, families[f], addrs, 64);
-		if (n < 0 || n > 64)
-			return true;	/* nothing known, or too much: kept */
-		for (i = 0; n && i < a->t.n_ifaces; i++) {
+	/* That device's addresses (a dump of its own), sorted, then the table: no dump of all. */
+	for (fam = 0; fam < 2 && !used; fam++) {
+		do {
+			if (n > cap)
+				cap = n;
+			p = realloc(addrs, cap * sizeof(*addrs));
+			if (!p) {
+				free(addrs);
+				return true;	/* nothing known: kept */
+			}
+			addrs = p;
+			n = netdev_dev_addrs(idx, families[fam], addrs, cap);
+		} while (n > cap);
+		if (n < 0) {
+			free(addrs);
+			return true;
+		}
+		qsort(addrs, n, sizeof(*addrs), addr_cmp);
+		for (i = 0; n && !used && i < a->t.n_ifaces; i++) {
 			const struct table_iface *t = &a->t.ifaces[i];
 
-			for (j = 0; t->tunnel && t->family == families[f] && j < n; j++)
-				if (!memcmp(&addrs[j], &t->src, sizeof(t->src)))
-					return true;
+			used = t->tunnel && t->family == families[fam] &&
+			       bsearch(&t->src, addrs, n, sizeof(*addrs), addr_cmp);
 		}
 	}
-	return false;
+	free(addrs);
+	return used;
 }
 
 void xdp_release_unused(struct agent *a)

@@ -148,6 +148,8 @@ static void iface_swap(struct agent *a, struct table *next)
 	memcpy(a->t.by_reqid, next->by_reqid, sizeof(a->t.by_reqid));
 }
 
+static int auto_mtu(struct agent *a, const struct table_iface *f);
+
 /*
  * The rules are checked on a copy of the interfaces, which replaces them
  * once the device work that can fail (create, attach) has succeeded: a
@@ -201,7 +203,13 @@ int iface_cmd(struct agent *a, const struct ctl_req *req, char *out, size_t len)
 		return ret ? errmsg(out, len, ret, "ipsecif-agent: %s\n", err) : 0;
 	}
 	if (c.create) {
-		ret = netdev_create(c.name, c.mtu_set ? c.mtu : default_mtu(), err, sizeof(err));
+		/*
+		 * At the MTU it will have: every change of a device's MTU walks
+		 * the namespace's whole IPv6 routing table (rt6_mtu_change), a
+		 * cost that grows with the devices.
+		 */
+		ret = netdev_create(c.name, c.mtu_set ? c.mtu : auto_mtu(a, table_find(&next, c.name)),
+				    err, sizeof(err));
 		if (!ret)
 			ret = attach_out(a, c.name, err, sizeof(err));
 		if (ret) {
@@ -267,12 +275,18 @@ int iface_cmd(struct agent *a, const struct ctl_req *req, char *out, size_t len)
  * so that no ESP packet is fragmented (RFC 4459 §3).  A 1500-byte
  * underlay while there is no tunnel.
  */
-static int auto_mtu_in(const struct table_iface *f, int idx, const struct table_sa *out)
+/* The MTU of underlay device idx, or -1. */
+static long underlay_mtu(int idx)
+{
+	char name[IF_NAMESIZE];
+
+	return idx && if_indextoname(idx, name) ? dev_attr(name, "mtu") : -1;
+}
+
+static int auto_mtu_in(const struct table_iface *f, long ul, const struct table_sa *out)
 {
 	enum ipsecif_enc enc = out ? out->enc : WORST_ENC;
 	enum ipsecif_auth auth = out ? out->auth : WORST_AUTH;
-	char name[IF_NAMESIZE];
-	long ul = idx && if_indextoname(idx, name) ? dev_attr(name, "mtu") : -1;
 	/* A key manager's NAT-T SA (RFC 3948) without link0. */
 	bool natt = f->flags & IPSECIF_F_NATT || (out && out->flags & IPSECIF_SA_F_NATT);
 	int mtu;
@@ -301,7 +315,7 @@ static const struct table_sa *mtu_sa(const struct agent *a, const struct table_i
 
 static int auto_mtu(struct agent *a, const struct table_iface *f)
 {
-	return auto_mtu_in(f, tunnel_dev(f), mtu_sa(a, f));
+	return auto_mtu_in(f, underlay_mtu(tunnel_dev(f)), mtu_sa(a, f));
 }
 
 int mtu_refresh(struct agent *a, const struct table_iface *f, int mtu)
@@ -322,9 +336,12 @@ void mtu_refresh_all(struct agent *a)
 			mtu_refresh(a, &a->t.ifaces[i], 0);	/* the outbound suite decides */
 }
 
+#define MTU_TICK_DEVS	256	/* devices whose MTU mtu_tick reads a tick */
+
 /* An underlay looked up once a tick for all the tunnels from one source. */
 struct ul_cache {
-	int family, idx;
+	int family;
+	long mtu;
 	union ipsecif_addr src;
 };
 
@@ -333,7 +350,8 @@ void mtu_tick(struct agent *a)
 	struct ul_cache ul[16];
 	__u32 *out = NULL;
 	__u64 now = mono_ns();
-	int n_ul = 0, k, idx;
+	int n_ul = 0, k;
+	long ul_mtu;
 	size_t i;
 	bool in;
 
@@ -347,6 +365,8 @@ void mtu_tick(struct agent *a)
 	a->next_mtu_check = now + 1000000000ULL;
 	if (!a->t.n_ifaces)
 		return;
+	if (a->mtu_turn >= a->t.n_ifaces)
+		a->mtu_turn = 0;
 	/* Each reqid's outbound SA that decides (the last in the table), plus 1. */
 	out = calloc(TABLE_REQID_MAX + 1, sizeof(*out));
 	if (!out)
@@ -359,6 +379,7 @@ void mtu_tick(struct agent *a)
 	}
 	for (i = 0; i < a->t.n_ifaces; i++) {
 		const struct table_iface *f = &a->t.ifaces[i];
+		struct ipsecif_iface v;
 		long cur;
 
 		if (!f->tunnel || f->mtu_user)
@@ -367,16 +388,27 @@ void mtu_tick(struct agent *a)
 			if (ul[k].family == f->family && !memcmp(&ul[k].src, &f->src, sizeof(f->src)))
 				break;
 		if (k < n_ul) {
-			idx = ul[k].idx;
+			ul_mtu = ul[k].mtu;
 		} else {
-			idx = tunnel_dev(f);
+			ul_mtu = underlay_mtu(tunnel_dev(f));
 			if (n_ul < 16)
-				ul[n_ul++] = (struct ul_cache){ f->family, idx, f->src };
+				ul[n_ul++] = (struct ul_cache){ f->family, ul_mtu, f->src };
 		}
-		cur = dev_attr(f->name, "mtu");
-		if (cur > 0 && cur != auto_mtu_in(f, idx, out[f->reqid] ?
+		/*
+		 * What the agent last set (the ifaces map says) for every one; the
+		 * device itself (a sysfs read: someone else's "ip link set mtu")
+		 * for MTU_TICK_DEVS of them a tick, in turn.
+		 */
+		if ((i + a->t.n_ifaces - a->mtu_turn) % a->t.n_ifaces < MTU_TICK_DEVS)
+			cur = dev_attr(f->name, "mtu");
+		else if (bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.ifaces), &f->reqid, &v))
+			cur = -1;
+		else
+			cur = v.mtu;
+		if (cur > 0 && cur != auto_mtu_in(f, ul_mtu, out[f->reqid] ?
 						    &a->t.sas[out[f->reqid] - 1] : NULL))
 			mtu_refresh(a, f, 0);
 	}
+	a->mtu_turn = (a->mtu_turn + MTU_TICK_DEVS) % a->t.n_ifaces;
 	free(out);
 }

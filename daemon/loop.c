@@ -102,5 +102,6 @@ void loop_teardown(struct agent *a)
 	table_free(&a->t);
 	if (a->flush && a->pin_dir[0])
 		state_remove(a);
+	state_close(a);
 	pins_close(a);
 }

@@ -127,7 +127,13 @@ int netdev_create(const char *name, int mtu, char *err, size_t errlen)
 	/* The data path's needs (docs/DATAPATH.md): set before the links go up. */
 	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/addr_gen_mode", name);
 	sysctl_set(path, "1");
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/addr_gen_mode", pname);
+	/*
+	 * The peer needs no IPv6 of its own (bpf_fib_lookup reads only its
+	 * forwarding switch, set below): without it, no ff00::/8 route for
+	 * it, and every MTU change and device added walks one route fewer
+	 * each (rt6_mtu_change, fib6_add_rt2node: thousands of interfaces).
+	 */
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", pname);
 	sysctl_set(path, "1");
 	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/forwarding", pname);
 	ret = sysctl_set(path, "1");
