@@ -293,7 +293,12 @@ static int auto_mtu_in(const struct table_iface *f, long ul, const struct table_
 
 	if (ul <= 0)
 		ul = 1500;
-	mtu = ipsecif_inner_mtu(ul, enc, auth, f->tunnel ? f->family : AF_INET6, natt);
+	/*
+	 * Without an SA, whatever the tunnel: nothing is carried yet, and a
+	 * tunnel set then changes no MTU (each change walks the namespace's
+	 * IPv6 routes: thousands of interfaces), only the SA's suite does.
+	 */
+	mtu = ipsecif_inner_mtu(ul, enc, auth, out && f->tunnel ? f->family : AF_INET6, natt);
 	if (mtu < 0)
 		return IPSECIF_MTU_MIN;	/* -ERANGE: the least the BSDs allow */
 	return mtu > 8192 ? 8192 : mtu;
