@@ -457,8 +457,11 @@ void netdev_destroy_all(const char (*names)[IFNAMSIZ], size_t n)
 	}
 	if (sk)
 		nl_socket_free(sk);
-	if (grouped)
-		nl_request(&req.h, NULL, NULL);	/* an ACK only: fn is never called */
-	for (i = sk ? n : 0; i < n; i++)
+	/* An ACK only: fn is never called.  Refused: each of them, then. */
+	if (!grouped || !nl_request(&req.h, NULL, NULL))
+		i = sk ? n : 0;
+	else
+		i = 0;
+	for (; i < n; i++)
 		netdev_destroy(names[i], NULL, 0);
 }
