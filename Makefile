@@ -48,8 +48,8 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all deps check test bench bench-crypto demo fuzz clean install-plugin soak \
-	install uninstall man-lint
+.PHONY: all deps check test bench bench-crypto bench-scale demo fuzz clean install-plugin \
+	soak install uninstall man-lint
 
 FUZZ_SECONDS ?= 180
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Idaemon
@@ -203,6 +203,14 @@ bench-crypto: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)/usr/bin/python3 scripts/bench.py $(BENCH_ARGS)
+
+# 4,096 interfaces on one agent, set up one ipsecifctl command per step:
+# ms per interface as they grow, show and flush times, memory, an agent
+# restart under a ping (scripts/bench_scale.py; SCALE_ARGS="--max 1024" and
+# so on; docs/BENCHMARKS.md "Scale").
+bench-scale: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)/usr/bin/python3 scripts/bench_scale.py $(SCALE_ARGS)
 
 # The NetBSD ipsecif(4) page's four hosts, live (SUITE=..., KEEP=1: scripts/demo.sh).
 demo: deps

@@ -85,8 +85,8 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, IPSECIF_MAX_IFACES);
-	__type(key, __u32);			/* ifindex of ipsecN's veth peer */
+	__uint(max_entries, 2 * IPSECIF_MAX_IFACES);	/* ipsecN and its peer, each */
+	__type(key, __u32);			/* ifindex of ipsecN or its veth peer */
 	__type(value, __u32);			/* reqid */
 } if_reqid SEC(".maps");
 

@@ -36,6 +36,7 @@ struct ipsecif;
 struct ring_buffer;
 struct server;
 struct seqstore;
+struct state_mirror;
 
 #define RUN_DIR		"/run/ipsecif"
 #define BPFFS_DIR	RUN_DIR "/bpf"
@@ -126,7 +127,13 @@ struct agent {
 	struct sa_end ends[MAX_SA_ENDS];
 	int n_ends, n_in_state[SA_STATES];
 	bool dirty;			/* tables changed outside a request: save them */
+	bool writes;			/* the request being served may change the tables */
+	struct state_mirror *state;	/* state.c: what the state file says, for the next save */
+	/* reqids whose SAs changed, for sadb_changed(): the work a change makes, no more */
+	__u64 touched[(TABLE_REQID_MAX + 64) / 64];
+	size_t n_touched;
 	__u64 next_mtu_check;		/* mono_ns() of mtu_tick's next look */
+	size_t mtu_turn;		/* the first interface whose device mtu_tick reads */
 	bool foreground, stop, flush;
 };
 

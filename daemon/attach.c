@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <net/if.h>
@@ -99,15 +100,18 @@ int tunnel_dev_in(struct ifaddrs *ifa, const struct table_iface *f)
 	return 0;
 }
 
-/* The ifindex of the device holding the tunnel's source address, or 0. */
-static int tunnel_dev(const struct table_iface *f)
+int tunnel_dev(const struct table_iface *f)
 {
 	struct ifaddrs *ifa;
 	int idx;
 
-	if (!f->tunnel || getifaddrs(&ifa))
+	if (!f->tunnel)
 		return 0;
-	idx = tunnel_dev_in(ifa, f);
+	/* Its local route: one round trip, where a dump of every device grows with them. */
+	idx = netdev_addr_dev(f->family, &f->src);
+	if (idx || getifaddrs(&ifa))
+		return idx;
+	idx = tunnel_dev_in(ifa, f);	/* no such route (a device down, IPv6): look */
 	freeifaddrs(ifa);
 	return idx;
 }
@@ -138,21 +142,56 @@ void attach_in(struct agent *a, const struct table_iface *f)
  * interfaces destroyed or moved) is left as it was before, free for
  * another XDP program, its pinned link gone.
  */
+static int addr_cmp(const void *x, const void *y)
+{
+	return memcmp(x, y, sizeof(union ipsecif_addr));
+}
+
+/* Does some interface's tunnel start from an address of device idx? */
+static bool dev_used(const struct agent *a, int idx)
+{
+	static const int families[] = { AF_INET, AF_INET6 };
+	union ipsecif_addr *addrs = NULL, *p;
+	int n = 0, cap = 64, fam;
+	bool used = false;
+	size_t i;
+
+	/* That device's addresses (a dump of its own), sorted, then the table: no dump of all. */
+	for (fam = 0; fam < 2 && !used; fam++) {
+		do {
+			if (n > cap)
+				cap = n;
+			p = realloc(addrs, cap * sizeof(*addrs));
+			if (!p) {
+				free(addrs);
+				return true;	/* nothing known: kept */
+			}
+			addrs = p;
+			n = netdev_dev_addrs(idx, families[fam], addrs, cap);
+		} while (n > cap);
+		if (n < 0) {
+			free(addrs);
+			return true;
+		}
+		qsort(addrs, n, sizeof(*addrs), addr_cmp);
+		for (i = 0; n && !used && i < a->t.n_ifaces; i++) {
+			const struct table_iface *t = &a->t.ifaces[i];
+
+			used = t->tunnel && t->family == families[fam] &&
+			       bsearch(&t->src, addrs, n, sizeof(*addrs), addr_cmp);
+		}
+	}
+	free(addrs);
+	return used;
+}
+
 void xdp_release_unused(struct agent *a)
 {
 	bool used[MAX_XDP_DEVS] = {};
-	struct ifaddrs *ifa;
-	size_t i;
-	int k, idx;
+	int k;
 
-	if (!a->n_xdp || getifaddrs(&ifa))
-		return;		/* nothing attached, or nothing known: keep all */
-	for (i = 0; i < a->t.n_ifaces; i++) {
-		idx = tunnel_dev_in(ifa, &a->t.ifaces[i]);
-		for (k = 0; idx && k < a->n_xdp; k++)
-			used[k] |= a->xdp_devs[k] == idx;
-	}
-	freeifaddrs(ifa);
+	for (k = 0; k < a->n_xdp; k++)
+		used[k] = dev_used(a, a->xdp_devs[k]);
 	for (k = a->n_xdp; k-- > 0;) {
 		if (used[k])
 			continue;

@@ -22,6 +22,8 @@ void xdp_release_unused(struct agent *a);
 void attach_adopt(struct agent *a);
 /* The links let go; with a->flush, unpinned, so the programs come off. */
 void attach_close(struct agent *a);
+/* The ifindex of the device holding f's tunnel source address, or 0. */
+int tunnel_dev(const struct table_iface *f);
 /* The ifindex of the device in ifa holding f's tunnel source address, or 0. */
 int tunnel_dev_in(struct ifaddrs *ifa, const struct table_iface *f);
 

@@ -144,7 +144,11 @@ static void iface_swap(struct agent *a, struct table *next)
 	a->t.ifaces = next->ifaces;
 	a->t.n_ifaces = next->n_ifaces;
 	a->t.cap_ifaces = next->cap_ifaces;
+	memcpy(a->t.by_name, next->by_name, sizeof(a->t.by_name));
+	memcpy(a->t.by_reqid, next->by_reqid, sizeof(a->t.by_reqid));
 }
+
+static int auto_mtu(struct agent *a, const struct table_iface *f);
 
 /*
  * The rules are checked on a copy of the interfaces, which replaces them
@@ -157,6 +161,7 @@ int iface_cmd(struct agent *a, const struct ctl_req *req, char *out, size_t len)
 	const struct table_iface *old;
 	struct table_iface *f;
 	__u32 old_reqid;
+	bool release;
 	struct ifcmd c;
 	char err[512];
 	int ret, i, mtu;
@@ -166,6 +171,7 @@ int iface_cmd(struct agent *a, const struct ctl_req *req, char *out, size_t len)
 	if (ret)
 		return errmsg(out, len, ret, "ipsecifctl: %s\n", err);
 	lan_prune(a);
+	a->writes = !c.show;
 	if (c.lan)
 		return lan_cmd(a, &c, out, len);
 	if (c.show)
@@ -183,18 +189,27 @@ int iface_cmd(struct agent *a, const struct ctl_req *req, char *out, size_t len)
 	}
 	old = table_find(&a->t, c.name);
 	old_reqid = old ? old->reqid : 0;
+	/* Only a tunnel that moved or went can leave an underlay device unused. */
+	release = old && old->tunnel && (c.destroy || c.tunnel_set || c.tunnel_delete);
 
 	/* The device first, then the table and the maps. */
 	if (c.destroy) {
 		reqid_maps(a, c.name, old_reqid, false);
 		ret = netdev_destroy(c.name, err, sizeof(err));
 		iface_swap(a, &next);
-		sadb_sync(a);
-		xdp_release_unused(a);
+		sadb_sync_reqid(a, old_reqid);
+		if (release)
+			xdp_release_unused(a);
 		return ret ? errmsg(out, len, ret, "ipsecif-agent: %s\n", err) : 0;
 	}
 	if (c.create) {
-		ret = netdev_create(c.name, c.mtu_set ? c.mtu : default_mtu(), err, sizeof(err));
+		/*
+		 * At the MTU it will have: every change of a device's MTU walks
+		 * the namespace's whole IPv6 routing table (rt6_mtu_change), a
+		 * cost that grows with the devices.
+		 */
+		ret = netdev_create(c.name, c.mtu_set ? c.mtu : auto_mtu(a, table_find(&next, c.name)),
+				    err, sizeof(err));
 		if (!ret)
 			ret = attach_out(a, c.name, err, sizeof(err));
 		if (ret) {
@@ -243,8 +258,11 @@ int iface_cmd(struct agent *a, const struct ctl_req *req, char *out, size_t len)
 	if (ret)
 		return errmsg(out, len, ret, "ipsecif-agent: %s: the data path's maps: %s\n",
 			      c.name, strerror(-ret));
-	sadb_sync(a);	/* SAs waiting for this interface, or leaving it */
-	if (c.tunnel_set || c.tunnel_delete)
+	/* SAs waiting for this interface, or leaving it: its reqid's, and its old one's */
+	sadb_sync_reqid(a, f->reqid);
+	if (old_reqid != f->reqid)
+		sadb_sync_reqid(a, old_reqid);
+	if (release)
 		xdp_release_unused(a);
 	out[0] = 0;
 	return 0;
@@ -257,43 +275,52 @@ int iface_cmd(struct agent *a, const struct ctl_req *req, char *out, size_t len)
  * so that no ESP packet is fragmented (RFC 4459 §3).  A 1500-byte
  * underlay while there is no tunnel.
  */
-static int auto_mtu_in(struct agent *a, const struct table_iface *f, struct ifaddrs *ifa)
+/* The MTU of underlay device idx, or -1. */
+static long underlay_mtu(int idx)
 {
-	enum ipsecif_enc enc = WORST_ENC;
-	enum ipsecif_auth auth = WORST_AUTH;
-	int idx = ifa ? tunnel_dev_in(ifa, f) : 0, mtu;
 	char name[IF_NAMESIZE];
-	long ul = idx && if_indextoname(idx, name) ? dev_attr(name, "mtu") : -1;
-	bool natt = f->flags & IPSECIF_F_NATT;
-	size_t i;
-	bool in;
+
+	return idx && if_indextoname(idx, name) ? dev_attr(name, "mtu") : -1;
+}
+
+static int auto_mtu_in(const struct table_iface *f, long ul, const struct table_sa *out)
+{
+	enum ipsecif_enc enc = out ? out->enc : WORST_ENC;
+	enum ipsecif_auth auth = out ? out->auth : WORST_AUTH;
+	/* A key manager's NAT-T SA (RFC 3948) without link0. */
+	bool natt = f->flags & IPSECIF_F_NATT || (out && out->flags & IPSECIF_SA_F_NATT);
+	int mtu;
 
 	if (ul <= 0)
 		ul = 1500;
-	for (i = 0; i < a->t.n_sas; i++)
-		if (table_sa_iface(&a->t, &a->t.sas[i], &in) == f && !in) {
-			enc = a->t.sas[i].enc;
-			auth = a->t.sas[i].auth;
-			/* A key manager's NAT-T SA (RFC 3948) without link0. */
-			natt |= a->t.sas[i].flags & IPSECIF_SA_F_NATT;
-		}
-	mtu = ipsecif_inner_mtu(ul, enc, auth, f->tunnel ? f->family : AF_INET6, natt);
+	/*
+	 * Without an SA, whatever the tunnel: nothing is carried yet, and a
+	 * tunnel set then changes no MTU (each change walks the namespace's
+	 * IPv6 routes: thousands of interfaces), only the SA's suite does.
+	 */
+	mtu = ipsecif_inner_mtu(ul, enc, auth, out && f->tunnel ? f->family : AF_INET6, natt);
 	if (mtu < 0)
 		return IPSECIF_MTU_MIN;	/* -ERANGE: the least the BSDs allow */
 	return mtu > 8192 ? 8192 : mtu;
 }
 
+/* f's outbound SA that decides its MTU (the last in the table), or NULL. */
+static const struct table_sa *mtu_sa(const struct agent *a, const struct table_iface *f)
+{
+	const struct table_sa *out = NULL;
+	size_t i;
+	bool in;
+
+	for (i = 0; i < a->t.n_sas; i++)
+		if (a->t.sas[i].reqid == f->reqid &&
+		    table_sa_iface(&a->t, &a->t.sas[i], &in) == f && !in)
+			out = &a->t.sas[i];
+	return out;
+}
+
 static int auto_mtu(struct agent *a, const struct table_iface *f)
 {
-	struct ifaddrs *ifa = NULL;
-	int mtu;
-
-	if (f->tunnel && getifaddrs(&ifa))
-		ifa = NULL;
-	mtu = auto_mtu_in(a, f, ifa);
-	if (ifa)
-		freeifaddrs(ifa);
-	return mtu;
+	return auto_mtu_in(f, underlay_mtu(tunnel_dev(f)), mtu_sa(a, f));
 }
 
 int mtu_refresh(struct agent *a, const struct table_iface *f, int mtu)
@@ -314,28 +341,79 @@ void mtu_refresh_all(struct agent *a)
 			mtu_refresh(a, &a->t.ifaces[i], 0);	/* the outbound suite decides */
 }
 
+#define MTU_TICK_DEVS	256	/* devices whose MTU mtu_tick reads a tick */
+
+/* An underlay looked up once a tick for all the tunnels from one source. */
+struct ul_cache {
+	int family;
+	long mtu;
+	union ipsecif_addr src;
+};
+
 void mtu_tick(struct agent *a)
 {
-	struct ifaddrs *ifa;
+	struct ul_cache ul[16];
+	__u32 *out = NULL;
 	__u64 now = mono_ns();
+	int n_ul = 0, k;
+	long ul_mtu;
 	size_t i;
+	bool in;
 
 	/*
 	 * Once a second, however often the agent wakes (events, subscribers):
-	 * the address dump costs netlink round trips, and with many interfaces
-	 * a dump per interface per wakeup ate a core.
+	 * with thousands of interfaces, each look is made once for them all
+	 * (the SAs' suites, each tunnel source's device), not per interface.
 	 */
 	if (now < a->next_mtu_check)
 		return;
 	a->next_mtu_check = now + 1000000000ULL;
-	if (!a->t.n_ifaces || getifaddrs(&ifa))
+	if (!a->t.n_ifaces)
 		return;
+	if (a->mtu_turn >= a->t.n_ifaces)
+		a->mtu_turn = 0;
+	/* Each reqid's outbound SA that decides (the last in the table), plus 1. */
+	out = calloc(TABLE_REQID_MAX + 1, sizeof(*out));
+	if (!out)
+		return;
+	for (i = 0; i < a->t.n_sas; i++) {
+		const struct table_sa *s = &a->t.sas[i];
+
+		if (s->reqid <= TABLE_REQID_MAX && table_sa_iface(&a->t, s, &in) && !in)
+			out[s->reqid] = i + 1;
+	}
 	for (i = 0; i < a->t.n_ifaces; i++) {
 		const struct table_iface *f = &a->t.ifaces[i];
-		long cur = dev_attr(f->name, "mtu");
+		struct ipsecif_iface v;
+		long cur;
 
-		if (f->tunnel && !f->mtu_user && cur > 0 && cur != auto_mtu_in(a, f, ifa))
+		if (!f->tunnel || f->mtu_user)
+			continue;
+		for (k = 0; k < n_ul; k++)
+			if (ul[k].family == f->family && !memcmp(&ul[k].src, &f->src, sizeof(f->src)))
+				break;
+		if (k < n_ul) {
+			ul_mtu = ul[k].mtu;
+		} else {
+			ul_mtu = underlay_mtu(tunnel_dev(f));
+			if (n_ul < 16)
+				ul[n_ul++] = (struct ul_cache){ f->family, ul_mtu, f->src };
+		}
+		/*
+		 * What the agent last set (the ifaces map says) for every one; the
+		 * device itself (a sysfs read: someone else's "ip link set mtu")
+		 * for MTU_TICK_DEVS of them a tick, in turn.
+		 */
+		if ((i + a->t.n_ifaces - a->mtu_turn) % a->t.n_ifaces < MTU_TICK_DEVS)
+			cur = dev_attr(f->name, "mtu");
+		else if (bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.ifaces), &f->reqid, &v))
+			cur = -1;
+		else
+			cur = v.mtu;
+		if (cur > 0 && cur != auto_mtu_in(f, ul_mtu, out[f->reqid] ?
+						    &a->t.sas[out[f->reqid] - 1] : NULL))
 			mtu_refresh(a, f, 0);
 	}
-	freeifaddrs(ifa);
+	a->mtu_turn = (a->mtu_turn + MTU_TICK_DEVS) % a->t.n_ifaces;
+	free(out);
 }

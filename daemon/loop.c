@@ -8,6 +8,8 @@
  */
 #include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include "attach.h"
 #include "events.h"
@@ -86,13 +88,23 @@ void loop_teardown(struct agent *a)
 	if (a->skel)
 		sadb_close(a);
 	events_close(a);
-	for (i = 0; a->flush && i < a->t.n_ifaces; i++)
-		netdev_destroy(a->t.ifaces[i].name, NULL, 0);
+	if (a->flush && a->t.n_ifaces) {
+		char (*names)[IFNAMSIZ] = calloc(a->t.n_ifaces, sizeof(*names));
+
+		for (i = 0; names && i < a->t.n_ifaces; i++)
+			memcpy(names[i], a->t.ifaces[i].name, IFNAMSIZ);
+		if (names)
+			netdev_destroy_all((const char (*)[IFNAMSIZ])names, a->t.n_ifaces);
+		for (i = 0; !names && i < a->t.n_ifaces; i++)
+			netdev_destroy(a->t.ifaces[i].name, NULL, 0);
+		free(names);
+	}
 	attach_close(a);
 	table_free(&a->t);
 	seqstore_close(a);
 	if (a->flush && a->pin_dir[0])
 		state_remove(a);
+	state_close(a);
 	pins_close(a);
 	/*
 	 * The control socket last: while it answers, the pins are there, so

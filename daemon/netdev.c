@@ -3,11 +3,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <linux/netlink.h>
 #include <linux/ethtool.h>
 #include <linux/sockios.h>
 #include <netlink/netlink.h>
@@ -125,7 +127,13 @@ int netdev_create(const char *name, int mtu, char *err, size_t errlen)
 	/* The data path's needs (docs/DATAPATH.md): set before the links go up. */
 	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/addr_gen_mode", name);
 	sysctl_set(path, "1");
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/addr_gen_mode", pname);
+	/*
+	 * The peer needs no IPv6 of its own (bpf_fib_lookup reads only its
+	 * forwarding switch, set below): without it, no ff00::/8 route for
+	 * it, and every MTU change and device added walks one route fewer
+	 * each (rt6_mtu_change, fib6_add_rt2node: thousands of interfaces).
+	 */
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", pname);
 	sysctl_set(path, "1");
 	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/forwarding", pname);
 	ret = sysctl_set(path, "1");
@@ -254,4 +262,206 @@ int netdev_info(const char *name, int *ifindex, __u8 mac[6])
 		memcpy(mac, nl_addr_get_binary_addr(ll), 6);
 	rtnl_link_put(link);
 	return 0;
+}
+
+/*
+ * One rtnetlink request on a socket of its own (strict checking: a dump
+ * filtered by the kernel, 5.0 and later), each reply message handed to
+ * fn until the dump ends or fn returns nonzero.  fn's last return, or
+ * -errno.
+ */
+static int nl_request(struct nlmsghdr *req, int (*fn)(const struct nlmsghdr *h, void *ctx),
+		      void *ctx)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE), one = 1, ret = 0;
+	size_t cap = 32768;
+	char *buf = malloc(cap);
+	bool done = false;
+
+	if (fd < 0 || !buf) {
+		ret = fd < 0 ? -errno : -ENOMEM;
+		goto out;
+	}
+	setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof(one));
+	req->nlmsg_seq = 1;
+	if (sendto(fd, req, req->nlmsg_len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	while (!done && !ret) {
+		ssize_t n = recv(fd, buf, cap, 0);
+		struct nlmsghdr *h;
+
+		if (n < 0) {
+			ret = -errno;
+			break;
+		}
+		for (h = (struct nlmsghdr *)buf; !ret && NLMSG_OK(h, (size_t)n);
+		     h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_type == NLMSG_DONE) {
+				done = true;
+				break;
+			}
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				ret = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+				done = true;
+				break;
+			}
+			ret = fn ? fn(h, ctx) : 0;
+			if (!(h->nlmsg_flags & NLM_F_MULTI))
+				done = true;
+		}
+	}
+out:
+	free(buf);
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+struct addr_q {
+	int family;
+	const union ipsecif_addr *addr;
+	int ifindex;		/* found */
+};
+
+static int on_route(const struct nlmsghdr *h, void *ctx)
+{
+	struct addr_q *q = ctx;
+	const struct rtmsg *r = NLMSG_DATA(h);
+	int len = RTM_PAYLOAD(h), alen = q->family == AF_INET ? 4 : 16, oif = 0;
+	const struct rtattr *at;
+	bool dst = false;
+
+	if (h->nlmsg_type != RTM_NEWROUTE || r->rtm_type != RTN_LOCAL ||
+	    r->rtm_dst_len != alen * 8)
+		return 0;
+	for (at = RTM_RTA(r); RTA_OK(at, len); at = RTA_NEXT(at, len)) {
+		if (at->rta_type == RTA_OIF && RTA_PAYLOAD(at) == 4)
+			memcpy(&oif, RTA_DATA(at), 4);
+		if (at->rta_type == RTA_DST && RTA_PAYLOAD(at) == (unsigned int)alen)
+			dst = !memcmp(RTA_DATA(at), q->addr, alen);
+	}
+	if (dst)
+		q->ifindex = oif;
+	return 0;
+}
+
+int netdev_addr_dev(int family, const union ipsecif_addr *addr)
+{
+	struct {
+		struct nlmsghdr h;
+		struct rtmsg r;
+		struct rtattr a;
+		__u8 dst[16];
+	} req = {
+		.h = { .nlmsg_type = RTM_GETROUTE, .nlmsg_flags = NLM_F_REQUEST },
+		.r = { .rtm_family = family, .rtm_flags = RTM_F_FIB_MATCH },
+		.a = { .rta_type = RTA_DST },
+	};
+	struct addr_q q = { family, addr, 0 };
+	int alen = family == AF_INET ? 4 : 16;
+
+	req.r.rtm_dst_len = alen * 8;
+	req.a.rta_len = RTA_LENGTH(alen);
+	memcpy(req.dst, addr, alen);
+	req.h.nlmsg_len = NLMSG_LENGTH(sizeof(req.r)) + RTA_SPACE(alen);
+	return nl_request(&req.h, on_route, &q) ? 0 : q.ifindex;
+}
+
+struct addrs_q {
+	int family, ifindex, max, n;
+	union ipsecif_addr *out;
+};
+
+static int on_addr(const struct nlmsghdr *h, void *ctx)
+{
+	struct addrs_q *q = ctx;
+	const struct ifaddrmsg *m = NLMSG_DATA(h);
+	int len = IFA_PAYLOAD(h), alen = q->family == AF_INET ? 4 : 16;
+	const struct rtattr *at, *local = NULL, *addr = NULL;
+
+	if (h->nlmsg_type != RTM_NEWADDR || m->ifa_family != q->family ||
+	    (int)m->ifa_index != q->ifindex)
+		return 0;
+	for (at = IFA_RTA(m); RTA_OK(at, len); at = RTA_NEXT(at, len)) {
+		if (RTA_PAYLOAD(at) != (unsigned int)alen)
+			continue;
+		if (at->rta_type == IFA_LOCAL)
+			local = at;
+		else if (at->rta_type == IFA_ADDRESS)
+			addr = at;
+	}
+	/* IFA_LOCAL is the address itself, IFA_ADDRESS a peer's when it has one. */
+	at = local ?: addr;
+	if (at && q->n < q->max) {
+		memset(&q->out[q->n], 0, sizeof(q->out[q->n]));
+		memcpy(&q->out[q->n], RTA_DATA(at), alen);
+	}
+	if (at)
+		q->n++;
+	return 0;
+}
+
+int netdev_dev_addrs(int ifindex, int family, union ipsecif_addr *out, int max)
+{
+	struct {
+		struct nlmsghdr h;
+		struct ifaddrmsg m;
+	} req = {
+		.h = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct ifaddrmsg)),
+		       .nlmsg_type = RTM_GETADDR, .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
+		.m = { .ifa_family = family, .ifa_index = ifindex },
+	};
+	struct addrs_q q = { family, ifindex, max, 0, out };
+	int ret = nl_request(&req.h, on_addr, &q);
+
+	return ret ? ret : q.n;
+}
+
+/* ipsecif's device group while a flush deletes them ("ipsf"): no one else's, we trust. */
+#define TEARDOWN_GROUP	0x69707366
+
+void netdev_destroy_all(const char (*names)[IFNAMSIZ], size_t n)
+{
+	struct {
+		struct nlmsghdr h;
+		struct ifinfomsg i;
+		struct rtattr a;
+		__u32 group;
+	} req = {
+		.h = { .nlmsg_len = sizeof(req), .nlmsg_type = RTM_DELLINK,
+		       .nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK },
+		.a = { .rta_len = RTA_LENGTH(sizeof(__u32)), .rta_type = IFLA_GROUP },
+		.group = TEARDOWN_GROUP,
+	};
+	struct nl_sock *sk = nl_open();
+	size_t i, grouped = 0;
+
+	for (i = 0; sk && i < n; i++) {
+		struct rtnl_link *old = NULL, *chg = rtnl_link_alloc();
+		bool ok = chg && !rtnl_link_get_kernel(sk, 0, names[i], &old);
+
+		if (ok) {
+			rtnl_link_set_group(chg, TEARDOWN_GROUP);
+			ok = !rtnl_link_change(sk, old, chg, 0);
+		}
+		if (old)
+			rtnl_link_put(old);
+		if (chg)
+			rtnl_link_put(chg);
+		grouped += ok;
+		if (!ok)
+			netdev_destroy(names[i], NULL, 0);
+	}
+	if (sk)
+		nl_socket_free(sk);
+	/* An ACK only: fn is never called.  Refused: each of them, then. */
+	if (!grouped || !nl_request(&req.h, NULL, NULL))
+		i = sk ? n : 0;
+	else
+		i = 0;
+	for (; i < n; i++)
+		netdev_destroy(names[i], NULL, 0);
 }

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <net/if.h>
 #include <linux/types.h>
 #include "ipsecif.h"
 
@@ -22,10 +23,28 @@ int netdev_peer_name(const char *name, char *peer, size_t len);
  */
 int netdev_create(const char *name, int mtu, char *err, size_t errlen);
 int netdev_destroy(const char *name, char *err, size_t errlen);
+/*
+ * The n devices of names destroyed at once: each put in a device group
+ * of the agent's own, then the group deleted in one request, so that the
+ * kernel unregisters them together (one RCU grace period for all, where
+ * a delete each waits for one each).  Those it could not group, one by one.
+ */
+void netdev_destroy_all(const char (*names)[IFNAMSIZ], size_t n);
 int netdev_set_mtu(const char *name, int mtu, char *err, size_t errlen);
 int netdev_set_up(const char *name, bool up, char *err, size_t errlen);
 int netdev_addr_add(const char *name, int family, const union ipsecif_addr *addr, int plen,
 		    const union ipsecif_addr *peer, char *err, size_t errlen);
 int netdev_info(const char *name, int *ifindex, __u8 mac[6]);
+/*
+ * The ifindex of the device holding local address addr, found by its
+ * local route ("ip route get fibmatch"): one netlink round trip whatever
+ * the number of devices.  0 when no local route of addr's own names one.
+ */
+int netdev_addr_dev(int family, const union ipsecif_addr *addr);
+/*
+ * Up to max of device ifindex's addresses of family, from a dump of that
+ * device's alone: how many there are (more than max: only max filled), or -errno.
+ */
+int netdev_dev_addrs(int ifindex, int family, union ipsecif_addr *out, int max);
 
 #endif /* IPSECIF_NETDEV_H */

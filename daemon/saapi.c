@@ -43,6 +43,7 @@ static int sa_add(struct agent *a, const struct ctl_sa *c, char *err, size_t err
 	if (ret)
 		return ret;
 	sadb_spi_release(a, c->spi);
+	sadb_touch(a, t.reqid);
 	sadb_changed(a);
 	return 0;
 }
@@ -93,6 +94,7 @@ static int sa_update(struct agent *a, struct table_sa *t, const struct ctl_sa *c
 		tunnel_follow(a, f->name, t, in_old);
 	if (!table_sa_iface(&a->t, t, &in))
 		sadb_unmap(a, t);	/* no interface has these endpoints */
+	sadb_touch(a, t->reqid);
 	sadb_changed(a);
 	return 0;
 }
@@ -140,8 +142,10 @@ int saapi_do(struct agent *a, const struct ctl_sa *c, struct ctl_sa_reply *r, ch
 		break;
 	case CTL_SA_FLUSH:
 		for (i = a->t.n_sas; i-- > 0;)
-			if (a->t.sas[i].by_api)
+			if (a->t.sas[i].by_api) {
+				sadb_touch(a, a->t.sas[i].reqid);
 				sadb_forget(a, i, false);
+			}
 		sadb_changed(a);
 		break;
 	case CTL_SA_RELEASE:
@@ -170,6 +174,7 @@ int saapi_do(struct agent *a, const struct ctl_sa *c, struct ctl_sa_reply *r, ch
 		else if (c->op == CTL_SA_QUERY)
 			sa_query(a, t, r);
 		else if (c->op == CTL_SA_DEL) {
+			sadb_touch(a, t->reqid);
 			sadb_forget(a, t - a->t.sas, true);
 			sadb_changed(a);
 			t = NULL;

@@ -239,54 +239,108 @@ static void sa_reserve(struct agent *a)
 }
 
 /*
- * Active SAs in sa_in/sa_out with replay state and counters, inactive
- * ones (no interface has their reqid and endpoints) out of them.
+ * An active SA in sa_in/sa_out with replay state and counters, an
+ * inactive one (no interface has its reqid and endpoints) out of them.
  */
-void sadb_sync(struct agent *a)
+static void sync_one(struct agent *a, const struct table_sa *t, const struct ipsecif_stats *zero)
 {
-	int ncpu = libbpf_num_possible_cpus();
 	int in_fd = bpf_map__fd(a->skel->maps.sa_in);
-	struct ipsecif_stats *zero = calloc(ncpu, sizeof(*zero));
 	const struct ipsecif_sa_ctr ctr0 = {};
+	struct ipsecif_sa v, cur;
+	struct ipsecif_sa_key k;
+	bool inbound;
+	const struct table_iface *f = table_sa_iface(&a->t, t, &inbound);
+
+	sa_value(t, &v);
+	sa_key(t, &k);
+	if (!f) {
+		sadb_unmap(a, t);
+		return;
+	}
+	/* Created once; the data path alone writes it (struct ipsecif_sa_ctr). */
+	bpf_map_update_elem(bpf_map__fd(a->skel->maps.sa_ctr), &t->id, &ctr0, BPF_NOEXIST);
+	if (zero)
+		bpf_map_update_elem(bpf_map__fd(a->skel->maps.sa_stats), &t->id, zero,
+				    BPF_NOEXIST);
+	if (inbound) {
+		struct ipsecif_replay r = { .window = t->replay };
+
+		bpf_map_update_elem(bpf_map__fd(a->skel->maps.replay), &t->id, &r, BPF_NOEXIST);
+		if (bpf_map_lookup_elem(in_fd, &k, &cur) || cur.id != t->id)
+			bpf_map_update_elem(in_fd, &k, &v, BPF_ANY);
+	} else if (out_for(a, t->reqid) == t && (!sa_manual(t) || t->seq_limit)) {
+		sa_out_switch(a, t);
+	}
+	attach_in(a, f);
+}
+
+static bool touched(const struct agent *a, __u32 reqid)
+{
+	return reqid <= TABLE_REQID_MAX && a->touched[reqid / 64] & (1ULL << (reqid % 64));
+}
+
+/*
+ * The SAs that reqid names (0: all; SADB_TOUCHED: the reqids
+ * sadb_touch() named) synced.  An SA serves only the interface with its
+ * reqid, so a change to one reqid's SAs or interface needs no more.
+ */
+#define SADB_TOUCHED	(~0U)
+
+static void sync_some(struct agent *a, __u32 reqid)
+{
+	struct ipsecif_stats *zero = calloc(libbpf_num_possible_cpus(), sizeof(*zero));
 	size_t i;
 
 	sa_reserve(a);
 	for (i = 0; i < a->t.n_sas; i++) {
-		const struct table_sa *t = &a->t.sas[i];
-		struct ipsecif_sa v, cur;
-		struct ipsecif_sa_key k;
-		bool inbound;
-		const struct table_iface *f = table_sa_iface(&a->t, t, &inbound);
+		__u32 r = a->t.sas[i].reqid;
 
-		sa_value(t, &v);
-		sa_key(t, &k);
-		if (!f) {
-			sadb_unmap(a, t);
-			continue;
-		}
-		/* Created once; the data path alone writes it (struct ipsecif_sa_ctr). */
-		bpf_map_update_elem(bpf_map__fd(a->skel->maps.sa_ctr), &t->id, &ctr0, BPF_NOEXIST);
-		if (zero)
-			bpf_map_update_elem(bpf_map__fd(a->skel->maps.sa_stats), &t->id, zero,
-					    BPF_NOEXIST);
-		if (inbound) {
-			struct ipsecif_replay r = { .window = t->replay };
-
-			bpf_map_update_elem(bpf_map__fd(a->skel->maps.replay), &t->id, &r, BPF_NOEXIST);
-			if (bpf_map_lookup_elem(in_fd, &k, &cur) || cur.id != t->id)
-				bpf_map_update_elem(in_fd, &k, &v, BPF_ANY);
-		} else if (out_for(a, t->reqid) == t && (!sa_manual(t) || t->seq_limit)) {
-			sa_out_switch(a, t);
-		}
-		attach_in(a, f);
+		if (!reqid || r == reqid || (reqid == SADB_TOUCHED && touched(a, r)))
+			sync_one(a, &a->t.sas[i], zero);
 	}
 	free(zero);
 }
 
+void sadb_sync(struct agent *a)
+{
+	sync_some(a, 0);
+}
+
+void sadb_sync_reqid(struct agent *a, __u32 reqid)
+{
+	if (reqid)
+		sync_some(a, reqid);
+}
+
+void sadb_touch(struct agent *a, __u32 reqid)
+{
+	a->n_touched++;
+	if (reqid <= TABLE_REQID_MAX)	/* else no interface can have it: never in the maps */
+		a->touched[reqid / 64] |= 1ULL << (reqid % 64);
+}
+
 void sadb_changed(struct agent *a)
 {
-	sadb_sync(a);
-	mtu_refresh_all(a);
+	size_t w;
+	__u64 bits;
+
+	if (!a->n_touched) {
+		sadb_sync(a);
+		mtu_refresh_all(a);
+		return;
+	}
+	sync_some(a, SADB_TOUCHED);
+	for (w = 0; w < sizeof(a->touched) / sizeof(a->touched[0]); w++) {
+		for (bits = a->touched[w]; bits; bits &= bits - 1) {
+			const struct table_iface *f =
+				table_find_reqid(&a->t, w * 64 + __builtin_ctzll(bits));
+
+			if (f && f->tunnel && !f->mtu_user)
+				mtu_refresh(a, f, 0);	/* the outbound suite decides */
+		}
+		a->touched[w] = 0;
+	}
+	a->n_touched = 0;
 }
 
 void sadb_unmap(struct agent *a, const struct table_sa *t)
@@ -367,11 +421,11 @@ void sadb_forget(struct agent *a, size_t i, bool linger)
 	else if (linger && !bpf_map_lookup_elem(out_fd, &t.reqid, &cur) && cur.id == t.id &&
 		 !end_add(a, (struct sa_end){ .state = SA_LINGERING, .reqid = t.reqid, .id = t.id,
 					      .until = mono_ns() + LINGER_NS })) {
-		sadb_sync(a);
+		sadb_sync_reqid(a, t.reqid);
 		return;
 	}
 	sadb_unmap(a, &t);
-	sadb_sync(a);
+	sadb_sync_reqid(a, t.reqid);
 	slots_free(a, t.id);
 }
 
@@ -494,7 +548,7 @@ static void holds_end(struct agent *a, __u32 reqid)
 
 		if (s->not_before && (reqid ? s->reqid == reqid : s->not_before <= now)) {
 			s->not_before = 0;
-			sadb_sync(a);
+			sadb_sync_reqid(a, s->reqid);
 			a->dirty = true;
 		}
 	}

@@ -29,7 +29,14 @@ int sadb_install(struct agent *a, struct table_sa *t, const struct ipsecif_key_p
 void sadb_forget(struct agent *a, size_t i, bool linger);
 /* Make the maps say what the table says. */
 void sadb_sync(struct agent *a);
-/* After SAs came or went: the maps, and the MTUs their suites imply. */
+/* The same for the SAs of reqid alone (what a change to its interface or SAs touches). */
+void sadb_sync_reqid(struct agent *a, __u32 reqid);
+/* reqid's SAs and interface to sync at the next sadb_changed(). */
+void sadb_touch(struct agent *a, __u32 reqid);
+/*
+ * After SAs came or went: the maps, and the MTUs their suites imply; for
+ * the reqids touched since the last call, or every one if none was.
+ */
 void sadb_changed(struct agent *a);
 /* Take t out of sa_in / sa_out, where the entry there is still t. */
 void sadb_unmap(struct agent *a, const struct table_sa *t);

@@ -73,6 +73,9 @@ static int script_add(struct agent *a, const struct setkey_cmd *c, struct out *o
 	if (!ret)
 		ret = sadb_install(a, &t, &p, err, errlen);
 
+	if (!ret)
+		sadb_touch(a, t.reqid);
+
 	if (!ret && ipsecif_key_insecure(&p))
 		out_text(o, "warning: SA %u encrypts without authentication: insecure "
 			 "(RFC 4303 §3.2)\n", c->spi);
@@ -90,8 +93,10 @@ static void script_delete(struct agent *a, const struct setkey_cmd *c)
 		if (c->op == SETKEY_FLUSH ||
 		    (s->family == c->family && !memcmp(&s->src, &c->src, sizeof(c->src)) &&
 		     !memcmp(&s->dst, &c->dst, sizeof(c->dst)) &&
-		     (c->op == SETKEY_DELETEALL || s->spi == c->spi)))
+		     (c->op == SETKEY_DELETEALL || s->spi == c->spi))) {
+			sadb_touch(a, s->reqid);
 			sadb_forget(a, j, false);
+		}
 	}
 }
 
@@ -130,6 +135,9 @@ int script_run(struct agent *a, const struct ctl_req *req, char *out, size_t len
 			     "spddump, alone\n");
 		goto done;
 	}
+	for (i = 0; i < sc.n; i++)
+		a->writes |= sc.cmds[i].op != SETKEY_DUMP && sc.cmds[i].op != SETKEY_GET &&
+			     sc.cmds[i].op != SETKEY_SPDDUMP;
 	dup = script_dup(a, &sc);
 	if (dup) {
 		ret = errmsg(out, len, -EEXIST, "ipsecifctl: setkey: line %d: SA %u to %s exists\n",
@@ -175,11 +183,14 @@ int script_run(struct agent *a, const struct ctl_req *req, char *out, size_t len
 			break;
 		}
 	}
-	sadb_changed(a);
+	if (a->n_touched)	/* SAs came or went: a dump alone changes nothing */
+		sadb_changed(a);
 	out_close(&o);
 	out_close(&o);
 	ret = 0;
 done:
+	if (a->n_touched)	/* what a refused line left: those before it stay */
+		sadb_changed(a);
 	setkey_script_free(&sc);
 	return ret;
 }

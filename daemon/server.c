@@ -161,10 +161,13 @@ static void serve_text(struct agent *a, struct conn *c, const struct ctl_req *re
 		return;
 	}
 	out = buf + REPLY_HDR;
+	a->writes = false;
 	ret = is_stats(req) ? show_stats_cmd(a, req, out, len) :
 	      req->type == CTL_REQ_IFCMD ? iface_cmd(a, req, out, len) :
 	      script_run(a, req, out, len);
-	state_save(a);
+	/* Durable before the reply; a show or a dump changes nothing to save. */
+	if (a->writes)
+		state_save(a);
 	/* A reply is whole or not at all: cut JSON is worse than none. */
 	if (strlen(out) == len - 1)
 		ret = errmsg(out, len, -EMSGSIZE, "ipsecif-agent: the reply is over %zu bytes and "

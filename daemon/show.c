@@ -115,7 +115,7 @@ static void show_traffic(struct out *o, struct agent *a, const struct table_ifac
 	for (i = 0; i < a->t.n_sas; i++) {
 		const struct table_sa *s = &a->t.sas[i];
 
-		if (table_sa_iface(&a->t, s, &in) != f)
+		if (s->reqid != f->reqid || table_sa_iface(&a->t, s, &in) != f)
 			continue;
 		out_open_object(o, NULL);
 		print_u64(o, PRINT_ANY, "spi", "\tsa %llu ", s->spi);

@@ -9,5 +9,7 @@ void state_save(struct agent *a);
 /* 0 with the tables read back (or no file), or -errno naming the file. */
 int state_load(struct agent *a, char *err, size_t errlen);
 void state_remove(struct agent *a);
+/* What state_save keeps between saves let go (the file stays). */
+void state_close(struct agent *a);
 
 #endif /* IPSECIF_STATE_H */

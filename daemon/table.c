@@ -32,24 +32,69 @@ void table_free(struct table *t)
 	table_init(t);
 }
 
-struct table_iface *table_find(struct table *t, const char *name)
+/* FNV-1a: the name index's slot to start at. */
+static size_t name_slot(const char *name)
+{
+	__u32 h = 2166136261u;
+
+	while (*name)
+		h = (h ^ (unsigned char)*name++) * 16777619u;
+	return h & (TABLE_NAME_SLOTS - 1);
+}
+
+static void index_add(struct table *t, size_t pos)
+{
+	const struct table_iface *f = &t->ifaces[pos];
+	size_t k = name_slot(f->name);
+
+	while (t->by_name[k])
+		k = (k + 1) & (TABLE_NAME_SLOTS - 1);
+	t->by_name[k] = pos + 1;
+	if (f->reqid <= TABLE_REQID_MAX)
+		t->by_reqid[f->reqid] = pos + 1;
+}
+
+void table_reindex(struct table *t)
 {
 	size_t i;
 
+	memset(t->by_name, 0, sizeof(t->by_name));
+	memset(t->by_reqid, 0, sizeof(t->by_reqid));
 	for (i = 0; i < t->n_ifaces; i++)
-		if (!strcmp(t->ifaces[i].name, name))
-			return &t->ifaces[i];
+		index_add(t, i);
+}
+
+static const struct table_iface *find_name(const struct table *t, const char *name)
+{
+	size_t k;
+
+	for (k = name_slot(name); t->by_name[k]; k = (k + 1) & (TABLE_NAME_SLOTS - 1)) {
+		size_t pos = t->by_name[k] - 1;
+
+		if (pos < t->n_ifaces && !strcmp(t->ifaces[pos].name, name))
+			return &t->ifaces[pos];
+	}
 	return NULL;
+}
+
+static const struct table_iface *find_reqid(const struct table *t, __u32 reqid)
+{
+	size_t pos;
+
+	if (reqid > TABLE_REQID_MAX || !t->by_reqid[reqid])
+		return NULL;
+	pos = t->by_reqid[reqid] - 1;
+	return pos < t->n_ifaces && t->ifaces[pos].reqid == reqid ? &t->ifaces[pos] : NULL;
+}
+
+struct table_iface *table_find(struct table *t, const char *name)
+{
+	return (struct table_iface *)find_name(t, name);
 }
 
 struct table_iface *table_find_reqid(struct table *t, __u32 reqid)
 {
-	size_t i;
-
-	for (i = 0; i < t->n_ifaces; i++)
-		if (t->ifaces[i].reqid == reqid)
-			return &t->ifaces[i];
-	return NULL;
+	return (struct table_iface *)find_reqid(t, reqid);
 }
 
 int table_check_name(const char *name, char *err, size_t errlen)
@@ -115,6 +160,7 @@ int table_create(struct table *t, const char *name, __u32 reqid, char *err, size
 	snprintf(f->name, sizeof(f->name), "%s", name);
 	f->reqid = reqid;
 	f->flags = IPSECIF_F_INET6;	/* ipsecif(4): only link2 is set by default */
+	index_add(t, t->n_ifaces - 1);
 	return 0;
 }
 
@@ -125,6 +171,7 @@ int table_destroy(struct table *t, const char *name, char *err, size_t errlen)
 	if (!f)
 		return errmsg(err, errlen, -ENODEV, "%s: no such interface", name);
 	*f = t->ifaces[--t->n_ifaces];
+	table_reindex(t);	/* a position moved: O(n), as the destroy itself is */
 	return 0;
 }
 
@@ -141,7 +188,9 @@ int table_set_reqid(struct table *t, const char *name, __u32 reqid, char *err, s
 	o = table_find_reqid(t, reqid);
 	if (o && o != f)
 		return errmsg(err, errlen, -EEXIST, "reqid %u: %s has it already", reqid, o->name);
+	t->by_reqid[f->reqid] = 0;
 	f->reqid = reqid;
+	t->by_reqid[reqid] = f - t->ifaces + 1;
 	return 0;
 }
 
@@ -294,21 +343,18 @@ int table_sa_delete(struct table *t, __u32 spi, int family, const union ipsecif_
 const struct table_iface *table_sa_iface(const struct table *t, const struct table_sa *sa,
 					 bool *inbound)
 {
-	size_t i;
+	/* reqids are unique across interfaces: one to look at. */
+	const struct table_iface *f = find_reqid(t, sa->reqid);
 
-	for (i = 0; i < t->n_ifaces; i++) {
-		const struct table_iface *f = &t->ifaces[i];
-
-		if (f->reqid != sa->reqid || !f->tunnel || f->family != sa->family)
-			continue;
-		if (addr_eq(&sa->src, &f->src) && addr_eq(&sa->dst, &f->dst)) {
-			*inbound = false;
-			return f;
-		}
-		if (addr_eq(&sa->src, &f->dst) && addr_eq(&sa->dst, &f->src)) {
-			*inbound = true;
-			return f;
-		}
+	if (!f || !f->tunnel || f->family != sa->family)
+		return NULL;
+	if (addr_eq(&sa->src, &f->src) && addr_eq(&sa->dst, &f->dst)) {
+		*inbound = false;
+		return f;
+	}
+	if (addr_eq(&sa->src, &f->dst) && addr_eq(&sa->dst, &f->src)) {
+		*inbound = true;
+		return f;
 	}
 	return NULL;
 }

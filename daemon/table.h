@@ -24,6 +24,10 @@
 #define TABLE_MAX_IFACES	IPSECIF_MAX_IFACES
 #define TABLE_REQID_MAX		16383	/* FreeBSD's manual reqid range */
 #define SEQ_FP_LEN		16	/* seqstore.c's key fingerprints */
+/* The name index's slots: open addressing, at most half full. */
+#define TABLE_NAME_SLOTS	(2 * TABLE_MAX_IFACES)
+_Static_assert((TABLE_NAME_SLOTS & (TABLE_NAME_SLOTS - 1)) == 0, "a power of two");
+_Static_assert(TABLE_MAX_IFACES < 0xffff, "positions fit the indexes' __u16");
 
 struct table_iface {
 	char name[IFNAMSIZ];
@@ -81,6 +85,14 @@ struct table_sa {
 struct table {
 	struct table_iface *ifaces;
 	size_t n_ifaces, cap_ifaces;
+	/*
+	 * The interfaces by name and by reqid, each a position in ifaces
+	 * plus 1 (0: none), kept by the functions below: lookups in
+	 * constant time with thousands of interfaces.  A copy of the
+	 * struct carries them along with its copy of ifaces.
+	 */
+	__u16 by_name[TABLE_NAME_SLOTS];
+	__u16 by_reqid[TABLE_REQID_MAX + 1];
 	struct table_sa *sas;
 	size_t n_sas, cap_sas;
 };
@@ -107,6 +119,8 @@ int table_check_name(const char *name, char *err, size_t errlen);
 
 struct table_iface *table_find(struct table *t, const char *name);
 struct table_iface *table_find_reqid(struct table *t, __u32 reqid);
+/* The indexes made again from ifaces, after it changed in a way the functions here did not. */
+void table_reindex(struct table *t);
 
 /* The policies of all interfaces, four per tunnel: fills up to max, returns the count. */
 size_t table_policies(const struct table *t, struct table_policy *out, size_t max);

@@ -1,13 +1,15 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """
-Many tunnels on one agent per site: ipsec0..ipsec63, each with its own
+Many tunnels on one agent per site: ipsec0..ipsec511, each with its own
 reqid, SAs and pair of underlay addresses, all on one veth:
 
-    A  ul0 10.64.0.1 .. 10.64.0.64/16  ---- veth ----  ul0 10.64.1.1 .. 10.64.1.64/16  B
-       ipsecN reqid 1000+N, 172.20.N.1 -> .2           ipsecN reqid 2000+N
+    A  ul0 10.64.H.1 .. 10.64.H.64/16  ---- veth ----  ul0 10.64.H.129 .. 10.64.H.192/16  B
+       ipsecN reqid 1000+N, 172.(20+N/256).(N%256).1 -> .2   ipsecN reqid 3000+N
+       (H = N / 64)
 
-Traffic on all at once, a different number of pings on each: every SA
-counts exactly its own.  Then every interface destroyed: no device, no
+Traffic on a sample of them at once, a different number of pings on
+each: every SA counts exactly its own, and those of the tunnels without
+traffic count nothing.  Then every interface destroyed: no device, no
 policy, no map entry, nothing pinned beyond what the agent started with.
 """
 import json
@@ -17,20 +19,34 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from agents import agent_sites, ctl, map_dump, pin_dir, poll, sas, setkey, sa_key
+from agents import CTL, agent_sites, ctl, map_dump, pin_dir, poll, sas, setkey, sa_key
 from sites import veth
 
-N = 64
+N = 512
+SAMPLE = range(0, N, 8)     # the tunnels with traffic: ipsec0, ipsec8, ...
 SUITE = "chacha20-poly1305"
 
 
 def ul(side, n):
-    return f"10.64.{side}.{n + 1}"
+    return f"10.64.{n >> 6}.{(n & 63) + 1 + 128 * side}"
+
+
+def inner(side, n):
+    return f"172.{20 + (n >> 8)}.{n & 255}.{side + 1}"
+
+
+def reqid(side, n):
+    return 1000 + 2000 * side + n
 
 
 def spi(side, n):
     """SAs from A are 0x10000 + N, from B 0x20000 + N."""
     return (0x10000 if side == 0 else 0x20000) + n
+
+
+def pings(n):
+    """How many pings ipsec<n> carries: a different number on each of the sample."""
+    return SAMPLE.index(n) + 1 if n in SAMPLE else 0
 
 
 def batch(ns, lines):
@@ -43,17 +59,24 @@ def pins(ns):
     return sorted(os.listdir(pin_dir(ns)))
 
 
+def script(ns, lines):
+    """Our commands through one shell in ns (each one ipsecifctl, as a script runs them)."""
+    r = subprocess.run(["ip", "netns", "exec", ns.name, "sh", "-e"],
+                       input="".join(f"{CTL} {l}\n" for l in lines), capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+
+
 def configure(ns, side):
     me, peer = side, 1 - side
-    for n in range(N):
-        ctl(ns, f"ipsec{n}", "create", "reqid", str(1000 * (side + 1) + n), "inet", "tunnel",
-            ul(me, n), ul(peer, n), "inet", f"172.20.{n}.{me + 1}/32", f"172.20.{n}.{peer + 1}")
-    script = []
+    script(ns, [f"ipsec{n} create reqid {reqid(side, n)} inet tunnel {ul(me, n)} {ul(peer, n)} "
+                f"inet {inner(me, n)}/32 {inner(peer, n)}" for n in range(N)])
+    lines = []
     for n in range(N):
         for s in (0, 1):
-            script.append(f"add {ul(s, n)} {ul(1 - s, n)} esp {spi(s, n)} -m tunnel "
-                          f"-u {1000 * (side + 1) + n} -E {SUITE} {sa_key(spi(s, n), SUITE)};")
-    r = setkey(ns, "\n".join(script) + "\n")
+            lines.append(f"add {ul(s, n)} {ul(1 - s, n)} esp {spi(s, n)} -m tunnel "
+                         f"-u {reqid(side, n)} -E {SUITE} {sa_key(spi(s, n), SUITE)};")
+    r = setkey(ns, "\n".join(lines) + "\n")
     assert r.returncode == 0, r.stderr
 
 
@@ -66,39 +89,40 @@ def many(host_bpffs):
         yield a, b
 
 
-def test_64_tunnels(many):
+def test_512_tunnels(many):
     a, b = many
     empty = {ns.name: pins(ns) for ns in (a, b)}
     # The two sites at once: each agent spends most of its time in the kernel.
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(configure, (a, b), (0, 1)))
-    # All at once, n + 1 pings on ipsec<n>; -w: each waits for all its replies
+    # The sample all at once, pings(n) on ipsec<n>; -w: each waits for all its replies
     # (without it, ping gives a late one two round trips after its last request).
-    procs = [subprocess.Popen(["ip", "netns", "exec", a.name, "ping", "-q", "-c", str(n + 1),
-                               "-i", "0.01", "-w", "30", f"172.20.{n}.2"],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-             for n in range(N)]
-    for n, p in enumerate(procs):
+    procs = {n: subprocess.Popen(["ip", "netns", "exec", a.name, "ping", "-q", "-c",
+                                  str(pings(n)), "-i", "0.01", "-w", "30", inner(1, n)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for n in SAMPLE}
+    for n, p in procs.items():
         out = p.communicate(timeout=60)[0]
-        assert p.returncode == 0 and f"{n + 1} received" in out, (n, out)
+        assert p.returncode == 0 and f"{pings(n)} received" in out, (n, out)
     for ns, side in ((a, 0), (b, 1)):
         by_spi = sas(ns)
         shown = {i["name"]: i for i in json.loads(ctl(ns, "-j").stdout)["interfaces"]}
         assert len(by_spi) == 2 * N and len(shown) == N
         for n in range(N):
             # Echo requests from A, replies from B: 84-byte IPv4 packets each.
+            k = pings(n)
             for s in (0, 1):
                 sa = by_spi[spi(s, n)]
-                assert (sa["reqid"], sa["state"]) == (1000 * (side + 1) + n, "active")
-                assert (sa["packets"], sa["bytes"]) == (n + 1, 84 * (n + 1)), (side, n, s, sa)
+                assert (sa["reqid"], sa["state"]) == (reqid(side, n), "active")
+                assert (sa["packets"], sa["bytes"]) == (k, 84 * k), (side, n, s, sa)
             i = shown[f"ipsec{n}"]
-            assert (i["packets"], i["bytes"]) == (2 * (n + 1), 168 * (n + 1)), i
+            assert (i["packets"], i["bytes"]) == (2 * k, 168 * k), i
             assert not any(i["drops"].values()), i
         assert len(json.loads(ctl(ns, "-j", "setkey", "-DP").stdout)["policies"]) == 4 * N
 
     # Destroyed, each: no device, no policy, no map entry, no pin.
     with ThreadPoolExecutor(2) as pool:
-        list(pool.map(lambda ns: [ctl(ns, f"ipsec{n}", "destroy") for n in range(N)], (a, b)))
+        list(pool.map(lambda ns: script(ns, [f"ipsec{n} destroy" for n in range(N)]), (a, b)))
     for ns in (a, b):
         links = [l["ifname"] for l in json.loads(ns("ip", "-j", "link").stdout)]
         assert links == ["lo", "ul0"], links

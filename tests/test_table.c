@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include "ipsecif_crypto.h"
@@ -184,9 +185,61 @@ static void test_enc_only_no_window(void)
 	test_end();
 }
 
+/* What the indexes must say: a plain search. */
+static const struct table_iface *slow_find(const struct table *t, const char *name, __u32 reqid)
+{
+	size_t i;
+
+	for (i = 0; i < t->n_ifaces; i++)
+		if (name ? !strcmp(t->ifaces[i].name, name) : t->ifaces[i].reqid == reqid)
+			return &t->ifaces[i];
+	return NULL;
+}
+
+static void test_indexes(void)
+{
+	static struct table t;
+	char err[256], name[IFNAMSIZ];
+	int n, bad = 0;
+	__u32 r;
+
+	test_begin("table: by name and by reqid at the limit, across destroys and reqid changes");
+	table_init(&t);
+	for (n = 0; n < TABLE_MAX_IFACES; n++) {
+		snprintf(name, sizeof(name), "ipsec%d", n);
+		if (table_create(&t, name, n % 2 ? 0 : 3 * n + 1, err, sizeof(err)))
+			bad++;
+	}
+	CHECK(!bad && t.n_ifaces == TABLE_MAX_IFACES, "%d creates refused", bad);
+	CHECK(table_create(&t, "one-more", 0, err, sizeof(err)) == -ENOSPC, "past the limit");
+	for (n = 0; n < TABLE_MAX_IFACES; n += 3) {
+		snprintf(name, sizeof(name), "ipsec%d", n);
+		bad += !!table_destroy(&t, name, err, sizeof(err));
+	}
+	for (n = 1; n < TABLE_MAX_IFACES; n += 7) {
+		snprintf(name, sizeof(name), "ipsec%d", n);
+		if (table_find(&t, name))
+			bad += !!table_set_reqid(&t, name, TABLE_REQID_MAX - n, err, sizeof(err));
+	}
+	CHECK(!bad, "%d destroys or reqid changes refused", bad);
+	for (n = 0; n < TABLE_MAX_IFACES; n++) {
+		snprintf(name, sizeof(name), "ipsec%d", n);
+		bad += table_find(&t, name) != slow_find(&t, name, 0);
+	}
+	for (r = 0; r <= TABLE_REQID_MAX + 1; r++)
+		bad += table_find_reqid(&t, r) != slow_find(&t, NULL, r);
+	CHECK(!bad, "%d lookups differ from a plain search", bad);
+	/* The smallest free reqid still: 1 went with ipsec0. */
+	CHECK(!table_create(&t, "fresh", 0, err, sizeof(err)) && table_find(&t, "fresh")->reqid == 1,
+	      "%s", err);
+	table_free(&t);
+	test_end();
+}
+
 int main(void)
 {
 	test_reqids();
+	test_indexes();
 	test_policies();
 	test_sas();
 	test_enc_only_no_window();
