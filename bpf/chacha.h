@@ -33,18 +33,13 @@ static __noinline __attribute__((used)) int chacha20_xor_block(const struct ipse
 					  const struct chacha_nonce *nc,
 					  __u32 ctr, __u8 *p)
 {
-	const struct ipsecif_key_secret *m = k->secret;
 	__u32 x0 = 0x61707865, x1 = 0x3320646e, x2 = 0x79622d32, x3 = 0x6b206574;
-	__u32 x4, x5, x6, x7, x8, x9, x10, x11;
+	__u32 x4 = k->chacha_key[0], x5 = k->chacha_key[1];
+	__u32 x6 = k->chacha_key[2], x7 = k->chacha_key[3];
+	__u32 x8 = k->chacha_key[4], x9 = k->chacha_key[5];
+	__u32 x10 = k->chacha_key[6], x11 = k->chacha_key[7];
 	__u32 x12 = ctr, x13 = nc->n[0], x14 = nc->n[1], x15 = nc->n[2];
 	int i;
-
-	if (!m)
-		return -ENOKEY;
-	x4 = m->chacha_key[0], x5 = m->chacha_key[1];
-	x6 = m->chacha_key[2], x7 = m->chacha_key[3];
-	x8 = m->chacha_key[4], x9 = m->chacha_key[5];
-	x10 = m->chacha_key[6], x11 = m->chacha_key[7];
 
 #pragma clang loop unroll(full)
 	for (i = 0; i < 10; i++) {
@@ -63,14 +58,14 @@ static __noinline __attribute__((used)) int chacha20_xor_block(const struct ipse
 	st32(p + 4, ld32(p + 4) ^ (x1 + 0x3320646e));
 	st32(p + 8, ld32(p + 8) ^ (x2 + 0x79622d32));
 	st32(p + 12, ld32(p + 12) ^ (x3 + 0x6b206574));
-	st32(p + 16, ld32(p + 16) ^ (x4 + m->chacha_key[0]));
-	st32(p + 20, ld32(p + 20) ^ (x5 + m->chacha_key[1]));
-	st32(p + 24, ld32(p + 24) ^ (x6 + m->chacha_key[2]));
-	st32(p + 28, ld32(p + 28) ^ (x7 + m->chacha_key[3]));
-	st32(p + 32, ld32(p + 32) ^ (x8 + m->chacha_key[4]));
-	st32(p + 36, ld32(p + 36) ^ (x9 + m->chacha_key[5]));
-	st32(p + 40, ld32(p + 40) ^ (x10 + m->chacha_key[6]));
-	st32(p + 44, ld32(p + 44) ^ (x11 + m->chacha_key[7]));
+	st32(p + 16, ld32(p + 16) ^ (x4 + k->chacha_key[0]));
+	st32(p + 20, ld32(p + 20) ^ (x5 + k->chacha_key[1]));
+	st32(p + 24, ld32(p + 24) ^ (x6 + k->chacha_key[2]));
+	st32(p + 28, ld32(p + 28) ^ (x7 + k->chacha_key[3]));
+	st32(p + 32, ld32(p + 32) ^ (x8 + k->chacha_key[4]));
+	st32(p + 36, ld32(p + 36) ^ (x9 + k->chacha_key[5]));
+	st32(p + 40, ld32(p + 40) ^ (x10 + k->chacha_key[6]));
+	st32(p + 44, ld32(p + 44) ^ (x11 + k->chacha_key[7]));
 	st32(p + 48, ld32(p + 48) ^ (x12 + ctr));
 	st32(p + 52, ld32(p + 52) ^ (x13 + nc->n[0]));
 	st32(p + 56, ld32(p + 56) ^ (x14 + nc->n[1]));

@@ -180,7 +180,6 @@ static __always_inline void zero64(__u8 *p)
 static __noinline int chapoly_crypt(const struct ipsecif_key *k, struct scratch *s,
 					 const struct crypt_args *a, bool open)
 {
-	const struct ipsecif_key_secret *m = k->secret;
 	struct chacha_loop cl = { .s = s, .k = k };
 	struct poly1305 *st = &s->poly;
 	struct mac_loop ml = { .s = s, .k = k, .st = st };
@@ -188,11 +187,9 @@ static __noinline int chapoly_crypt(const struct ipsecif_key *k, struct scratch 
 
 	if (len > IPSECIF_MAX_TEXT || aad_len > IPSECIF_MAX_AAD)
 		return -EINVAL;
-	if (!m)
-		return -ENOKEY;
 
 	/* Nonce = salt | IV (RFC 7634 §2). */
-	cl.nc.n[0] = ld32(m->salt);
+	cl.nc.n[0] = ld32(k->salt);
 	cl.nc.n[1] = *(const __u32 *)&a->iv[0];
 	cl.nc.n[2] = *(const __u32 *)&a->iv[4];
 
@@ -259,7 +256,6 @@ static __always_inline int gcm_keystream(const struct ipsecif_key *k, struct ctr
 static __noinline int gcm_crypt(const struct ipsecif_key *k, struct scratch *s,
 				     const struct crypt_args *a, bool open)
 {
-	const struct ipsecif_key_secret *m = k->secret;
 	struct ctr_loop cl = { .s = s };
 	__u64 x[2] = { 0, 0 };
 	struct mac_loop ml = { .s = s, .k = k, .st = x };
@@ -270,9 +266,9 @@ static __noinline int gcm_crypt(const struct ipsecif_key *k, struct scratch *s,
 	if (len > IPSECIF_MAX_TEXT || aad_len > IPSECIF_MAX_AAD)
 		return -EINVAL;
 	cl.ks = keystream_get();
-	if (!cl.ks || !m)
+	if (!cl.ks)
 		return -EFAULT;
-	cl.salt = ld32(m->salt);
+	cl.salt = ld32(k->salt);
 	cl.iv = *(const __u64 *)a->iv;
 	err = gcm_keystream(k, &cl, (len + 15) / 16);
 	if (err)
@@ -407,17 +403,14 @@ static __always_inline void sha_digest(const __u8 auth, const __u32 *st, __u8 *o
 			st_be32(out + 4 * i, st[i]);
 }
 
-static __always_inline int hmac_alg(const __u8 auth, const struct ipsecif_key *key,
+static __always_inline int hmac_alg(const __u8 auth, const struct ipsecif_key *k,
 				    struct scratch *s, __u32 off, __u32 mlen, bool esn,
 				    __u32 seq_hi)
 {
-	const struct ipsecif_key_secret *k = key->secret;
 	__u32 st[8];
 	__u32 dlen = sha_words(auth) * 4;
 	int i, err;
 
-	if (!k)
-		return -ENOKEY;
 #pragma clang loop unroll(full)
 	for (i = 0; i < 8; i++)
 		st[i] = k->hmac_ist[i];

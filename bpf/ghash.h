@@ -56,8 +56,8 @@ static __always_inline void ghash_split(__u64 *out, __u64 v)
 	out[3] = v & GM3;
 }
 
-/* Precompute struct ipsecif_key_secret.gh from H = AES_K(0^128) (16 bytes). */
-static __always_inline void ghash_setkey(struct ipsecif_key_secret *k, const __u8 *h)
+/* Precompute struct ipsecif_key.gh from H = AES_K(0^128) (16 bytes). */
+static __always_inline void ghash_setkey(struct ipsecif_key *k, const __u8 *h)
 {
 	__u64 hi = ld_be64(h), lo = ld_be64(h + 8);
 
@@ -70,17 +70,14 @@ static __always_inline void ghash_setkey(struct ipsecif_key_secret *k, const __u
 }
 
 /* x = (x ^ block) * H, x[0] the high half. */
-static __noinline __attribute__((used)) int ghash_block(__u64 *x, const struct ipsecif_key *key,
+static __noinline __attribute__((used)) int ghash_block(__u64 *x, const struct ipsecif_key *k,
 							 const __u8 *m)
 {
-	const struct ipsecif_key_secret *k = key->secret;
 	__u64 x1 = x[0] ^ ld_be64(m), x0 = x[1] ^ ld_be64(m + 8);
 	__u64 xr0 = rev64(x0), xr1 = rev64(x1);
 	__u64 a_lo, b_lo, c_lo, a_hr, b_hr, c_hr;
 	__u64 z0, z1, z2, z3;
 
-	if (!k)
-		return -ENOKEY;
 	/*
 	 * Karatsuba: (x1:x0)(h1:h0) from x0h0, x1h1 and (x0^x1)(h0^h1).
 	 * Each product's input goes through a barrier ordered after the

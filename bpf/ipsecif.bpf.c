@@ -21,7 +21,6 @@ char LICENSE[] SEC("license") = "GPL";
 SEC("syscall")
 int key_install(struct ipsecif_key_req *req)
 {
-	struct ipsecif_key_secret *m = NULL, *old;
 	struct ipsecif_key *k;
 	struct scratch *s;
 	__u32 id = req->id;
@@ -51,42 +50,30 @@ int key_install(struct ipsecif_key_req *req)
 	k->enc = req->enc;
 	k->auth = req->auth;
 	k->icv_len = key_icv_len(req->enc, req->auth);
-	/* The material in an object user space cannot read (struct ipsecif_key_secret). */
-	m = bpf_obj_new(struct ipsecif_key_secret);
-	if (!m) {
-		err = -ENOMEM;
-		goto del;
-	}
-	__builtin_memcpy(m->salt, req->salt, sizeof(m->salt));
+	__builtin_memcpy(k->salt, req->salt, sizeof(k->salt));
 	if (req->enc == IPSECIF_ENC_CHACHA20_POLY1305) {
-		__builtin_memcpy(m->chacha_key, req->enc_key, sizeof(m->chacha_key));
+		__builtin_memcpy(k->chacha_key, req->enc_key, sizeof(k->chacha_key));
 		k->flags = IPSECIF_KEY_F_READY;
-		goto store;
+		goto out;
 	}
 
 	err = aes_ctx_create(k, req);
 	if (err)
 		goto del;
 	if (req->enc == IPSECIF_ENC_AES_GCM16)
-		goto store;	/* key_derive completes it */
+		goto out;	/* key_derive completes it */
 
 	if (req->auth == IPSECIF_AUTH_NONE) {
 		k->flags = IPSECIF_KEY_F_READY | IPSECIF_KEY_F_NO_AUTH;
-		goto store;
+		goto out;
 	}
-	err = hmac_setkey(m, s, req);
+	err = hmac_setkey(k, s, req);
 	if (err)
 		goto del;
 	k->flags = IPSECIF_KEY_F_READY;
-store:
-	old = bpf_kptr_xchg(&k->secret, m);
-	if (old)
-		bpf_obj_drop(old);
 	goto out;
 
 del:
-	if (m)
-		bpf_obj_drop(m);
 	bpf_map_delete_elem(&keys, &id);
 out:
 	req->err = err;
@@ -103,7 +90,6 @@ struct key_derive_pkt {
 SEC("xdp")
 int key_derive(struct xdp_md *ctx)
 {
-	struct ipsecif_key_secret *m, *old;
 	struct key_derive_pkt pkt;
 	struct ipsecif_key *k;
 	struct keystream *ks = ctl_keystream_get();
@@ -135,19 +121,9 @@ int key_derive(struct xdp_md *ctx)
 		err = -EIO;
 		goto out;
 	}
-	/* Out of the map to be written (no program uses the key before it is ready). */
-	m = bpf_kptr_xchg(&k->secret, NULL);
-	if (m)
-		ghash_setkey(m, ks->buf);
+	ghash_setkey(k, ks->buf);
 	st64(&ks->buf[0], 0);
 	st64(&ks->buf[8], 0);
-	if (!m) {
-		err = -ENOKEY;
-		goto out;
-	}
-	old = bpf_kptr_xchg(&k->secret, m);
-	if (old)
-		bpf_obj_drop(old);
 	k->flags |= IPSECIF_KEY_F_READY;
 out:
 	pkt.err = err;
@@ -184,15 +160,14 @@ static __noinline int ctest_mac(const struct ipsecif_key *k, struct scratch *s,
 static __noinline int ctest_keystream(const struct ipsecif_key *k, struct scratch *s,
 				      const struct ipsecif_ctest *t)
 {
-	const struct ipsecif_key_secret *m = k->secret;
 	struct ctr_loop cl = { .s = s };
 
 	if (k->enc != IPSECIF_ENC_AES_GCM16 || t->len > IPSECIF_MAX_TEXT)
 		return -EINVAL;
 	cl.ks = keystream_get();
-	if (!cl.ks || !m)
+	if (!cl.ks)
 		return -EFAULT;
-	cl.salt = ld32(m->salt);
+	cl.salt = ld32(k->salt);
 	cl.iv = ld64(t->iv);
 	return gcm_keystream(k, &cl, (t->len + 15) / 16);
 }

@@ -96,7 +96,7 @@ static __always_inline void hmac_pad_state(const __u8 auth, struct scratch *s, _
 }
 
 /* Inner and outer HMAC states from the key (RFC 2104 §2). */
-static __always_inline int hmac_setkey_alg(const __u8 auth, struct ipsecif_key_secret *k,
+static __always_inline int hmac_setkey_alg(const __u8 auth, struct ipsecif_key *k,
 					   struct scratch *s, const struct ipsecif_key_req *req)
 {
 	__u32 klen = req->auth_key_len, st[8];
@@ -134,7 +134,7 @@ wipe:
 	return err;
 }
 
-static __always_inline int hmac_setkey(struct ipsecif_key_secret *k, struct scratch *s,
+static __always_inline int hmac_setkey(struct ipsecif_key *k, struct scratch *s,
 				       const struct ipsecif_key_req *req)
 {
 	return sha_dispatch(req->auth, hmac_setkey_alg, k, s, req);

@@ -7,8 +7,6 @@
 #define IPSECIF_KFUNCS_H
 
 #include <linux/types.h>
-#include <bpf/bpf_helpers.h>
-#include <bpf/bpf_core_read.h>
 
 /*
  * The crypto context is opaque to us; the kptr needs a struct of this name
@@ -31,12 +29,6 @@ extern struct bpf_crypto_ctx *
 bpf_crypto_ctx_create(const struct bpf_crypto_params *params, __u32 params__sz,
 		      int *err) __ksym;
 extern void bpf_crypto_ctx_release(struct bpf_crypto_ctx *ctx) __ksym;
-
-/* Objects of the program's own (kernel/bpf/helpers.c), as bpf_experimental.h has them. */
-extern void *bpf_obj_new_impl(__u64 local_type_id__k, void *meta__ign) __ksym;
-extern void bpf_obj_drop_impl(void *kptr__ign, void *meta__ign) __ksym;
-#define bpf_obj_new(type) ((type *)bpf_obj_new_impl(bpf_core_type_id_local(type), NULL))
-#define bpf_obj_drop(kptr) bpf_obj_drop_impl(kptr, NULL)
 extern int bpf_crypto_encrypt(struct bpf_crypto_ctx *ctx,
 			      const struct bpf_dynptr *src,
 			      const struct bpf_dynptr *dst,

@@ -54,16 +54,17 @@ enum ipsecif_auth {
 #define IPSECIF_KPTR(type, name) __u64 name
 #endif
 
-#ifdef __bpf__
 /*
- * What is derived from a key, in an object of the program's own
- * (bpf_obj_new) behind a kptr of the key map's value: a lookup from user
- * space copies kptr fields out as zero, so no one reads key material
- * from the pinned map, root and bpftool included.  The AES key itself is
- * inside the kernel's crypto context, the HMAC key only as its two
- * padded-key states.
+ * Value of the key map (pinned as "keys"; never dumped for inspection).
+ * Only derived material is stored: the AES key lives in the kernel's
+ * crypto context, the HMAC key only as its two padded-key states.
  */
-struct ipsecif_key_secret {
+struct ipsecif_key {
+	IPSECIF_KPTR(bpf_crypto_ctx, aes);	/* ecb(aes) for GCM, cbc(aes) for CBC */
+	__u8 enc;				/* enum ipsecif_enc */
+	__u8 auth;				/* enum ipsecif_auth */
+	__u8 flags;				/* IPSECIF_KEY_F_* */
+	__u8 icv_len;				/* bytes of ICV on the wire */
 	__u8 salt[IPSECIF_SALT_LEN];		/* wire order */
 	__u32 chacha_key[8];			/* little-endian words, RFC 8439 §2.3 */
 	/*
@@ -75,21 +76,6 @@ struct ipsecif_key_secret {
 	__u64 gh[24];
 	__u32 hmac_ist[8];			/* H(K ^ ipad) chaining state */
 	__u32 hmac_ost[8];			/* H(K ^ opad) chaining state */
-};
-#endif
-
-/*
- * Value of the key map (pinned as "keys"): the transforms, and two kernel
- * objects user space cannot read, the AES context and the rest.
- */
-struct ipsecif_key {
-	IPSECIF_KPTR(bpf_crypto_ctx, aes);	/* ecb(aes) for GCM, cbc(aes) for CBC */
-	IPSECIF_KPTR(ipsecif_key_secret, secret);
-	__u8 enc;				/* enum ipsecif_enc */
-	__u8 auth;				/* enum ipsecif_auth */
-	__u8 flags;				/* IPSECIF_KEY_F_* */
-	__u8 icv_len;				/* bytes of ICV on the wire */
-	__u8 pad[4];
 };
 
 /*
@@ -140,7 +126,7 @@ struct ipsecif_ctest {
 };
 
 #ifndef __bpf__
-_Static_assert(sizeof(struct ipsecif_key) == 8 + 8 + 4 + 4, "ipsecif_key layout");
+_Static_assert(sizeof(struct ipsecif_key) == 8 + 4 + 4 + 32 + 192 + 64, "ipsecif_key layout");
 _Static_assert(sizeof(struct ipsecif_key_req) == 16 + 4 + 32 + 256, "ipsecif_key_req layout");
 _Static_assert(sizeof(struct ipsecif_ctest) == 32 + 32 + 16, "ipsecif_ctest layout");
 #endif
