@@ -11,8 +11,17 @@ Not so yet, and BPF_F_WRONLY cannot make it so: the kernel keeps that flag
 on the creating fd only (bpf_map_flags_retain_permanent() drops it from
 the map), so the pin, and any fd by id, read as before; and libbpf would
 then refuse to adopt the pinned map after a restart (its map_flags differ).
-What would: the material in an object of the program's own (bpf_obj_new)
-behind a kptr in the map value, which a lookup copies out as zero.
+Nor can a kptr to an object of the program's own (bpf_obj_new), which a
+lookup would copy out as zero: tried, and it works until the agent
+restarts.  The map's kptr field is typed in the BTF of the program load
+that created the map, and a program-allocated type matches only within
+one BTF object; an adopting agent's new load (a new BTF object, however
+identical) is refused by the verifier as it stores or reads the object
+(key_install: EACCES), so restart without loss would end.  Kernel types
+(the AES context's bpf_crypto_ctx) do not have that problem.  What would:
+the material sealed under a key of the kernel's own (an ecb(aes)
+bpf_crypto_ctx made from random bytes the agent wipes), opened per packet
+into per-CPU scratch.
 """
 import errno
 import json
@@ -28,8 +37,8 @@ from test_freebsd import VARIANTS, hosts  # noqa: F401  (fixture)
 from test_restart import bring_up
 
 
-@pytest.mark.xfail(reason="needs data-path change: key material behind a kptr (BPF_F_WRONLY "
-                   "is per fd and does not survive pinning)", strict=True)
+@pytest.mark.xfail(reason="open: key material sealed under a kernel-held key (BPF_F_WRONLY is "
+                   "per fd; a local kptr breaks adoption)", strict=True)
 def test_keys_unreadable_from_user_space(hosts):
     a, b = hosts
     bring_up(a, b, "chacha20-poly1305", VARIANTS["chacha20-poly1305"])
