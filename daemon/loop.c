@@ -102,8 +102,10 @@ void loop_teardown(struct agent *a)
 	attach_close(a);
 	table_free(&a->t);
 	seqstore_close(a);
-	if (a->flush && a->pin_dir[0])
+	if (a->flush && a->pin_dir[0]) {
+		pins_forget_cookie(a);
 		state_remove(a);
+	}
 	state_close(a);
 	pins_close(a);
 	/*

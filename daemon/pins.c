@@ -8,6 +8,7 @@
  * network namespace.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 #include <sys/file.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
@@ -155,9 +157,88 @@ static int bpf_ready(struct agent *a, char *err, size_t errlen)
 	return 0;
 }
 
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE	71
+#endif
+
+/* This network namespace's cookie: unlike its inode, never given to another. */
+static int netns_cookie(__u64 *cookie)
+{
+	socklen_t len = sizeof(*cookie);
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, cookie, &len))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static void cookie_path(const struct agent *a, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s.netns", STATE_DIR, strrchr(a->pin_dir, '/') + 1);
+}
+
+/*
+ * Pins left by the agent of a namespace that is gone: the folder is named
+ * by the namespace's inode, and the kernel gives a dead namespace's inode
+ * to a new one.  The cookie recorded beside the state file tells them
+ * apart; such pins, and that state, are removed, not adopted.
+ */
+static bool pins_stale(struct agent *a, __u64 cookie)
+{
+	char path[200];
+	unsigned long long was;
+	bool stale = false;
+	FILE *f;
+
+	cookie_path(a, path, sizeof(path));
+	f = fopen(path, "re");
+	if (!f)
+		return false;	/* none recorded (an older agent): adopt as ever */
+	stale = fscanf(f, "%llu", &was) == 1 && was != cookie;
+	fclose(f);
+	return stale;
+}
+
+static void pins_clear(struct agent *a)
+{
+	char path[400], state[200];
+	struct dirent *e;
+	DIR *d = opendir(a->pin_dir);
+
+	while (d && (e = readdir(d)))
+		if (e->d_name[0] != '.') {
+			snprintf(path, sizeof(path), "%s/%s", a->pin_dir, e->d_name);
+			unlink(path);
+		}
+	if (d)
+		closedir(d);
+	snprintf(state, sizeof(state), "%s/%s", STATE_DIR, strrchr(a->pin_dir, '/') + 1);
+	unlink(state);
+}
+
+/* This namespace's cookie beside its state, for the agents after this one. */
+static void cookie_record(struct agent *a, __u64 cookie)
+{
+	char path[200];
+	FILE *f;
+
+	mkdir_p(RUN_DIR, 0700);
+	mkdir_p(STATE_DIR, 0700);
+	cookie_path(a, path, sizeof(path));
+	f = fopen(path, "we");
+	if (!f || fprintf(f, "%llu\n", (unsigned long long)cookie) < 0)
+		logmsg(LOG_WARNING, "%s: %s: %s", __func__, path, strerror(errno));
+	if (f)
+		fclose(f);
+}
+
 int pins_open(struct agent *a, bool *adopt, char *err, size_t errlen)
 {
 	char probe[200];
+	__u64 cookie = 0;
 	int ret;
 
 	ret = bpffs_ready(err, errlen);
@@ -169,7 +250,24 @@ int pins_open(struct agent *a, bool *adopt, char *err, size_t errlen)
 	/* Pinned maps from an earlier agent: its tables go with them. */
 	snprintf(probe, sizeof(probe), "%s/sa_in", a->pin_dir);
 	*adopt = !access(probe, F_OK);
+	if (!netns_cookie(&cookie)) {
+		if (*adopt && pins_stale(a, cookie)) {
+			logmsg(LOG_NOTICE, "%s: pins of a namespace that is gone (its inode is "
+			       "this one's now): removed, not adopted", a->pin_dir);
+			pins_clear(a);
+			*adopt = false;
+		}
+		cookie_record(a, cookie);
+	}
 	return bpf_ready(a, err, errlen);
+}
+
+void pins_forget_cookie(struct agent *a)
+{
+	char path[200];
+
+	cookie_path(a, path, sizeof(path));
+	unlink(path);
 }
 
 static void unpin_programs(struct agent *a)

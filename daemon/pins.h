@@ -10,6 +10,8 @@
  * *adopt says whether an earlier agent's maps were found (and are reused).
  */
 int pins_open(struct agent *a, bool *adopt, char *err, size_t errlen);
+/* The namespace's recorded cookie goes (a flush leaves nothing to adopt). */
+void pins_forget_cookie(struct agent *a);
 /* Unload; with a->flush, the pins and the folder go too.  The lock goes last. */
 void pins_close(struct agent *a);
 int mkdir_p(const char *path, mode_t mode);

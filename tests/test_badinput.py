@@ -198,9 +198,11 @@ def test_a_failing_add_leaves_the_lines_before_it_in_the_maps(host_bpffs):
                  if l.startswith("#define IPSECIF_MAX_SAS"))
     with agent_sites(1) as (a,):
         ctl(a, "ipsec0", "create", "reqid", "100", "inet", "tunnel", "10.1.0.1", "10.3.0.1")
-        fill = "".join(f"add 10.1.0.1 10.2.{i >> 8}.{i & 255} esp {1000 + i} -u 100 "
-                       f"-E aes-gcm-16 {sa_key(1000 + i)};\n" for i in range(limit - 1))
-        assert setkey(a, fill).returncode == 0
+        for start in range(0, limit - 1, 4096):     # scripts of at most 1 MB
+            fill = "".join(f"add 10.1.0.1 10.2.{i >> 8}.{i & 255} esp {1000 + i} -u 100 "
+                           f"-E aes-gcm-16 {sa_key(1000 + i)};\n"
+                           for i in range(start, min(start + 4096, limit - 1)))
+            assert setkey(a, fill).returncode == 0
         r = setkey(a, f"add 10.1.0.1 10.3.0.1 esp 99999 -u 100 -E aes-gcm-16 {sa_key(9)};\n"
                       f"add 10.1.0.1 10.3.0.2 esp 99998 -u 100 -E aes-gcm-16 {sa_key(8)};\n")
         assert r.returncode == 1 and "line 2: " in r.stderr and "full" in r.stderr, r.stderr
