@@ -161,7 +161,17 @@ int xdp_attach(struct agent *a, struct bpf_program *prog, const char *kind, int 
 	l = bpf_link__open(path);
 	if (l) {
 		ret = bpf_link__update_program(l, prog);
-	} else {
+		if (ret == -ENOLINK) {
+			/*
+			 * A link whose device went: a pin left in a dead
+			 * namespace's folder, whose inode this one has now.
+			 */
+			bpf_link__unpin(l);
+			bpf_link__destroy(l);
+			l = NULL;
+		}
+	}
+	if (!l) {
 		l = bpf_program__attach_xdp(prog, idx);
 		ret = l ? bpf_link__pin(l, path) : -errno;
 	}
