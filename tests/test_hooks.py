@@ -53,6 +53,14 @@ def ping(ns, dst, count=3):
     return ns("ping", "-c", str(count), "-i", "0.2", "-W", "2", dst, check=False).returncode
 
 
+def tunnel_up(a):
+    """Poll until the tunnel carries a ping (the first may wait for the underlay's ARP)."""
+    for _ in range(10):
+        if ping(a, "172.16.0.5", 1) == 0:
+            return
+    raise AssertionError("the tunnel passes nothing")
+
+
 def attached(ns):
     return json.loads(ctl(ns, "-j").stdout)["interfaces"][0]["attached"]
 
@@ -64,6 +72,7 @@ def tc_filters(ns):
 def test_tc_shared_with_other_owners(hosts, bpffs):
     a, b = hosts
     bring_up(a, b)
+    tunnel_up(a)
     assert attached(a)["tc_esp_out"] == "tcx"
     # Another owner: a tcx program counting in front of ours, and a TC
     # filter at the priority the old filter had.
@@ -99,6 +108,7 @@ def test_old_filter_moves_to_tcx(hosts):
     """An agent that finds the old-style filter (handle 1, priority 1) moves to tcx, no gap."""
     a, b = hosts
     bring_up(a, b)
+    tunnel_up(a)
     pins = pin_dir(a)
     tcx = f"{pins}/link_tc_{a.ifindex('ipsec0p')}"
     a("tc", "qdisc", "add", "dev", "ipsec0p", "clsact", check=False)
@@ -148,8 +158,8 @@ def test_refused_xdp_is_shown(hosts):
         a("xdp-filter", "unload", "ul0", check=False)
 
 
-@pytest.mark.xfail(strict=True, reason="no libxdp dispatcher yet: xdp-filter and xdp_esp_in "
-                   "cannot share ul0 (docs/AGENT.md, Sharing the hooks)")
+@pytest.mark.xfail(strict=True, reason="no libxdp dispatcher in the agent (docs/AGENT.md, "
+                   "Sharing the hooks): xdp-filter and xdp_esp_in cannot share ul0")
 def test_xdp_filter_and_tunnel_share_ul0(hosts):
     a, b = hosts
     try:
