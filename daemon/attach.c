@@ -4,9 +4,10 @@
  * holds a tunnel's source address, xdp_lan on the LAN devices (lan.c),
  * each through a bpf_link pinned as link_KIND_IFINDEX so that it outlives
  * the agent and a new agent swaps its own program in atomically.
- * tc_esp_out is a TC filter (fixed handle 1, priority 1) at the ingress
- * of ipsecN's veth peer: there, unlike at ipsecN's own egress, local TCP
- * no longer carries a partial checksum (docs/DATAPATH.md).
+ * tc_esp_out is at the ingress of ipsecN's veth peer (there, unlike at
+ * ipsecN's own egress, local TCP no longer carries a partial checksum,
+ * docs/DATAPATH.md): a tcx link pinned as link_tc_IFINDEX, or on kernels
+ * without tcx a TC filter (fixed handle 1, priority 1).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -15,12 +16,95 @@
 #include <unistd.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <dirent.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "ipsecif.skel.h"
 #include "attach.h"
 #include "errmsg.h"
 #include "lan.h"
 #include "netdev.h"
+
+/* The kernel's (6.6 and later) values; Debian's libbpf 1.1 headers predate tcx. */
+#ifndef BPF_TCX_INGRESS
+#define BPF_TCX_INGRESS 46
+#endif
+#ifndef BPF_F_BEFORE
+#define BPF_F_BEFORE (1U << 3)
+#endif
+
+static void tc_pin_path(const struct agent *a, int idx, char *path, size_t len)
+{
+	snprintf(path, len, "%s/link_tc_%d", a->pin_dir, idx);
+}
+
+/*
+ * tc_esp_out through a tcx link, first in the device's tcx chain and
+ * pinned as link_tc_IFINDEX: other owners' tcx programs and TC filters
+ * stay where they are, and an adopting agent swaps its program into the
+ * pinned link in place (bpf_link_update), as for the XDP links.  libbpf
+ * 1.1 has no bpf_program__attach_tcx, so the generic link_create;
+ * -EINVAL or -EOPNOTSUPP means a kernel without tcx.
+ */
+static int tcx_attach(struct agent *a, int idx)
+{
+	int prog = bpf_program__fd(a->skel->progs.tc_esp_out), fd, ret;
+	LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = BPF_F_BEFORE);
+	char path[256];
+
+	tc_pin_path(a, idx, path, sizeof(path));
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		ret = bpf_link_update(fd, prog, NULL) ? -errno : 0;
+		close(fd);
+		if (!ret)
+			return 0;
+		unlink(path);	/* a link whose device went: made anew */
+	}
+	fd = bpf_link_create(prog, idx, BPF_TCX_INGRESS, &opts);
+	if (fd < 0)
+		return -errno;
+	ret = bpf_obj_pin(fd, path) ? -errno : 0;
+	close(fd);	/* the pin holds it; without a pin the link is gone */
+	return ret;
+}
+
+/* The old-style filter (handle 1, priority 1) off idx, once the tcx link runs. */
+static void tc_filter_drop(int idx)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = idx, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = 1);
+
+	log_libbpf_quiet(true);
+	if (!bpf_tc_query(&hook, &opts)) {
+		opts.prog_fd = opts.prog_id = opts.flags = 0;
+		bpf_tc_detach(&hook, &opts);
+	}
+	log_libbpf_quiet(false);
+}
+
+/* The fallback for kernels without tcx: one fixed filter, replaced in place. */
+static int tc_filter_attach(struct agent *a, int idx, const char *peer)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = idx, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = bpf_program__fd(a->skel->progs.tc_esp_out),
+		    .handle = 1, .priority = 1, .flags = BPF_TC_F_REPLACE);
+	int ret;
+
+	/*
+	 * The clsact qdisc is there already when an agent adopts the
+	 * device: the kernel's "Exclusivity flag on" then is no error.
+	 */
+	log_libbpf_quiet(true);
+	ret = bpf_tc_hook_create(&hook);
+	log_libbpf_quiet(false);
+	if (ret && ret != -EEXIST)
+		logmsg(LOG_WARNING, "%s: the clsact qdisc on %s: %s", __func__, peer,
+		       strerror(-ret));
+	if (!ret || ret == -EEXIST)
+		ret = bpf_tc_attach(&hook, &opts);
+	return ret;
+}
 
 int attach_out(struct agent *a, const char *name, char *err, size_t errlen)
 {
@@ -31,27 +115,39 @@ int attach_out(struct agent *a, const char *name, char *err, size_t errlen)
 	netdev_peer_name(name, peer, sizeof(peer));
 	if (netdev_info(peer, &idx, mac))
 		return errmsg(err, errlen, -ENODEV, "%s: no peer device", name);
-	{
-		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = idx, .attach_point = BPF_TC_INGRESS);
-		/* One fixed filter, replaced in place when a new agent adopts the device. */
-		LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = bpf_program__fd(a->skel->progs.tc_esp_out),
-			    .handle = 1, .priority = 1, .flags = BPF_TC_F_REPLACE);
-
-		/*
-		 * The clsact qdisc is there already when an agent adopts the
-		 * device: the kernel's "Exclusivity flag on" then is no error.
-		 */
-		log_libbpf_quiet(true);
-		ret = bpf_tc_hook_create(&hook);
-		log_libbpf_quiet(false);
-		if (ret && ret != -EEXIST)
-			logmsg(LOG_WARNING, "%s: the clsact qdisc on %s: %s", __func__, peer,
-			       strerror(-ret));
-		if (!ret || ret == -EEXIST)
-			ret = bpf_tc_attach(&hook, &opts);
+	ret = tcx_attach(a, idx);
+	if (!ret) {
+		/* An older agent's filter goes only now: tc_esp_out ran throughout. */
+		tc_filter_drop(idx);
+		return 0;
 	}
+	if (ret != -EINVAL && ret != -EOPNOTSUPP)
+		return errmsg(err, errlen, ret, "%s: the tcx link on %s: %s", name, peer,
+			      strerror(-ret));
+	ret = tc_filter_attach(a, idx, peer);
 	return ret ? errmsg(err, errlen, ret, "%s: attaching to %s: %s", name, peer,
 			    strerror(-ret)) : 0;
+}
+
+/*
+ * The link_tc_ pins whose peer device went (its interface destroyed: the
+ * kernel detached the link, the pin kept a dead one), or with all every
+ * one (stop --flush: the devices are gone already).
+ */
+static void tc_unpin(struct agent *a, bool all)
+{
+	char path[512], dev[IF_NAMESIZE];
+	struct dirent *e;
+	DIR *d = opendir(a->pin_dir);
+
+	while (d && (e = readdir(d)))
+		if (!strncmp(e->d_name, "link_tc_", 8) &&
+		    (all || !if_indextoname(atoi(e->d_name + 8), dev))) {
+			snprintf(path, sizeof(path), "%s/%s", a->pin_dir, e->d_name);
+			unlink(path);
+		}
+	if (d)
+		closedir(d);
 }
 
 int xdp_attach(struct agent *a, struct bpf_program *prog, const char *kind, int idx,
@@ -65,7 +161,17 @@ int xdp_attach(struct agent *a, struct bpf_program *prog, const char *kind, int 
 	l = bpf_link__open(path);
 	if (l) {
 		ret = bpf_link__update_program(l, prog);
-	} else {
+		if (ret == -ENOLINK) {
+			/*
+			 * A link whose device went: a pin left in a dead
+			 * namespace's folder, whose inode this one has now.
+			 */
+			bpf_link__unpin(l);
+			bpf_link__destroy(l);
+			l = NULL;
+		}
+	}
+	if (!l) {
 		l = bpf_program__attach_xdp(prog, idx);
 		ret = l ? bpf_link__pin(l, path) : -errno;
 	}
@@ -190,6 +296,7 @@ void xdp_release_unused(struct agent *a)
 	bool used[MAX_XDP_DEVS] = {};
 	int k;
 
+	tc_unpin(a, false);	/* called after an interface is destroyed */
 	for (k = 0; k < a->n_xdp; k++)
 		used[k] = dev_used(a, a->xdp_devs[k]);
 	for (k = a->n_xdp; k-- > 0;) {
@@ -225,9 +332,13 @@ void attach_adopt(struct agent *a)
 		xdp_attach(a, a->skel->progs.xdp_lan, "lan", a->lan_devs[k], &a->lan_links[k]);
 }
 
+
 void attach_close(struct agent *a)
 {
 	int i;
+
+	if (a->flush && a->pin_dir[0])
+		tc_unpin(a, true);
 
 	for (i = 0; i < a->n_xdp; i++) {
 		if (a->flush && a->xdp_links[i])
@@ -239,4 +350,77 @@ void attach_close(struct agent *a)
 			bpf_link__unpin(a->lan_links[i]);
 		bpf_link__destroy(a->lan_links[i]);
 	}
+}
+
+/*
+ * What carries f's inbound ESP: 1 with xdp_esp_in on *dev (the device
+ * holding the tunnel's source), 0 with no such device yet (*dev 0) or no
+ * SA to attach for, -EBUSY with another owner's XDP program there (*other
+ * its id): the attach was refused and no inbound ESP is decrypted.
+ */
+int attach_in_state(const struct agent *a, const struct table_iface *f, int *dev, __u32 *other)
+{
+	int k;
+
+	*other = 0;
+	*dev = tunnel_dev(f);
+	if (!*dev)
+		return 0;
+	for (k = 0; k < a->n_xdp; k++)
+		if (a->xdp_devs[k] == *dev)
+			return 1;
+	if (!bpf_xdp_query_id(*dev, 0, other) && *other)
+		return -EBUSY;
+	return 0;
+}
+
+const char *attach_out_state(const struct agent *a, const char *name)
+{
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = 1);
+	char peer[IFNAMSIZ], path[256];
+	__u8 mac[6];
+	int idx, fd, ret;
+
+	netdev_peer_name(name, peer, sizeof(peer));
+	if (netdev_info(peer, &idx, mac))
+		return NULL;
+	tc_pin_path(a, idx, path, sizeof(path));
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		struct bpf_link_info info = {};
+		__u32 n = sizeof(info);
+
+		/*
+		 * A link whose device went has ifindex 0: detached.  The
+		 * tcx member's ifindex is where the xdp one's is (libbpf
+		 * 1.1's header has no tcx member).
+		 */
+		ret = bpf_obj_get_info_by_fd(fd, &info, &n);
+		close(fd);
+		if (!ret && info.xdp.ifindex)
+			return "tcx";
+	}
+	{
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = idx, .attach_point = BPF_TC_INGRESS);
+
+		log_libbpf_quiet(true);
+		ret = bpf_tc_query(&hook, &opts);
+		log_libbpf_quiet(false);
+	}
+	return ret ? NULL : "filter";
+}
+
+int attach_warn(const struct agent *a, const struct table_iface *f, char *out, size_t len)
+{
+	char dev[IF_NAMESIZE];
+	__u32 other;
+	int idx;
+
+	if (attach_in_state(a, f, &idx, &other) != -EBUSY)
+		return 0;
+	if (!if_indextoname(idx, dev))
+		snprintf(dev, sizeof(dev), "#%d", idx);
+	return snprintf(out, len, "ipsecifctl: warning: %s: xdp_esp_in is not attached to %s "
+			"(another XDP program, id %u, holds it): no inbound ESP is decrypted\n",
+			f->name, dev, other);
 }

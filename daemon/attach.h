@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* The agent's programs on devices: xdp_esp_in and xdp_lan links, the TC filter. */
+/* The agent's programs on devices: xdp_esp_in and xdp_lan links, tc_esp_out's tcx link. */
 #ifndef IPSECIF_ATTACH_H
 #define IPSECIF_ATTACH_H
 
@@ -24,6 +24,16 @@ void attach_adopt(struct agent *a);
 void attach_close(struct agent *a);
 /* The ifindex of the device holding f's tunnel source address, or 0. */
 int tunnel_dev(const struct table_iface *f);
+/*
+ * Whether xdp_esp_in carries f's inbound ESP: 1 on *dev; 0 not yet (no
+ * device holds the tunnel's source, or no SA); -EBUSY refused, another
+ * owner's XDP program (id *other) on *dev.
+ */
+int attach_in_state(const struct agent *a, const struct table_iface *f, int *dev, __u32 *other);
+/* How tc_esp_out sits on interface name's peer: "tcx", "filter" (old kernels), or NULL. */
+const char *attach_out_state(const struct agent *a, const char *name);
+/* A warning line for f into out when its xdp_esp_in was refused; its length, or 0. */
+int attach_warn(const struct agent *a, const struct table_iface *f, char *out, size_t len);
 /* The ifindex of the device in ifa holding f's tunnel source address, or 0. */
 int tunnel_dev_in(struct ifaddrs *ifa, const struct table_iface *f);
 

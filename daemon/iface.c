@@ -265,6 +265,7 @@ int iface_cmd(struct agent *a, const struct ctl_req *req, char *out, size_t len)
 	if (release)
 		xdp_release_unused(a);
 	out[0] = 0;
+	attach_warn(a, f, out, len);	/* the command stands; its XDP half may not */
 	return 0;
 }
 

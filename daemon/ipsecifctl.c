@@ -80,7 +80,8 @@ static int request(enum ctl_type type, __u32 flags, int argc, char **argv, const
 		fprintf(stderr, "ipsecifctl: talking to the agent: %s\n", strerror(-ret));
 		return 1;
 	}
-	fputs(out, status ? stderr : stdout);
+	/* A command that stands with a warning (e.g. xdp_esp_in refused): on stderr. */
+	fputs(out, status || !strncmp(out, "ipsecifctl: warning:", 20) ? stderr : stdout);
 	return status ? 1 : 0;
 }
 

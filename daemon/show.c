@@ -15,6 +15,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "ipsecif.skel.h"
+#include "attach.h"
 #include "ctl.h"
 #include "errmsg.h"
 #include "iface.h"
@@ -147,6 +148,44 @@ static void show_flags(struct out *o, __u32 flags)
 	out_close(o);
 }
 
+/*
+ * Where the programs sit: xdp_esp_in on the tunnel's underlay device (or
+ * null, with a warning when another owner's XDP program holds it) and
+ * tc_esp_out on ipsecN's peer ("tcx", "filter" on kernels without tcx).
+ */
+static void show_attached(struct out *o, const struct agent *a, const struct table_iface *f)
+{
+	const char *how = attach_out_state(a, f->name);
+	char dev[IF_NAMESIZE] = "", msg[160];
+	__u32 other;
+	int idx, in = attach_in_state(a, f, &idx, &other);
+
+	if (idx && !if_indextoname(idx, dev))
+		snprintf(dev, sizeof(dev), "#%d", idx);
+	out_open_object(o, "attached");
+	out_text(o, "\tattached");
+	if (in == 1) {
+		print_string(o, PRINT_ANY, "xdp_esp_in", " xdp_esp_in on %s", dev);
+	} else {
+		out_text(o, " no xdp_esp_in");
+		print_null(o, "xdp_esp_in");
+	}
+	if (how) {
+		print_string(o, PRINT_ANY, "tc_esp_out", ", tc_esp_out (%s)", how);
+	} else {
+		out_text(o, ", no tc_esp_out");
+		print_null(o, "tc_esp_out");
+	}
+	out_text(o, "\n");
+	if (in == -EBUSY) {
+		snprintf(msg, sizeof(msg), "xdp_esp_in is not attached to %s (another XDP program, "
+			 "id %u, holds it): no inbound ESP is decrypted", dev, other);
+		print_string(o, PRINT_ANY, "warning", "\twarning: %s\n", msg);
+		print_u64(o, PRINT_JSON, "other_xdp_prog", NULL, other);
+	}
+	out_close(o);
+}
+
 static void show_iface(struct out *o, struct agent *a, const struct table_iface *f)
 {
 	char s[INET6_ADDRSTRLEN] = "", d[INET6_ADDRSTRLEN] = "";
@@ -175,6 +214,7 @@ static void show_iface(struct out *o, struct agent *a, const struct table_iface 
 	} else {
 		print_null(o, "tunnel");
 	}
+	show_attached(o, a, f);
 	show_traffic(o, a, f);
 	out_close(o);
 }

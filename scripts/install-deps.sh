@@ -20,6 +20,7 @@ dpkg-dev debhelper strongswan-charon strongswan-swanctl libcharon-extra-plugins
 libstrongswan-extra-plugins libstrongswan-standard-plugins
 iperf3 wireguard-go wireguard-tools python3-matplotlib util-linux bird2
 systemd
+xdp-tools
 "
 
 missing=""

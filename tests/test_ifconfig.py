@@ -44,6 +44,8 @@ def test_freebsd_example(site):
     assert shown == [{"name": "ipsec0", "reqid": 100, "up": True, "mtu": shown[0]["mtu"],
                       "flags": ["link2"],
                       "tunnel": {"family": "inet", "src": "192.168.0.3", "dst": "192.168.0.5"},
+                      # No device holds 192.168.0.3 here: nothing for xdp_esp_in yet.
+                      "attached": {"xdp_esp_in": None, "tc_esp_out": "tcx"},
                       "sas": [], "packets": 0, "bytes": 0, "fast": 0,
                       "drops": shown[0]["drops"]}]
     assert list(shown[0]["drops"]) == DROPS and not any(shown[0]["drops"].values())
@@ -59,8 +61,12 @@ def test_freebsd_example(site):
     reqids = json.loads(site("bpftool", "-j", "map", "dump", "pinned", f"{pins}/if_reqid").stdout)
     assert sorted(e["formatted"]["key"] for e in reqids) == sorted(
         [l["ipsec0"]["ifindex"], l["ipsec0p"]["ifindex"]])
-    # tc_esp_out sits at the peer's ingress.
-    assert "tc_esp_out" in site("tc", "filter", "show", "dev", "ipsec0p", "ingress").stdout
+    # tc_esp_out sits at the peer's ingress, through a pinned tcx link.
+    link = json.loads(site("bpftool", "-j", "link", "show", "pinned",
+                           f"{pins}/link_tc_{l['ipsec0p']['ifindex']}").stdout)
+    prog = json.loads(site("bpftool", "-j", "prog", "show", "pinned",
+                           f"{pins}/prog_tc_esp_out").stdout)
+    assert link["prog_id"] == prog["id"], (link, prog)
 
 
 def test_inner_peers_both_families(site):

@@ -54,12 +54,17 @@ def attached(ns):
     for prog in ("tc_esp_out", "xdp_esp_in"):
         pins[prog] = json.loads(run_in(ns, "bpftool", "-j", "prog", "show", "pinned",
                                        f"{pin_dir(ns)}/prog_{prog}").stdout)["id"]
-    assert len(tc) == 1, tc   # replaced, never a second filter
+    # tc_esp_out through a pinned tcx link (no old-style TC filter left),
+    # updated in place by each new agent, as the XDP link is.
+    assert tc == [], tc
+    tcx = json.loads(run_in(ns, "bpftool", "-j", "link", "show", "pinned",
+                            f"{pin_dir(ns)}/link_tc_{ns.ifindex('ipsec0p')}").stdout)
+    assert tcx["type"] in ("tcx", 11), tcx
     # XDP through a pinned bpf_link, updated in place by each new agent.
     link = json.loads(run_in(ns, "bpftool", "-j", "link", "show", "pinned",
                              f"{pin_dir(ns)}/link_xdp_{ns.ifindex('ul0')}").stdout)
     assert link["type"] == "xdp" and link["prog_id"] == xdp, link
-    return tc[0]["id"], xdp, pins
+    return tcx["prog_id"], xdp, pins
 
 
 def restart(a, how):

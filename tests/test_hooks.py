@@ -1,0 +1,173 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""
+Sharing the hooks with other owners (issue 18): another owner's tcx
+program and TC filter on ipsec0p, and xdp-filter (xdp-tools) on the
+underlay.
+
+    A (192.168.0.3) ul0 ======== ul0 (192.168.0.5) B
+      ipsec0 172.16.0.3            ipsec0 172.16.0.5
+      ipsec0p: tcx [other owner's counter, tc_esp_out] + TC filter (theirs)
+      ul0:     xdp-filter, in its own mode (no bpffs under ip netns exec)
+
+tc_esp_out is a tcx link now, so another owner's tcx program and TC
+filter stay where they are through agent restarts.  The XDP hook is not
+shared yet (no libxdp dispatcher): a refused xdp_esp_in is shown and
+warned about, and test_xdp_filter_and_tunnel_share_ul0 says what is
+missing (xfail).
+"""
+import json
+import os
+import subprocess
+import tempfile
+
+import pytest
+
+from agents import agent, ctl, pin_dir, run_in, wait_gone
+from test_freebsd import hosts  # noqa: F401  (fixture)
+from test_restart import bring_up
+import tcxcount
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+@pytest.fixture
+def bpffs():
+    """A bpffs of the test's own for the other owner's pins (seen under ip netns exec)."""
+    d = tempfile.mkdtemp(prefix="ipsecif-hooks-")
+    subprocess.run(["mount", "-t", "bpf", "bpf", d], check=True)
+    try:
+        yield d
+    finally:
+        subprocess.run(["umount", d], check=False)
+        os.rmdir(d)
+
+
+def sa_packets(ns):
+    """Packets on each SA, by SPI (setkey -D's spi= and packets=, in that order)."""
+    words = ctl(ns, "setkey", "-D").stdout.split()
+    spis = [int(w[4:].split("(")[0]) for w in words if w.startswith("spi=")]
+    return dict(zip(spis, (int(w[8:]) for w in words if w.startswith("packets="))))
+
+
+def ping(ns, dst, count=3):
+    return ns("ping", "-c", str(count), "-i", "0.2", "-W", "2", dst, check=False).returncode
+
+
+def tunnel_up(a):
+    """Poll until the tunnel carries a ping (the first may wait for the underlay's ARP)."""
+    for _ in range(10):
+        if ping(a, "172.16.0.5", 1) == 0:
+            return
+    raise AssertionError("the tunnel passes nothing")
+
+
+def attached(ns):
+    return json.loads(ctl(ns, "-j").stdout)["interfaces"][0]["attached"]
+
+
+def tc_filters(ns):
+    return ns("tc", "filter", "show", "dev", "ipsec0p", "ingress").stdout
+
+
+def test_tc_shared_with_other_owners(hosts, bpffs):
+    a, b = hosts
+    bring_up(a, b)
+    tunnel_up(a)
+    assert attached(a)["tc_esp_out"] == "tcx"
+    # Another owner: a tcx program counting in front of ours, and a TC
+    # filter at the priority the old filter had.
+    prefix = f"{bpffs}/other"
+    run_in(a, "/usr/bin/python3", f"{HERE}/tcxcount.py", "ipsec0p", prefix)
+    a("tc", "qdisc", "add", "dev", "ipsec0p", "clsact", check=False)
+    r = a("tc", "filter", "add", "dev", "ipsec0p", "ingress", "pref", "1", "u32",
+          "match", "u32", "0", "0", "classid", "1:1", check=False)
+    assert r.returncode == 0, r.stderr   # main: its own filter holds pref 1 handle 1
+    before, seen = sa_packets(a), tcxcount.count(prefix)
+    assert ping(a, "172.16.0.5") == 0
+    after = sa_packets(a)
+    assert all(after[spi] >= before.get(spi, 0) + 3 for spi in (10000, 10001)), (before, after)
+    assert tcxcount.count(prefix) >= seen + 3
+    # A restart: the new agent's program into the pinned link, theirs untouched.
+    agent(a, "stop")
+    wait_gone(a)
+    agent(a, "start")
+    assert attached(a)["tc_esp_out"] == "tcx"
+    assert "u32" in tc_filters(a) and "bpf" not in tc_filters(a)
+    seen = tcxcount.count(prefix)
+    assert ping(a, "172.16.0.5") == 0
+    assert tcxcount.count(prefix) >= seen + 3
+    # Theirs removed: ours runs on.
+    os.unlink(prefix + "_link")
+    a("tc", "filter", "del", "dev", "ipsec0p", "ingress", "pref", "1")
+    assert ping(a, "172.16.0.5") == 0
+    assert attached(a)["tc_esp_out"] == "tcx"
+    os.unlink(prefix + "_map")
+
+
+def test_old_filter_moves_to_tcx(hosts):
+    """An agent that finds the old-style filter (handle 1, priority 1) moves to tcx, no gap."""
+    a, b = hosts
+    bring_up(a, b)
+    tunnel_up(a)
+    pins = pin_dir(a)
+    tcx = f"{pins}/link_tc_{a.ifindex('ipsec0p')}"
+    a("tc", "qdisc", "add", "dev", "ipsec0p", "clsact", check=False)
+    a("tc", "filter", "add", "dev", "ipsec0p", "ingress", "pref", "1", "handle", "1", "bpf",
+      "da", "pinned", f"{pins}/prog_tc_esp_out")
+    agent(a, "stop")
+    wait_gone(a)
+    os.unlink(tcx)          # as an older agent left it: the filter alone
+    p = subprocess.Popen(["ip", "netns", "exec", a.name, "ping", "-q", "-i", "0.01", "-w", "3",
+                          "172.16.0.5"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True)
+    try:
+        subprocess.run(["sleep", "1"])
+        agent(a, "start")
+        out = p.communicate(timeout=10)[0]
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    sent, rcvd = (int(w.split()[0]) for w in out.split("\n")[3].split(",")[:2])
+    assert sent > 100 and rcvd == sent, out
+    assert attached(a)["tc_esp_out"] == "tcx"
+    assert "bpf" not in tc_filters(a)
+
+
+def test_refused_xdp_is_shown(hosts):
+    """xdp-filter in its own mode holds ul0: the agent says so, xdp-filter keeps filtering."""
+    a, b = hosts
+    try:
+        a("xdp-filter", "load", "ul0")
+        ctl(a, "ipsec0", "create", "reqid", "100")
+        r = ctl(a, "ipsec0", "inet", "tunnel", "192.168.0.3", "192.168.0.5")
+        assert "warning: ipsec0: xdp_esp_in is not attached to ul0" in r.stderr, r
+        shown = attached(a)
+        assert shown["xdp_esp_in"] is None and "not attached to ul0" in shown["warning"], shown
+        assert "warning: xdp_esp_in is not attached to ul0" in ctl(a).stdout
+        # xdp-filter still filters: B's pings blocked, then not.
+        assert ping(b, "192.168.0.3", 2) == 0
+        a("xdp-filter", "ip", "192.168.0.5", "-m", "src")
+        assert ping(b, "192.168.0.3", 2) != 0
+        # ipsecif's interface gone: xdp-filter's program is still there and filtering.
+        ctl(a, "ipsec0", "destroy")
+        assert ping(b, "192.168.0.3", 2) != 0
+        a("xdp-filter", "ip", "192.168.0.5", "-m", "src", "-r")
+        assert ping(b, "192.168.0.3", 2) == 0
+    finally:
+        a("xdp-filter", "unload", "ul0", check=False)
+
+
+@pytest.mark.xfail(strict=True, reason="no libxdp dispatcher in the agent (docs/AGENT.md, "
+                   "Sharing the hooks): xdp-filter and xdp_esp_in cannot share ul0")
+def test_xdp_filter_and_tunnel_share_ul0(hosts):
+    a, b = hosts
+    try:
+        a("xdp-filter", "load", "ul0")
+        bring_up(a, b)
+        assert attached(a)["xdp_esp_in"] == "ul0"
+        before = sa_packets(a)
+        assert ping(a, "172.16.0.5") == 0
+        assert sa_packets(a)[10001] >= before[10001] + 3
+    finally:
+        a("xdp-filter", "unload", "ul0", check=False)
