@@ -116,6 +116,7 @@ struct agent {
 	struct bpf_link *lan_links[MAX_XDP_DEVS];	/* pinned as link_lan_IFINDEX */
 	int n_lan;
 	char pin_dir[128];
+	__u64 netns_cookie;		/* SO_NETNS_COOKIE: never another namespace's */
 	int lock_fd;
 	int sock;
 	struct server *srv;		/* the control socket's connections */

@@ -112,6 +112,7 @@ static int agent_start(const struct options *opt)
 		loop_teardown(&a);
 		return ret;
 	}
+	pins_record_cookie(&a);
 	if (!opt->foreground) {
 		int null = open("/dev/null", O_RDWR);
 

@@ -219,12 +219,14 @@ static void pins_clear(struct agent *a)
 	unlink(state);
 }
 
-/* This namespace's cookie beside its state, for the agents after this one. */
-static void cookie_record(struct agent *a, __u64 cookie)
+void pins_record_cookie(struct agent *a)
 {
+	__u64 cookie = a->netns_cookie;
 	char path[200];
 	FILE *f;
 
+	if (!cookie)
+		return;		/* not known (an old kernel): pins are adopted as ever */
 	mkdir_p(RUN_DIR, 0700);
 	mkdir_p(STATE_DIR, 0700);
 	cookie_path(a, path, sizeof(path));
@@ -257,7 +259,7 @@ int pins_open(struct agent *a, bool *adopt, char *err, size_t errlen)
 			pins_clear(a);
 			*adopt = false;
 		}
-		cookie_record(a, cookie);
+		a->netns_cookie = cookie;
 	}
 	return bpf_ready(a, err, errlen);
 }
