@@ -184,7 +184,8 @@ static void cookie_path(const struct agent *a, char *buf, size_t len)
  * Pins left by the agent of a namespace that is gone: the folder is named
  * by the namespace's inode, and the kernel gives a dead namespace's inode
  * to a new one.  The cookie recorded beside the state file tells them
- * apart; such pins, and that state, are removed, not adopted.
+ * apart; such pins are removed, not adopted (and their state file with
+ * them, by the fresh start that follows: main.c, state_remove).
  */
 static bool pins_stale(struct agent *a, __u64 cookie)
 {
@@ -204,7 +205,7 @@ static bool pins_stale(struct agent *a, __u64 cookie)
 
 static void pins_clear(struct agent *a)
 {
-	char path[400], state[200];
+	char path[400];
 	struct dirent *e;
 	DIR *d = opendir(a->pin_dir);
 
@@ -215,8 +216,6 @@ static void pins_clear(struct agent *a)
 		}
 	if (d)
 		closedir(d);
-	snprintf(state, sizeof(state), "%s/%s", STATE_DIR, strrchr(a->pin_dir, '/') + 1);
-	unlink(state);
 }
 
 void pins_record_cookie(struct agent *a)
