@@ -26,18 +26,18 @@ struct chacha_nonce {
 
 /*
  * XOR one 64-byte keystream block, for block counter ctr, into p.
- * p is map memory; key words come from the key map.  A subprogram, not
+ * p is map memory; the key words are the opened key, on the stack (bpf/wrap.h).  A subprogram, not
  * inlined: it is the largest piece of code and is called from three places.
  */
-static __noinline __attribute__((used)) int chacha20_xor_block(const struct ipsecif_key *k,
+static __noinline __attribute__((used)) int chacha20_xor_block(const __u32 *key,
 					  const struct chacha_nonce *nc,
 					  __u32 ctr, __u8 *p)
 {
 	__u32 x0 = 0x61707865, x1 = 0x3320646e, x2 = 0x79622d32, x3 = 0x6b206574;
-	__u32 x4 = k->chacha_key[0], x5 = k->chacha_key[1];
-	__u32 x6 = k->chacha_key[2], x7 = k->chacha_key[3];
-	__u32 x8 = k->chacha_key[4], x9 = k->chacha_key[5];
-	__u32 x10 = k->chacha_key[6], x11 = k->chacha_key[7];
+	__u32 x4 = key[0], x5 = key[1];
+	__u32 x6 = key[2], x7 = key[3];
+	__u32 x8 = key[4], x9 = key[5];
+	__u32 x10 = key[6], x11 = key[7];
 	__u32 x12 = ctr, x13 = nc->n[0], x14 = nc->n[1], x15 = nc->n[2];
 	int i;
 
@@ -58,14 +58,14 @@ static __noinline __attribute__((used)) int chacha20_xor_block(const struct ipse
 	st32(p + 4, ld32(p + 4) ^ (x1 + 0x3320646e));
 	st32(p + 8, ld32(p + 8) ^ (x2 + 0x79622d32));
 	st32(p + 12, ld32(p + 12) ^ (x3 + 0x6b206574));
-	st32(p + 16, ld32(p + 16) ^ (x4 + k->chacha_key[0]));
-	st32(p + 20, ld32(p + 20) ^ (x5 + k->chacha_key[1]));
-	st32(p + 24, ld32(p + 24) ^ (x6 + k->chacha_key[2]));
-	st32(p + 28, ld32(p + 28) ^ (x7 + k->chacha_key[3]));
-	st32(p + 32, ld32(p + 32) ^ (x8 + k->chacha_key[4]));
-	st32(p + 36, ld32(p + 36) ^ (x9 + k->chacha_key[5]));
-	st32(p + 40, ld32(p + 40) ^ (x10 + k->chacha_key[6]));
-	st32(p + 44, ld32(p + 44) ^ (x11 + k->chacha_key[7]));
+	st32(p + 16, ld32(p + 16) ^ (x4 + key[0]));
+	st32(p + 20, ld32(p + 20) ^ (x5 + key[1]));
+	st32(p + 24, ld32(p + 24) ^ (x6 + key[2]));
+	st32(p + 28, ld32(p + 28) ^ (x7 + key[3]));
+	st32(p + 32, ld32(p + 32) ^ (x8 + key[4]));
+	st32(p + 36, ld32(p + 36) ^ (x9 + key[5]));
+	st32(p + 40, ld32(p + 40) ^ (x10 + key[6]));
+	st32(p + 44, ld32(p + 44) ^ (x11 + key[7]));
 	st32(p + 48, ld32(p + 48) ^ (x12 + ctr));
 	st32(p + 52, ld32(p + 52) ^ (x13 + nc->n[0]));
 	st32(p + 56, ld32(p + 56) ^ (x14 + nc->n[1]));

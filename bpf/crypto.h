@@ -21,6 +21,7 @@
 #include "poly1305.h"
 #include "ghash.h"
 #include "sha.h"
+#include "wrap.h"
 
 struct crypt_args {
 	__u32 len;		/* text bytes at SCR_TEXT */
@@ -36,7 +37,7 @@ struct crypt_args {
  */
 struct chacha_loop {
 	struct scratch *s;
-	const struct ipsecif_key *k;
+	const __u32 *key;	/* the opened key, on chapoly_crypt's stack */
 	struct chacha_nonce nc;
 };
 
@@ -48,13 +49,13 @@ static int chacha_loop_cb(__u32 i, void *data)
 
 	if (off > IPSECIF_MAX_TEXT - 64)
 		return 1;
-	chacha20_xor_block(c->k, &c->nc, i + 1, &c->s->buf[SCR_TEXT + off]);
+	chacha20_xor_block(c->key, &c->nc, i + 1, &c->s->buf[SCR_TEXT + off]);
 	return 0;
 }
 
 struct mac_loop {
 	struct scratch *s;
-	const struct ipsecif_key *k;
+	const __u64 *gh;	/* GHASH: the prepared H, on gcm_crypt's stack */
 	void *st;		/* struct poly1305 or the GHASH accumulator */
 };
 
@@ -76,7 +77,7 @@ static int ghash_loop_cb(__u32 i, void *data)
 
 	if (off > IPSECIF_MAX_TEXT - 16)
 		return 1;
-	ghash_block(c->st, c->k, &c->s->buf[SCR_TEXT + off]);
+	ghash_block(c->st, c->gh, &c->s->buf[SCR_TEXT + off]);
 	return 0;
 }
 
@@ -180,13 +181,18 @@ static __always_inline void zero64(__u8 *p)
 static __noinline int chapoly_crypt(const struct ipsecif_key *k, struct scratch *s,
 					 const struct crypt_args *a, bool open)
 {
-	struct chacha_loop cl = { .s = s, .k = k };
+	struct key32 key = {};
+	struct chacha_loop cl = { .s = s, .key = key.w };
 	struct poly1305 *st = &s->poly;
-	struct mac_loop ml = { .s = s, .k = k, .st = st };
+	struct mac_loop ml = { .s = s, .st = st };
 	__u32 len = a->len, aad_len = a->aad_len;
+	int err;
 
 	if (len > IPSECIF_MAX_TEXT || aad_len > IPSECIF_MAX_AAD)
 		return -EINVAL;
+	err = key_open(s, k, k->chacha_key, &key, sizeof(key), IPSECIF_SEAL_CHACHA);
+	if (err)
+		return err;
 
 	/* Nonce = salt | IV (RFC 7634 §2). */
 	cl.nc.n[0] = ld32(k->salt);
@@ -195,7 +201,7 @@ static __noinline int chapoly_crypt(const struct ipsecif_key *k, struct scratch 
 
 	/* One-time Poly1305 key from block 0 (RFC 8439 §2.6). */
 	zero64(s->tail);
-	chacha20_xor_block(k, &cl.nc, 0, s->tail);
+	chacha20_xor_block(key.w, &cl.nc, 0, s->tail);
 	poly1305_init(st, s->tail);
 
 	if (open)
@@ -216,49 +222,78 @@ static __noinline int chapoly_crypt(const struct ipsecif_key *k, struct scratch 
 
 	if (!open) {
 		tag_put(s, len);
-		return 0;
+	} else if (tag_diff(&s->tag[0], &s->tag[32], IPSECIF_AEAD_ICV_LEN)) {
+		err = -EBADMSG;
+	} else {
+		bpf_loop((len + 63) / 64, chacha_loop_cb, &cl, 0);
 	}
-	if (tag_diff(&s->tag[0], &s->tag[32], IPSECIF_AEAD_ICV_LEN))
-		return -EBADMSG;
-	bpf_loop((len + 63) / 64, chacha_loop_cb, &cl, 0);
-	return 0;
+	key_wipe(&key, sizeof(key));
+	return err;
 }
 
+/* The prepared GHASH key (bpf/ghash.h), on gcm_crypt's stack. */
+struct ghash_key {
+	__u64 gh[GHASH_KEY_WORDS];
+};
+
 /*
- * One kfunc call per packet: the counter blocks for the text and J0 go
- * through ecb(aes) at once.  Leaves E(K, J0) at ks->buf[16 * nblocks].
+ * One kfunc call per packet: the counter blocks for the text, J0 and a
+ * zero block go through ecb(aes) at once.  Leaves E(K, J0) at
+ * ks->buf[16 * nblocks]; the last block, the GHASH key H = E(K, 0^128)
+ * (GCM spec §2.3), moves to h on the stack and is wiped from the
+ * keystream at once: H is never stored, and in map memory only for the
+ * few instructions after the call.
  */
 static __always_inline int gcm_keystream(const struct ipsecif_key *k, struct ctr_loop *cl,
-					 __u32 nblocks)
+					 __u32 nblocks, __u64 *h)
 {
 	struct bpf_crypto_ctx *ctx = k->aes;
 	struct bpf_dynptr src, dst;
 	__u32 n = nblocks * 16;
-	__u8 *j0;
+	__u8 *j0, *e;
+	int err = 0;
 
 	if (!ctx)
 		return -ENOKEY;
-	if (n > KS_BLOCKS * 16 - 16)
+	if (n > KS_BLOCKS * 16 - 32)
 		return -EINVAL;
 	bpf_loop(nblocks, ctr_fill_cb, cl, 0);
 	j0 = &cl->ks->buf[n];
 	st32(j0, cl->salt);
 	st64(j0 + 4, cl->iv);
 	st_be32(j0 + 12, 1);
-	n += 16;
+	e = j0 + 16;
+	st64(e, 0);
+	st64(e + 8, 0);
+	n += 32;
 	bpf_dynptr_from_mem(cl->ks->buf, n, 0, &src);
 	bpf_dynptr_from_mem(cl->ks->buf, n, 0, &dst);
 	if (bpf_crypto_encrypt(ctx, &src, &dst, NULL))
-		return -EIO;
-	return 0;
+		err = -EIO;
+	h[0] = ld64(e);
+	h[1] = ld64(e + 8);
+	st64(e, 0);
+	st64(e + 8, 0);
+	return err;
+}
+
+static __always_inline void gcm_hkey_wipe(struct ghash_key *g)
+{
+	int i;
+
+#pragma clang loop unroll(full)
+	for (i = 0; i < GHASH_KEY_WORDS; i++)
+		g->gh[i] = 0;
+	asm volatile("" : : "r"(g) : "memory");
 }
 
 static __noinline int gcm_crypt(const struct ipsecif_key *k, struct scratch *s,
 				     const struct crypt_args *a, bool open)
 {
+	struct ghash_key g = {};
 	struct ctr_loop cl = { .s = s };
-	__u64 x[2] = { 0, 0 };
-	struct mac_loop ml = { .s = s, .k = k, .st = x };
+	__u64 x[2] = { 0, 0 }, h[2];
+	struct mac_loop ml = { .s = s, .gh = g.gh, .st = x };
 	__u32 len = a->len, aad_len = a->aad_len, j0;
 	const __u8 *ekj0;
 	int err;
@@ -270,9 +305,15 @@ static __noinline int gcm_crypt(const struct ipsecif_key *k, struct scratch *s,
 		return -EFAULT;
 	cl.salt = ld32(k->salt);
 	cl.iv = *(const __u64 *)a->iv;
-	err = gcm_keystream(k, &cl, (len + 15) / 16);
-	if (err)
+	err = gcm_keystream(k, &cl, (len + 15) / 16, h);
+	if (!err)
+		ghash_setkey(g.gh, (const __u8 *)h);
+	h[0] = h[1] = 0;
+	asm volatile("" : : "r"(h) : "memory");
+	if (err) {
+		gcm_hkey_wipe(&g);
 		return err;
+	}
 
 	if (open)
 		tag_save(s, len);
@@ -281,13 +322,14 @@ static __noinline int gcm_crypt(const struct ipsecif_key *k, struct scratch *s,
 	zero_pad16(s, len);
 
 	if (aad_len)
-		ghash_block(x, k, &s->aad[0]);
+		ghash_block(x, g.gh, &s->aad[0]);
 	if (aad_len > 16)
-		ghash_block(x, k, &s->aad[16]);
+		ghash_block(x, g.gh, &s->aad[16]);
 	bpf_loop((len + 15) / 16, ghash_loop_cb, &ml, 0);
 	st_be64(&s->tail[0], (__u64)aad_len * 8);
 	st_be64(&s->tail[8], (__u64)len * 8);
-	ghash_block(x, k, s->tail);
+	ghash_block(x, g.gh, s->tail);
+	gcm_hkey_wipe(&g);
 
 	/* T = GHASH ^ E(K, J0) (GCM spec §2.3) */
 	st_be64(&s->tag[0], x[0]);
@@ -407,27 +449,29 @@ static __always_inline int hmac_alg(const __u8 auth, const struct ipsecif_key *k
 				    struct scratch *s, __u32 off, __u32 mlen, bool esn,
 				    __u32 seq_hi)
 {
-	__u32 st[8];
+	struct key64 h = {};
+	__u32 *st = h.ist.w;
 	__u32 dlen = sha_words(auth) * 4;
-	int i, err;
+	int err;
 
-#pragma clang loop unroll(full)
-	for (i = 0; i < 8; i++)
-		st[i] = k->hmac_ist[i];
+	/* Both states in one call: hmac_ost follows hmac_ist. */
+	err = key_open(s, k, k->hmac_ist, &h, sizeof(h), IPSECIF_SEAL_HMAC_IST);
+	if (err)
+		goto wipe;
 	err = sha_run(auth, st, s, off, mlen, 64, esn, seq_hi);
 	if (err)
-		return err;
+		goto wipe;
 
 	zero64(&s->tail[0]);
 	sha_digest(auth, st, &s->tail[0]);
 	s->tail[dlen] = 0x80;
 	st_be64(&s->tail[56], (__u64)(64 + dlen) * 8);
-#pragma clang loop unroll(full)
-	for (i = 0; i < 8; i++)
-		st[i] = k->hmac_ost[i];
+	st = h.ost.w;
 	sha_compress(auth, st, &s->tail[0], s);
 	sha_digest(auth, st, &s->tag[0]);
-	return 0;
+wipe:
+	key_wipe(&h, sizeof(h));
+	return err;
 }
 
 /*

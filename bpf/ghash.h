@@ -25,18 +25,20 @@
 #define GM3 0x8888888888888888ULL
 
 /*
- * Low 64 bits of the carry-less product x * y, y given as its four parts
- * y & GM0 .. y & GM3 (precomputed for the key).
+ * Low 64 bits of the carry-less product x * y.  y is split in its four
+ * parts here, per product: the key is not kept split, since it lives on
+ * the stack (bpf/wrap.h) and BPF's 512 bytes cannot hold it four times.
  */
-static __always_inline __u64 clmul_lo(__u64 x, const __u64 *y)
+static __always_inline __u64 clmul_lo(__u64 x, __u64 y)
 {
 	__u64 x0 = x & GM0, x1 = x & GM1, x2 = x & GM2, x3 = x & GM3;
+	__u64 y0 = y & GM0, y1 = y & GM1, y2 = y & GM2, y3 = y & GM3;
 	__u64 z0, z1, z2, z3;
 
-	z0 = (x0 * y[0]) ^ (x1 * y[3]) ^ (x2 * y[2]) ^ (x3 * y[1]);
-	z1 = (x0 * y[1]) ^ (x1 * y[0]) ^ (x2 * y[3]) ^ (x3 * y[2]);
-	z2 = (x0 * y[2]) ^ (x1 * y[1]) ^ (x2 * y[0]) ^ (x3 * y[3]);
-	z3 = (x0 * y[3]) ^ (x1 * y[2]) ^ (x2 * y[1]) ^ (x3 * y[0]);
+	z0 = (x0 * y0) ^ (x1 * y3) ^ (x2 * y2) ^ (x3 * y1);
+	z1 = (x0 * y1) ^ (x1 * y0) ^ (x2 * y3) ^ (x3 * y2);
+	z2 = (x0 * y2) ^ (x1 * y1) ^ (x2 * y0) ^ (x3 * y3);
+	z3 = (x0 * y3) ^ (x1 * y2) ^ (x2 * y1) ^ (x3 * y0);
 	return (z0 & GM0) | (z1 & GM1) | (z2 & GM2) | (z3 & GM3);
 }
 
@@ -48,29 +50,28 @@ static __always_inline __u64 rev64(__u64 x)
 	return __builtin_bswap64(x);
 }
 
-static __always_inline void ghash_split(__u64 *out, __u64 v)
-{
-	out[0] = v & GM0;
-	out[1] = v & GM1;
-	out[2] = v & GM2;
-	out[3] = v & GM3;
-}
+/*
+ * The GHASH key H = AES_K(0^128) (16 bytes) prepared for ghash_block:
+ * its big-endian halves, the Karatsuba middle term and the bit-reversed
+ * copies: h_lo, h_hi, h_lo ^ h_hi, then rev64 of those three.  Per
+ * packet, on the stack: H is never stored (bpf/wrap.h).
+ */
+#define GHASH_KEY_WORDS	6
 
-/* Precompute struct ipsecif_key.gh from H = AES_K(0^128) (16 bytes). */
-static __always_inline void ghash_setkey(struct ipsecif_key *k, const __u8 *h)
+static __always_inline void ghash_setkey(__u64 *gh, const __u8 *h)
 {
 	__u64 hi = ld_be64(h), lo = ld_be64(h + 8);
 
-	ghash_split(&k->gh[0], lo);
-	ghash_split(&k->gh[4], hi);
-	ghash_split(&k->gh[8], lo ^ hi);
-	ghash_split(&k->gh[12], rev64(lo));
-	ghash_split(&k->gh[16], rev64(hi));
-	ghash_split(&k->gh[20], rev64(lo) ^ rev64(hi));
+	gh[0] = lo;
+	gh[1] = hi;
+	gh[2] = lo ^ hi;
+	gh[3] = rev64(lo);
+	gh[4] = rev64(hi);
+	gh[5] = gh[3] ^ gh[4];
 }
 
 /* x = (x ^ block) * H, x[0] the high half. */
-static __noinline __attribute__((used)) int ghash_block(__u64 *x, const struct ipsecif_key *k,
+static __noinline __attribute__((used)) int ghash_block(__u64 *x, const __u64 *gh,
 							 const __u8 *m)
 {
 	__u64 x1 = x[0] ^ ld_be64(m), x0 = x[1] ^ ld_be64(m + 8);
@@ -91,12 +92,12 @@ static __noinline __attribute__((used)) int ghash_block(__u64 *x, const struct i
 		r = clmul_lo(v, y);				\
 		barrier_var(r);					\
 	} while (0)
-	CLMUL_SEQ(a_lo, x0, &k->gh[0]);
-	CLMUL_SEQ(b_lo, x1, &k->gh[4]);
-	CLMUL_SEQ(c_lo, x0 ^ x1, &k->gh[8]);
-	CLMUL_SEQ(a_hr, xr0, &k->gh[12]);
-	CLMUL_SEQ(b_hr, xr1, &k->gh[16]);
-	CLMUL_SEQ(c_hr, xr0 ^ xr1, &k->gh[20]);
+	CLMUL_SEQ(a_lo, x0, gh[0]);
+	CLMUL_SEQ(b_lo, x1, gh[1]);
+	CLMUL_SEQ(c_lo, x0 ^ x1, gh[2]);
+	CLMUL_SEQ(a_hr, xr0, gh[3]);
+	CLMUL_SEQ(b_hr, xr1, gh[4]);
+	CLMUL_SEQ(c_hr, xr0 ^ xr1, gh[5]);
 #undef CLMUL_SEQ
 
 	/* The middle term is linear: fold before reversing back. */

@@ -15,8 +15,10 @@
 char LICENSE[] SEC("license") = "GPL";
 
 /*
- * Install key req->id.  The slot must be free: keys are never changed in
- * place under a running SA; the daemon allocates a new slot instead.
+ * Install key req->id, first step.  The slot must be free: keys are never
+ * changed in place under a running SA; the daemon allocates a new slot
+ * instead.  Makes the AES context; the suites with material to seal
+ * (ChaCha20, HMAC) are ready only once key_derive has run.
  */
 SEC("syscall")
 int key_install(struct ipsecif_key_req *req)
@@ -27,6 +29,9 @@ int key_install(struct ipsecif_key_req *req)
 	int err, i;
 
 	err = key_req_check(req);
+	if (err)
+		goto out;
+	err = wrap_ensure(req);
 	if (err)
 		goto out;
 	s = ctl_scratch_get();
@@ -49,29 +54,20 @@ int key_install(struct ipsecif_key_req *req)
 
 	k->enc = req->enc;
 	k->auth = req->auth;
+	k->id = id;
 	k->icv_len = key_icv_len(req->enc, req->auth);
 	__builtin_memcpy(k->salt, req->salt, sizeof(k->salt));
-	if (req->enc == IPSECIF_ENC_CHACHA20_POLY1305) {
-		__builtin_memcpy(k->chacha_key, req->enc_key, sizeof(k->chacha_key));
-		k->flags = IPSECIF_KEY_F_READY;
-		goto out;
-	}
+	if (req->enc == IPSECIF_ENC_CHACHA20_POLY1305)
+		goto out;	/* key_derive seals the key */
 
 	err = aes_ctx_create(k, req);
 	if (err)
 		goto del;
 	if (req->enc == IPSECIF_ENC_AES_GCM16)
-		goto out;	/* key_derive completes it */
-
-	if (req->auth == IPSECIF_AUTH_NONE) {
+		k->flags = IPSECIF_KEY_F_READY;		/* H comes per packet */
+	else if (req->auth == IPSECIF_AUTH_NONE)
 		k->flags = IPSECIF_KEY_F_READY | IPSECIF_KEY_F_NO_AUTH;
-		goto out;
-	}
-	err = hmac_setkey(k, s, req);
-	if (err)
-		goto del;
-	k->flags = IPSECIF_KEY_F_READY;
-	goto out;
+	goto out;	/* HMAC: key_derive seals the padded-key states */
 
 del:
 	bpf_map_delete_elem(&keys, &id);
@@ -80,54 +76,54 @@ out:
 	return 0;
 }
 
-struct key_derive_pkt {
-	__u32 id;
-	__s32 err;
-	__u8 pad[8];	/* XDP test runs need a 14-byte frame */
-};
+/* Where the frame lands in the scratch buffer: the HMAC key at SCR_TEXT. */
+#define KD_OFF	(SCR_TEXT - __builtin_offsetof(struct ipsecif_key_derive, auth_key))
 
-/* Second install step for GCM: H = AES_K(0^128) (GCM spec §2.3). */
+/* Zero the frame's copy: it held the keys. */
+static __always_inline void key_derive_wipe(struct scratch *s)
+{
+	int i;
+
+#pragma clang loop unroll(full)
+	for (i = 0; i < sizeof(struct ipsecif_key_derive); i += 8)
+		st64(&s->buf[KD_OFF + i], 0);
+}
+
+/* Second install step: seal the ChaCha20 key, or the HMAC states. */
 SEC("xdp")
 int key_derive(struct xdp_md *ctx)
 {
-	struct key_derive_pkt pkt;
+	struct ipsecif_key_derive *pkt;
 	struct ipsecif_key *k;
-	struct keystream *ks = ctl_keystream_get();
-	struct bpf_crypto_ctx *aes;
-	struct bpf_dynptr src, dst;
-	int err = 0;
+	struct scratch *s = ctl_scratch_get();
+	__s32 err = 0;
 
-	if (!ks || bpf_xdp_load_bytes(ctx, 0, &pkt, sizeof(pkt)))
+	if (!s)
 		return XDP_ABORTED;
-	k = bpf_map_lookup_elem(&keys, &pkt.id);
+	pkt = (void *)&s->buf[KD_OFF];
+	if (bpf_xdp_load_bytes(ctx, 0, pkt, sizeof(*pkt)))
+		return XDP_ABORTED;
+	k = bpf_map_lookup_elem(&keys, &pkt->id);
 	if (!k) {
 		err = -ENOENT;
 		goto out;
 	}
-	if (k->enc != IPSECIF_ENC_AES_GCM16 || (k->flags & IPSECIF_KEY_F_READY)) {
+	if (k->flags & IPSECIF_KEY_F_READY) {
 		err = -EINVAL;
 		goto out;
 	}
-	aes = k->aes;
-	if (!aes) {
-		err = -ENOKEY;
-		goto out;
+	if (k->enc == IPSECIF_ENC_CHACHA20_POLY1305)
+		err = key_seal(s, pkt->enc_key, k->chacha_key, k->id, IPSECIF_SEAL_CHACHA);
+	else if (k->enc == IPSECIF_ENC_AES_CBC && k->auth != IPSECIF_AUTH_NONE) {
+		err = hmac_setkey(k, s, pkt->auth_key_len);
+	} else {
+		err = -EINVAL;
 	}
-	st64(&ks->buf[0], 0);
-	st64(&ks->buf[8], 0);
-	bpf_dynptr_from_mem(ks->buf, 16, 0, &src);
-	bpf_dynptr_from_mem(ks->buf, 16, 0, &dst);
-	if (bpf_crypto_encrypt(aes, &src, &dst, NULL)) {
-		err = -EIO;
-		goto out;
-	}
-	ghash_setkey(k, ks->buf);
-	st64(&ks->buf[0], 0);
-	st64(&ks->buf[8], 0);
-	k->flags |= IPSECIF_KEY_F_READY;
+	if (!err)
+		k->flags |= IPSECIF_KEY_F_READY;
 out:
-	pkt.err = err;
-	bpf_xdp_store_bytes(ctx, 0, &pkt, sizeof(pkt));
+	key_derive_wipe(s);
+	bpf_xdp_store_bytes(ctx, __builtin_offsetof(struct ipsecif_key_derive, err), &err, sizeof(err));
 	return XDP_PASS;
 }
 
@@ -161,6 +157,8 @@ static __noinline int ctest_keystream(const struct ipsecif_key *k, struct scratc
 				      const struct ipsecif_ctest *t)
 {
 	struct ctr_loop cl = { .s = s };
+	__u64 h[2];
+	int err;
 
 	if (k->enc != IPSECIF_ENC_AES_GCM16 || t->len > IPSECIF_MAX_TEXT)
 		return -EINVAL;
@@ -169,7 +167,10 @@ static __noinline int ctest_keystream(const struct ipsecif_key *k, struct scratc
 		return -EFAULT;
 	cl.salt = ld32(k->salt);
 	cl.iv = ld64(t->iv);
-	return gcm_keystream(k, &cl, (t->len + 15) / 16);
+	err = gcm_keystream(k, &cl, (t->len + 15) / 16, h);
+	h[0] = h[1] = 0;
+	asm volatile("" : : "r"(h) : "memory");
+	return err;
 }
 
 static __always_inline int ctest_run(struct xdp_md *ctx, struct ipsecif_ctest *t,

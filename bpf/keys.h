@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Key installation: everything derived from a key is computed once here,
- * not per packet.  Runs in the SEC("syscall") key_install program (which
- * may sleep, as bpf_crypto_ctx_create needs) and in key_derive, an XDP
- * program, because the cipher kfuncs are not offered to syscall programs.
+ * not per packet, and sealed (bpf/wrap.h).  Runs in the SEC("syscall")
+ * key_install program (which may sleep, as bpf_crypto_ctx_create needs)
+ * and in key_derive, an XDP program, because the cipher kfuncs that seal
+ * are not offered to syscall programs.
  */
 #ifndef IPSECIF_KEYS_H
 #define IPSECIF_KEYS_H
 
 #include "crypto.h"
+#include "wrap.h"
 
 /* Per-CPU room for the crypto context parameters: 408 bytes, too big for the stack. */
 struct {
@@ -83,30 +85,26 @@ static __always_inline int aes_ctx_create(struct ipsecif_key *k, const struct ip
 static __always_inline void hmac_pad_state(const __u8 auth, struct scratch *s, __u8 pad,
 					   __u32 *out)
 {
-	__u32 st[8];
 	int i;
 
 	for (i = 0; i < 64; i++)
 		s->tail[i] = s->tag[i] ^ pad;
-	sha_init(auth, st);
-	sha_compress(auth, st, &s->tail[0], s);
-#pragma clang loop unroll(full)
-	for (i = 0; i < 8; i++)
-		out[i] = st[i];
+	sha_init(auth, out);
+	sha_compress(auth, out, &s->tail[0], s);
 }
 
-/* Inner and outer HMAC states from the key (RFC 2104 §2). */
+/*
+ * Inner and outer HMAC states (RFC 2104 §2) from the klen-byte key at
+ * s->buf[SCR_TEXT], sealed into k.  Wipes the key and what came of it.
+ */
 static __always_inline int hmac_setkey_alg(const __u8 auth, struct ipsecif_key *k,
-					   struct scratch *s, const struct ipsecif_key_req *req)
+					   struct scratch *s, __u32 klen)
 {
-	__u32 klen = req->auth_key_len, st[8];
+	__u32 st[8] = {};
 	int i, err = 0;
 
 	if (klen > IPSECIF_MAX_AUTH_KEY)
 		return -EINVAL;
-#pragma clang loop unroll(full)
-	for (i = 0; i < IPSECIF_MAX_AUTH_KEY; i += 8)
-		st64(&s->buf[SCR_TEXT + i], *(const __u64 *)&req->auth_key[i]);
 	zero64(&s->tag[0]);
 
 	if (klen > 64) {
@@ -121,23 +119,64 @@ static __always_inline int hmac_setkey_alg(const __u8 auth, struct ipsecif_key *
 			s->tag[i] = s->buf[SCR_TEXT + i] & lt_mask(i, klen);
 	}
 
-	hmac_pad_state(auth, s, 0x36, k->hmac_ist);
-	hmac_pad_state(auth, s, 0x5c, k->hmac_ost);
+	hmac_pad_state(auth, s, 0x36, st);
+	err = key_seal(s, (__u8 *)st, k->hmac_ist, k->id, IPSECIF_SEAL_HMAC_IST);
+	if (err)
+		goto wipe;
+	hmac_pad_state(auth, s, 0x5c, st);
+	err = key_seal(s, (__u8 *)st, k->hmac_ost, k->id, IPSECIF_SEAL_HMAC_OST);
 
 wipe:
-	/* Leave no key bytes in the scratch buffer. */
-#pragma clang loop unroll(full)
-	for (i = 0; i < IPSECIF_MAX_AUTH_KEY; i += 8)
-		st64(&s->buf[SCR_TEXT + i], 0);
+	key_wipe(st, sizeof(st));
 	zero64(&s->tag[0]);
 	zero64(&s->tail[0]);
 	return err;
 }
 
-static __always_inline int hmac_setkey(struct ipsecif_key *k, struct scratch *s,
-				       const struct ipsecif_key_req *req)
+static __always_inline int hmac_setkey(struct ipsecif_key *k, struct scratch *s, __u32 klen)
 {
-	return sha_dispatch(req->auth, hmac_setkey_alg, k, s, req);
+	return sha_dispatch(k->auth, hmac_setkey_alg, k, s, klen);
+}
+
+/*
+ * The wrap key, made once per map set (it lives as long as the pinned
+ * map) from the random bytes the agent sends with every key.
+ */
+static __always_inline int wrap_ensure(const struct ipsecif_key_req *req)
+{
+	struct bpf_crypto_params *p;
+	struct bpf_crypto_ctx *ctx, *old;
+	struct ipsecif_wrap *w;
+	__u32 zero = 0;
+	int err = 0, i;
+
+	w = bpf_map_lookup_elem(&wrap, &zero);
+	if (!w)
+		return -EFAULT;
+	if (w->aes)
+		return 0;
+	p = bpf_map_lookup_elem(&crypto_params_map, &zero);
+	if (!p)
+		return -EFAULT;
+	__builtin_memset(p, 0, sizeof(*p));
+	__builtin_memcpy(p->type, "skcipher", sizeof("skcipher"));
+	__builtin_memcpy(p->algo, "ecb(aes)", sizeof("ecb(aes)"));
+#pragma clang loop unroll(full)
+	for (i = 0; i < IPSECIF_WRAP_KEY_LEN; i++)
+		p->key[i] = req->wrap_key[i];
+	p->key_len = IPSECIF_WRAP_KEY_LEN;
+	ctx = bpf_crypto_ctx_create(p, sizeof(*p), &err);
+	__builtin_memset(p->key, 0, IPSECIF_WRAP_KEY_LEN);
+	if (!ctx)
+		return err ? err : -ENOMEM;
+	old = bpf_kptr_xchg(&w->aes, ctx);
+	if (old) {
+		/* Made meanwhile by another call: keep the one keys may be sealed under. */
+		ctx = bpf_kptr_xchg(&w->aes, old);
+		if (ctx)
+			bpf_crypto_ctx_release(ctx);
+	}
+	return 0;
 }
 
 static __always_inline __u8 key_icv_len(__u8 enc, __u8 auth)

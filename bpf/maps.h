@@ -37,10 +37,11 @@ struct scratch {
 	__u8 iv[IPSECIF_CBC_IV_LEN];	/* CBC IV; the cipher overwrites it */
 	__u8 tag[64];			/* [0, 32) computed, [32, 64) received */
 	__u8 tail[128];			/* last hash block(s), one-time keys */
+	__u8 open[64];			/* opened key material, for an instant */
 };
 
 /* CTR counter blocks for GCM, encrypted in place into keystream. */
-#define KS_BLOCKS	(IPSECIF_MAX_TEXT / 16 + 1)	/* text, then J0 */
+#define KS_BLOCKS	(IPSECIF_MAX_TEXT / 16 + 2)	/* text, J0, then H */
 struct keystream {
 	__u8 buf[KS_BLOCKS * 16 + 64];	/* slack: bounds the verifier can see */
 };
@@ -51,6 +52,18 @@ struct {
 	__type(key, __u32);
 	__type(value, struct ipsecif_key);
 } keys SEC(".maps");
+
+/*
+ * The wrap key (bpf/wrap.h): one ecb(aes) context, made once per map set
+ * from random bytes and kept by the kernel.  A kernel type, so an
+ * adopting agent's programs use the pinned entry as the first agent's did.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ipsecif_wrap);
+} wrap SEC(".maps");
 
 /*
  * Two of each per CPU: [0] for the data path, which runs in softirq (or

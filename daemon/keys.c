@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <bpf/bpf.h>
 #include "errmsg.h"
 #include "ipsecif.h"
@@ -106,28 +107,36 @@ int ipsecif_key_check(const struct ipsecif_key_params *p, char *err, size_t errl
 	return 0;
 }
 
-struct key_derive_pkt {
-	__u32 id;
-	__s32 err;
-	__u8 pad[8];
-};
-
-static int key_derive(const struct ipsecif_keyring *kr, __u32 id)
+/* Second step: key_derive seals what the data path opens per packet. */
+static int key_derive(const struct ipsecif_keyring *kr, const struct ipsecif_key_req *req)
 {
-	struct key_derive_pkt pkt = { .id = id }, out = {};
+	struct ipsecif_key_derive pkt = { .id = req->id, .auth_key_len = req->auth_key_len };
 	LIBBPF_OPTS(bpf_test_run_opts, opts,
 		    .data_in = &pkt,
 		    .data_size_in = sizeof(pkt),
-		    .data_out = &out,
-		    .data_size_out = sizeof(out));
-	int err;
+		    .data_out = &pkt,
+		    .data_size_out = sizeof(pkt));
+	int ret;
 
-	err = bpf_prog_test_run_opts(kr->derive_fd, &opts);
-	if (err)
-		return -errno;
-	if (opts.retval != 2 /* XDP_PASS */)
-		return -EIO;
-	return out.err;
+	memcpy(pkt.enc_key, req->enc_key, sizeof(pkt.enc_key));
+	memcpy(pkt.auth_key, req->auth_key, sizeof(pkt.auth_key));
+	pkt.err = -EIO;
+	ret = bpf_prog_test_run_opts(kr->derive_fd, &opts);
+	if (ret)
+		ret = -errno;
+	else if (opts.retval != 2 /* XDP_PASS */)
+		ret = -EIO;
+	else
+		ret = pkt.err;
+	explicit_bzero(&pkt, sizeof(pkt));
+	return ret;
+}
+
+/* Whether the suite has material key_derive must seal. */
+static bool key_sealed(const struct ipsecif_key_req *req)
+{
+	return req->enc == IPSECIF_ENC_CHACHA20_POLY1305 ||
+	       (req->enc == IPSECIF_ENC_AES_CBC && req->auth != IPSECIF_AUTH_NONE);
 }
 
 int ipsecif_key_load(const struct ipsecif_keyring *kr, struct ipsecif_key_req *req,
@@ -140,7 +149,12 @@ int ipsecif_key_load(const struct ipsecif_keyring *kr, struct ipsecif_key_req *r
 	int ret;
 
 	req->err = 0;
+	/* Used once per map set, when the wrap map is still empty. */
+	if (getrandom(req->wrap_key, sizeof(req->wrap_key), 0) != sizeof(req->wrap_key))
+		return errmsg(err, errlen, -EIO, "key %u: no random bytes for the wrap key: %s",
+			      id, strerror(errno));
 	ret = bpf_prog_test_run_opts(kr->install_fd, &opts);
+	explicit_bzero(req->wrap_key, sizeof(req->wrap_key));
 	if (ret)
 		return errmsg(err, errlen, -errno, "running key_install: %s", strerror(errno));
 	/* The kernel copies the syscall program's context back into req. */
@@ -149,14 +163,13 @@ int ipsecif_key_load(const struct ipsecif_keyring *kr, struct ipsecif_key_req *r
 			      IPSECIF_MAX_KEYS);
 	if (req->err)
 		return errmsg(err, errlen, req->err, "key %u: %s", id, strerror(-req->err));
-	if (req->enc != IPSECIF_ENC_AES_GCM16)
+	if (!key_sealed(req))
 		return 0;
 
-	ret = key_derive(kr, id);
+	ret = key_derive(kr, req);
 	if (ret) {
 		bpf_map_delete_elem(kr->keys_fd, &id);
-		return errmsg(err, errlen, ret, "key %u: deriving the GHASH key: %s", id,
-			    strerror(-ret));
+		return errmsg(err, errlen, ret, "key %u: sealing the key: %s", id, strerror(-ret));
 	}
 	return 0;
 }

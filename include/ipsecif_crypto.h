@@ -55,10 +55,21 @@ enum ipsecif_auth {
 #endif
 
 /*
- * Value of the key map (pinned as "keys"; never dumped for inspection).
- * Only derived material is stored: the AES key lives in the kernel's
- * crypto context, the HMAC key only as its two padded-key states.
+ * Value of the key map (pinned as "keys").  The AES key lives in the
+ * kernel's crypto context.  What the data path needs besides is sealed
+ * (bpf/wrap.h): the ChaCha20 key and the HMAC key's two padded-key states
+ * are stored encrypted under the kernel-held wrap key, and opened per
+ * packet onto the BPF stack.  GCM's GHASH key H = AES_K(0^128) is not
+ * stored at all; each packet computes it.  A dump of the map shows no key.
  */
+#define IPSECIF_WRAP_BLOCK	16	/* ecb(aes) block */
+#define IPSECIF_WRAP_KEY_LEN	16	/* AES-128 wrap key, random per map set */
+
+/* Tweak block numbers of the sealed fields (bpf/wrap.h). */
+#define IPSECIF_SEAL_CHACHA	0	/* blocks 0, 1 */
+#define IPSECIF_SEAL_HMAC_IST	2	/* blocks 2, 3 */
+#define IPSECIF_SEAL_HMAC_OST	4	/* blocks 4, 5 */
+
 struct ipsecif_key {
 	IPSECIF_KPTR(bpf_crypto_ctx, aes);	/* ecb(aes) for GCM, cbc(aes) for CBC */
 	__u8 enc;				/* enum ipsecif_enc */
@@ -66,16 +77,16 @@ struct ipsecif_key {
 	__u8 flags;				/* IPSECIF_KEY_F_* */
 	__u8 icv_len;				/* bytes of ICV on the wire */
 	__u8 salt[IPSECIF_SALT_LEN];		/* wire order */
-	__u32 chacha_key[8];			/* little-endian words, RFC 8439 §2.3 */
-	/*
-	 * GHASH key H = AES_K(0^128) (GCM spec §2.3) as big-endian halves,
-	 * with the Karatsuba middle term and the bit-reversed copies, each
-	 * split in its four bit-interleaved parts (bpf/ghash.h): gh[4 j + m]
-	 * for j = h_lo, h_hi, h_lo ^ h_hi, then rev64 of those three.
-	 */
-	__u64 gh[24];
-	__u32 hmac_ist[8];			/* H(K ^ ipad) chaining state */
-	__u32 hmac_ost[8];			/* H(K ^ opad) chaining state */
+	__u32 id;				/* its own slot: the seal's tweak */
+	__u32 pad0;
+	__u8 chacha_key[32];			/* sealed; open: LE words, RFC 8439 §2.3 */
+	__u8 hmac_ist[32];			/* sealed H(K ^ ipad) chaining state */
+	__u8 hmac_ost[32];			/* sealed H(K ^ opad) chaining state */
+};
+
+/* Value of the one-entry wrap map: the sealing key, held by the kernel. */
+struct ipsecif_wrap {
+	IPSECIF_KPTR(bpf_crypto_ctx, aes);	/* ecb(aes) */
 };
 
 /*
@@ -92,6 +103,23 @@ struct ipsecif_key_req {
 	__u16 pad1;
 	__s32 err;				/* out: 0 or -errno */
 	__u8 salt[IPSECIF_SALT_LEN];
+	__u8 enc_key[IPSECIF_MAX_ENC_KEY];
+	__u8 auth_key[IPSECIF_MAX_AUTH_KEY];
+	/* Random; makes the wrap key if the wrap map has none yet. */
+	__u8 wrap_key[IPSECIF_WRAP_KEY_LEN];
+};
+
+/*
+ * Frame of the key_derive XDP program (run by BPF_PROG_TEST_RUN): the
+ * second install step, which seals the material the data path opens per
+ * packet.  The cipher kfuncs are offered to XDP, not to syscall programs.
+ */
+struct ipsecif_key_derive {
+	__u32 id;				/* key map slot */
+	__s32 err;				/* out: 0 or -errno */
+	__u16 auth_key_len;
+	__u16 pad0;
+	__u32 pad1;
 	__u8 enc_key[IPSECIF_MAX_ENC_KEY];
 	__u8 auth_key[IPSECIF_MAX_AUTH_KEY];
 };
@@ -126,8 +154,9 @@ struct ipsecif_ctest {
 };
 
 #ifndef __bpf__
-_Static_assert(sizeof(struct ipsecif_key) == 8 + 4 + 4 + 32 + 192 + 64, "ipsecif_key layout");
-_Static_assert(sizeof(struct ipsecif_key_req) == 16 + 4 + 32 + 256, "ipsecif_key_req layout");
+_Static_assert(sizeof(struct ipsecif_key) == 8 + 4 + 4 + 8 + 3 * 32, "ipsecif_key layout");
+_Static_assert(sizeof(struct ipsecif_key_req) == 16 + 4 + 32 + 256 + 16, "ipsecif_key_req layout");
+_Static_assert(sizeof(struct ipsecif_key_derive) == 16 + 32 + 256, "ipsecif_key_derive layout");
 _Static_assert(sizeof(struct ipsecif_ctest) == 32 + 32 + 16, "ipsecif_ctest layout");
 #endif
 
