@@ -200,9 +200,18 @@ bench-crypto: deps
 # ipsecif beside plain routing, XDP forwarding, wireguard-go and strongSwan's
 # kernel-libipsec, in namespaces (scripts/bench.py; BENCH_ARGS="--reps 3 --seconds 10
 # --cases ..." and so on; docs/BENCHMARKS.md).  make check runs its --smoke.
-bench: deps
+# The wireguard-go a Debian user installs today: bookworm-backports', pinned,
+# unpacked under build/ (scripts/fetch-backports.sh), never installed.
+WG_GO_VERSION := 0.0.20231211-1~bpo12+1
+BACKPORTS     := $(BUILD)/backports
+
+$(BACKPORTS)/root/.wireguard-go-$(WG_GO_VERSION): scripts/fetch-backports.sh scripts/apt-private.sh
+	$(Q)./scripts/fetch-backports.sh $(BACKPORTS) wireguard-go=$(WG_GO_VERSION) >/dev/null
+
+bench: deps $(BACKPORTS)/root/.wireguard-go-$(WG_GO_VERSION)
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)/usr/bin/python3 scripts/bench.py $(BENCH_ARGS)
+	$(Q)WG_GO=$(BACKPORTS)/root/usr/bin/wireguard-go WG_GO_VERSION=$(WG_GO_VERSION) \
+		/usr/bin/python3 scripts/bench.py $(BENCH_ARGS)
 
 # 4,096 interfaces on one agent, set up one ipsecifctl command per step:
 # ms per interface as they grow, show and flush times, memory, an agent

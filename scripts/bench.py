@@ -318,8 +318,22 @@ def ipsecif(t, suite, xdp):
         t.site_progs[site] = ids
 
 
+# make bench runs bookworm-backports' wireguard-go, pinned (WG_GO, WG_GO_VERSION);
+# run by hand (or --smoke in make check), the one on PATH.
+WG_GO = os.environ.get("WG_GO", "wireguard-go")
+
+
+def wg_go_version():
+    pinned = os.environ.get("WG_GO_VERSION")
+    if pinned and WG_GO != "wireguard-go":
+        return f"{pinned} (bookworm-backports)"
+    r = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "wireguard-go"],
+                       capture_output=True, text=True)
+    return f"{r.stdout.strip() or 'unknown'} (on PATH)"
+
+
 def case_wireguard(t):
-    """wireguard-go (user space, TUN), Debian's, with wg(8)."""
+    """wireguard-go (user space, TUN), with wg(8): bookworm-backports' under make bench."""
     keys = {}
     for site in ("A", "B"):
         priv = sh("wg", "genkey").stdout.strip()
@@ -327,7 +341,7 @@ def case_wireguard(t):
     tmp = t.tmpdir()
     for site, g, peer_site, peer_ul, far in (("A", t.a, "B", UL_B, NET_SINK),
                                               ("B", t.b, "A", UL_A, NET_SRC)):
-        p = t.spawn(g, ["wireguard-go", "wg0"], private_run=True,
+        p = t.spawn(g, [WG_GO, "wg0"], private_run=True,
                     env={"WG_PROCESS_FOREGROUND": "1", "LOG_LEVEL": "error"},
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         key = os.path.join(tmp, site)
@@ -656,7 +670,8 @@ def markdown(out):
     lines = [f"Run of {out['started']}: {m['cpu']}, {m['cpus']} CPUs, Linux {m['kernel']}, "
              f"load average {m['load'][0]:.2f} at the end; --reps {out['params']['reps']}, "
              f"--seconds {out['params']['seconds']}, --pps-seconds {out['params']['pps_seconds']}"
-             f"{' (smoke)' if out['params']['smoke'] else ''}.", "",
+             f"{' (smoke)' if out['params']['smoke'] else ''}; wireguard-go "
+             f"{m.get('wireguard_go', 'unknown')}.", "",
              "| case | 64-byte Mpps | TCP Gbit/s | UDP 1400 B Gbit/s | "
              "site A, B: ns/packet (64 B) | site A, B: CPU s/GB (TCP) | machine: CPU s/GB (TCP) |",
              "|---|---:|---:|---:|---:|---:|---:|"]
@@ -712,7 +727,7 @@ def machine():
                 cpu = line.split(":", 1)[1].strip()
                 break
     return {"cpu": cpu, "cpus": os.cpu_count(), "kernel": platform.release(),
-            "load": os.getloadavg()}
+            "load": os.getloadavg(), "wireguard_go": wg_go_version()}
 
 
 def main():

@@ -24,9 +24,9 @@ if [ -f "$src/.fetched" ] && [ -f "$src/config.h" ]; then
 	exit 0
 fi
 
-mkdir -p "$dir/apt/lists/partial" "$dir/apt/archives/partial"
+. "$(dirname "$0")/apt-private.sh"
+apt_private "$dir"
 list=$dir/apt/sources.list
-: > "$list"
 # Same mirrors and suites as the system's deb822 / one-line sources, as deb-src.
 for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.sources; do
 	[ -f "$f" ] || continue
@@ -47,11 +47,6 @@ for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.sources; do
 	esac
 done
 
-apt_opts="-o Dir::Etc::sourcelist=$(readlink -f "$list") -o Dir::Etc::sourceparts=- \
- -o Dir::State::Lists=$(readlink -f "$dir/apt/lists") \
- -o Dir::Cache::Archives=$(readlink -f "$dir/apt/archives") \
- -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= \
- -o APT::Get::List-Cleanup=0"
 # shellcheck disable=SC2086
 apt-get -q $apt_opts update >&2
 cd "$dir"
