@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* setkey(8) scripts: tokens, then statements (see setkey.h). */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -135,15 +136,22 @@ static const struct token *last(struct parse *ps)
 	return &ps->tok[ps->n - 1];
 }
 
+/*
+ * Decimal, or hex after 0x, as setkey(8) reads numbers: a leading zero is
+ * not octal ("-lh 010" is ten seconds).
+ */
 static int parse_u64(const char *s, __u64 max, __u64 *v)
 {
+	bool hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
 	char *end;
 	unsigned long long x;
 
-	if (!*s || *s == '-' || *s == '+')
+	if (hex)
+		s += 2;
+	if (!isxdigit((unsigned char)*s))
 		return -1;
 	errno = 0;
-	x = strtoull(s, &end, 0);
+	x = strtoull(s, &end, hex ? 16 : 10);
 	if (errno || *end || x > max)
 		return -1;
 	*v = x;

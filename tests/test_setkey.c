@@ -102,6 +102,12 @@ static void test_forms(void)
 	      s.n == 1 && s.cmds[0].hard_time == 1ULL << 32 && s.cmds[0].enc_key[9] == 0x0a,
 	      "the longest lifetime, upper-case hex: %s", err);
 	setkey_script_free(&s);
+	/* setkey(8) numbers: decimal, or hex after 0x; a leading zero is not octal. */
+	CHECK(parse("add 10.0.0.1 10.0.0.2 esp 0x1000 -lh 010 -ls 09 -r 0x10 -E aes-gcm-16 "
+		    "0x0102030405060708090a0b0c0d0e0f1011121314;", &s, err, sizeof(err)) == 0 &&
+	      s.n == 1 && s.cmds[0].spi == 0x1000 && s.cmds[0].hard_time == 10 &&
+	      s.cmds[0].soft_time == 9, "decimal with a leading zero, hex after 0x: %s", err);
+	setkey_script_free(&s);
 	test_end();
 }
 
@@ -143,6 +149,9 @@ static const struct bad {
 	{ "add 10.0.0.1 10.0.0.2 esp 1000 -f zero-pad -E aes-gcm-16 0x01;", "zero-pad", "seq-pad only" },
 	{ "add 10.0.0.1 10.0.0.2 esp 1000 -f what -E aes-gcm-16 0x01;", "what", "-f takes" },
 	{ "add 10.0.0.1 10.0.0.2 esp 1000 -lh ten -E aes-gcm-16 0x01;", "ten", "not a number" },
+	{ "add 10.0.0.1 10.0.0.2 esp 1000 -lh 0x -E aes-gcm-16 0x01;", "0x", "not a number" },
+	{ "add 10.0.0.1 10.0.0.2 esp 1000 -lh 1f -E aes-gcm-16 0x01;", "1f", "not a number" },
+	{ "add 10.0.0.1 10.0.0.2 esp 1000 -lh \" 5\" -E aes-gcm-16 0x01;", " 5", "not a number" },
 	/* Seconds times 10^9 must not wrap in the agent's 64-bit ns (IPSECIF_LIFETIME_MAX_S). */
 	{ "add 10.0.0.1 10.0.0.2 esp 1000 -lh 4294967297 -E aes-gcm-16 0x01;", "4294967297", "the hard lifetime (-lh) is 0 to 4294967296 seconds" },
 	{ "add 10.0.0.1 10.0.0.2 esp 1000 -ls 18446744073709551615 -E aes-gcm-16 0x01;", "18446744073709551615", "the soft lifetime (-ls) is 0 to 4294967296 seconds" },
