@@ -226,6 +226,12 @@ static void serve_bad(struct conn *c, int ret, const char *err)
 	conn_reply_text(c, ret, text);
 }
 
+/* A caller that is not root hears why, whether or not its request came whole. */
+static void serve_refused(struct conn *c)
+{
+	conn_reply_text(c, -EPERM, "ipsecif-agent: only root may talk to the agent\n");
+}
+
 /* The whole request is in: refused, or decoded and carried out. */
 static void serve(struct agent *a, struct conn *c)
 {
@@ -235,7 +241,7 @@ static void serve(struct agent *a, struct conn *c)
 	int ret;
 
 	if (!c->root) {
-		conn_reply_text(c, -EPERM, "ipsecif-agent: only root may talk to the agent\n");
+		serve_refused(c);
 		return;
 	}
 	ret = ctl_decode(c->msg, sizeof(c->h) + c->h.len, &req, err, sizeof(err));
@@ -264,7 +270,7 @@ static void serve_short(struct conn *c)
 	int ret;
 
 	if (!c->root) {
-		conn_reply_text(c, -EPERM, "ipsecif-agent: only root may talk to the agent\n");
+		serve_refused(c);
 		return;
 	}
 	ret = c->msg ? ctl_decode(c->msg, sizeof(c->h) + c->got, &req, err, sizeof(err)) :
