@@ -205,3 +205,26 @@ def two_lans(ul, lan, x_addr, y_addr, host_setup=()):
             wait_gone(g)
         for n in (x, a, b, y):
             n.close()
+
+
+@contextlib.contextmanager
+def pinging(ns, dst, seconds, interval="0.01"):
+    """ping -q from ns to dst every interval for seconds, in the background.  Yields a
+    function that waits for the end and returns (sent, received, ping's output); the ping
+    is killed if the block leaves early."""
+    p = subprocess.Popen(["ip", "netns", "exec", ns.name, "ping", "-q", "-i", interval,
+                          "-w", str(seconds), dst],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def result(timeout=seconds + 15):
+        out = p.communicate(timeout=timeout)[0]
+        lines = [x for x in out.splitlines() if "transmitted" in x]
+        assert lines, out
+        sent, rcvd = (int(w.split()[0]) for w in lines[0].split(",")[:2])
+        return sent, rcvd, out
+    try:
+        yield result
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()

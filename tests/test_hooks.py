@@ -19,10 +19,11 @@ import json
 import os
 import subprocess
 import tempfile
+import time
 
 import pytest
 
-from agents import agent, ctl, pin_dir, run_in, wait_gone
+from agents import agent, ctl, pin_dir, pinging, run_in, wait_gone
 from test_freebsd import hosts  # noqa: F401  (fixture)
 from test_restart import bring_up
 import tcxcount
@@ -117,18 +118,10 @@ def test_old_filter_moves_to_tcx(hosts):
     agent(a, "stop")
     wait_gone(a)
     os.unlink(tcx)          # as an older agent left it: the filter alone
-    p = subprocess.Popen(["ip", "netns", "exec", a.name, "ping", "-q", "-i", "0.01", "-w", "3",
-                          "172.16.0.5"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                         text=True)
-    try:
-        subprocess.run(["sleep", "1"])
+    with pinging(a, "172.16.0.5", 3) as result:
+        time.sleep(1)
         agent(a, "start")
-        out = p.communicate(timeout=10)[0]
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    sent, rcvd = (int(w.split()[0]) for w in out.split("\n")[3].split(",")[:2])
+        sent, rcvd, out = result()
     assert sent > 100 and rcvd == sent, out
     assert attached(a)["tc_esp_out"] == "tcx"
     assert "bpf" not in tc_filters(a)

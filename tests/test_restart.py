@@ -7,10 +7,9 @@ next agent adopts the interfaces and SAs from its state file.
 import json
 import os
 import signal
-import subprocess
 import time
 
-from agents import agent, ctl, map_dump, pin_dir, run_in, wait_gone
+from agents import agent, ctl, map_dump, pin_dir, pinging, run_in, wait_gone
 from test_freebsd import PAGE, hosts, setkey  # noqa: F401  (fixture)
 
 KEYS = ("0x" + "11" * 20, "0x" + "22" * 20)
@@ -92,20 +91,12 @@ def test_restart_keeps_traffic_and_tables(hosts):
     bring_up(a, b)
     before = snapshot(a)
     # 10 ms pings across two restarts, one crash and one clean stop.
-    ping = subprocess.Popen(["ip", "netns", "exec", a.name, "ping", "-q", "-i", "0.01",
-                             "-w", "6", "172.16.0.5"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
+    with pinging(a, "172.16.0.5", 6) as result:
         time.sleep(1)
         restart(a, "kill")
         time.sleep(1)
         restart(a, "stop")
-        out = ping.communicate(timeout=20)[0]
-    finally:
-        if ping.poll() is None:
-            ping.kill()
-            ping.wait()
-    sent, rcvd = (int(w.split()[0]) for w in out.split("\n")[3].split(",")[:2])
+        sent, rcvd, out = result()
     assert sent > 200 and rcvd == sent, out
     after = snapshot(a)
     assert after[0] == before[0] and after[2] == before[2]
