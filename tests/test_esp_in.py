@@ -323,6 +323,36 @@ def test_trailer_checks(dp):
     expect_frame(out, IP(inner))
 
 
+def test_long_padding(dp):
+    """
+    The pad check reads the pad length's bytes (RFC 4303 §2.4): a good pad
+    of any length up to 255 passes, and one wrong byte anywhere in a pad
+    (first, middle, last) is dropped and counted as bad_pad.
+    """
+    t = Tunnel(dp, SUITES[0])
+
+    def body(padlen):
+        """An IPv4 packet whose text, with padlen bytes of pad, ends 4-aligned."""
+        return bytes(inner_packet(4, 20 + (-(48 + padlen + 2)) % 4))
+
+    seq = 1
+    for padlen in (0, 1, 2, 3, 4, 63, 64, 127, 128, 254, 255):
+        inner = body(padlen)
+        text = inner + bytes(range(1, padlen + 1)) + bytes([padlen, 4])
+        assert len(text) % 4 == 0
+        ret, out = dp.run("xdp_esp_in", crafted(t, seq, text))
+        assert ret == XDP_REDIRECT, padlen
+        expect_frame(out, IP(inner))
+        seq += 1
+    for padlen in (255, 128, 7, 2):
+        for at in sorted({0, padlen // 2, padlen - 1}):
+            bad = bytearray(range(1, padlen + 1))
+            bad[at] ^= 0x40
+            text = body(padlen) + bytes(bad) + bytes([padlen, 4])
+            drop_reason(dp, t, crafted(t, seq, text), "bad_pad")
+            seq += 1
+
+
 def test_inbound_hard_lifetime(dp):
     t = Tunnel(dp, SUITES[1])
     dp.cmd(f"life in {t.spi} 4 {t.local} 0 0 0 2")
