@@ -192,6 +192,24 @@ def test_replay_and_window(dp):
     assert dp.run("xdp_esp_in", frames[37])[0] == XDP_REDIRECT    # the left edge
 
 
+def test_duplicates_at_once_and_long_after(dp):
+    """
+    A copy of an accepted packet is dropped as a replay (RFC 4303 §3.4.3),
+    right after the first and long after it, while still inside the window;
+    each copy counted once, nothing else moved.
+    """
+    t = Tunnel(dp, SUITES[0], window=1024)
+    frames = {s: bytes(t.frame(t.seal(inner_packet(4), s))) for s in range(1, 1001)}
+    for s in (10, 11):
+        assert dp.run("xdp_esp_in", frames[s])[0] == XDP_REDIRECT
+        drop_reason(dp, t, frames[s], "replay")           # at once
+    for s in range(12, 1001):
+        assert dp.run("xdp_esp_in", frames[s])[0] == XDP_REDIRECT, s
+    for s in (10, 11, 500, 999, 1000):                      # 990 packets later, and the top
+        drop_reason(dp, t, frames[s], "replay")
+    assert t.stats()["replay"] == 7
+
+
 def test_link2_off_drops_inner_ipv6(dp):
     t = Tunnel(dp, SUITES[0], flags=0)
     drop_reason(dp, t, t.frame(t.seal(inner_packet(6), 1)), "inner_family")
