@@ -300,13 +300,14 @@ static int generate(const char *dev, const char *dmac_s, const char *src_s, cons
 		alarm(seconds);
 	while (!stop && !ret)
 		sigsuspend(&old);
+	/* Idle while sending: not the test runs' teardown, which sleeps. */
+	cpu_times(c1, MAX_CPUS);
 	for (i = 0; i < started; i++) {
 		gen_stop(&g[i]);
 		if (g[i].err && !ret)
 			ret = g[i].err;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	cpu_times(c1, MAX_CPUS);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret)
 		fprintf(stderr, "bench_gen: sending on %s: %s\n", dev, strerror(-ret));
