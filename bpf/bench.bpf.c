@@ -11,7 +11,8 @@
  *   has NAPI only with an XDP program or GRO, and GRO would merge TCP);
  * - xdp_gen: the traffic generator's program (tests/bench_gen.c): run
  *   with BPF_F_TEST_XDP_LIVE_FRAMES, its XDP_TX sends the frame out of
- *   the device named in the context, as xdp-trafficgen does.
+ *   the device named in the context, as xdp-trafficgen does; it counts
+ *   its runs in gen_count.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -40,6 +41,17 @@ int xdp_pass(struct xdp_md *ctx)
 	return XDP_PASS;
 }
 
+/*
+ * Key 0: runs of xdp_gen, per CPU.  A signal cuts a test run short with
+ * -EINTR and no count, so the generator counts here instead.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} gen_count SEC(".maps");
+
 /* The generator's frame, set before load (tests/bench_gen.c). */
 #define GEN_FRAME_LEN	60
 const volatile __u8 gen_frame[GEN_FRAME_LEN];
@@ -53,12 +65,17 @@ SEC("xdp")
 int xdp_gen(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	__u32 zero = 0;
+	__u64 *n;
 	int i;
 
 	if (data + GEN_FRAME_LEN > end)
 		return XDP_ABORTED;
 	for (i = 0; i < GEN_FRAME_LEN; i++)
 		((__u8 *)data)[i] = gen_frame[i];
+	n = bpf_map_lookup_elem(&gen_count, &zero);
+	if (n)
+		(*n)++;
 	return XDP_TX;
 }
 

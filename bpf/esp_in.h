@@ -42,7 +42,16 @@ static __always_inline __u32 esp_aad(struct scratch *s, __u32 spi, __u64 seq, bo
 	return 12;
 }
 
-/* Self-describing padding 1, 2, 3, ... (RFC 4303 §2.4); 0 when it is. */
+/*
+ * Self-describing padding 1, 2, 3, ... (RFC 4303 §2.4: with the default
+ * padding the receiver SHOULD inspect the Padding field); 0 when it is.
+ * Only the padlen bytes there are read: the check runs after the ICV
+ * verified, when neither the pad bytes nor their count are secret (the
+ * count only tells the inner length, which the inner header says too),
+ * so an early exit leaks nothing.  A bounded loop with a constant limit
+ * (a pad length byte is at most 255) that stops at padlen: the verifier
+ * sees 255 iterations at most, a packet pays for padlen.
+ */
 static __always_inline __u32 esp_pad_bad(struct scratch *s, __u32 text, __u32 padlen)
 {
 	__u32 start = text - 2 - padlen, bad = 0, i;
@@ -50,8 +59,11 @@ static __always_inline __u32 esp_pad_bad(struct scratch *s, __u32 text, __u32 pa
 	barrier_var(start);
 	if (start > IPSECIF_MAX_TEXT)
 		return 1;
-	for (i = 0; i < 255; i++)
-		bad |= (s->buf[SCR_TEXT + start + i] ^ (i + 1)) & lt_mask(i, padlen);
+	for (i = 0; i < 255; i++) {
+		if (i >= padlen)
+			break;
+		bad |= s->buf[SCR_TEXT + start + i] ^ (i + 1);
+	}
 	return bad;
 }
 

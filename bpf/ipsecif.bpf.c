@@ -300,6 +300,9 @@ int replay_test(struct xdp_md *ctx)
 		if (t.verdict == IPSECIF_REPLAY_OK)
 			t.verdict = replay_accept(r, t.seq64);
 		break;
+	case IPSECIF_RTEST_UPDATE:
+		t.verdict = replay_accept(r, t.seq);
+		break;
 	default:
 		t.verdict = -EINVAL;
 	}

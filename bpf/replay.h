@@ -4,9 +4,12 @@
  * Appendix A2.  The receive path calls replay_check() before the ICV
  * check and replay_accept() after it, so a forged packet never moves the
  * window (§3.4.3: "the receive window is updated only if the integrity
- * verification succeeds").  Both take the SA's spin lock: several CPUs
- * may receive for the same SA, and accept re-checks, so of two copies
- * racing through the ICV check only one is let through.
+ * verification succeeds").  Several CPUs may receive for the same SA:
+ * the pre-check reads the window without the SA's spin lock, and only
+ * the update takes it.  A racy read can only let a packet on to the ICV
+ * check; replay_accept() decides again, under the lock, from the window
+ * as it is then, so of two copies racing through the ICV check only one
+ * is let through, and no verdict of the pre-check is relied on.
  */
 #ifndef IPSECIF_REPLAY_H
 #define IPSECIF_REPLAY_H
@@ -40,37 +43,44 @@ static __always_inline __u64 replay_infer(__u64 t, __u32 w, __u32 seql, bool esn
 	return ((__u64)th << 32) | seql;
 }
 
-/* Under the lock: the verdict for the full sequence number seq. */
-static __always_inline int replay_verdict(const struct ipsecif_replay *r, __u64 seq)
+/*
+ * The verdict for the full sequence number seq, given the window's top t,
+ * size w and the bitmap word holding seq's bit.
+ */
+static __always_inline int replay_verdict(__u64 t, __u32 w, __u64 word, __u64 seq)
 {
-	__u64 t = r->top;
-
+	if (!seq)
+		return IPSECIF_REPLAY_OLD;	/* §3.3.3: a sender starts at 1 */
 	if (seq > t)
 		return IPSECIF_REPLAY_OK;
-	if (r->window == 0)
-		return seq ? IPSECIF_REPLAY_OK : IPSECIF_REPLAY_OLD;
-	if (t - seq >= r->window)
+	if (w == 0)
+		return IPSECIF_REPLAY_OK;
+	if (t - seq >= w)
 		return IPSECIF_REPLAY_OLD;
-	if (r->bitmap[(seq / 64) % IPSECIF_REPLAY_WORDS] & (1ULL << (seq % 64)))
+	if (word & (1ULL << (seq % 64)))
 		return IPSECIF_REPLAY_DUP;
 	return IPSECIF_REPLAY_OK;
 }
 
+#define replay_word(r, seq) ((r)->bitmap[((seq) / 64) % IPSECIF_REPLAY_WORDS])
+
 /*
- * Pre-check (before the ICV): verdict, and the full sequence number the
- * ICV must be computed with (ESN: RFC 4303 §2.2.1).  Sequence number 0
- * never comes from a conforming sender (§3.3.3 starts at 1).
+ * Pre-check (before the ICV), without the lock: verdict, and the full
+ * sequence number the ICV must be computed with (ESN: RFC 4303 §2.2.1).
+ * Each field is read once (a volatile load, as READ_ONCE); another CPU
+ * may be moving the window meanwhile.  A stale top lets a number through
+ * that replay_accept() then refuses; the one wrong drop possible is a
+ * number whose bit another CPU has just set for seq + a multiple of the
+ * ring, which the moved window would drop as too old anyway.
  */
 static __always_inline int replay_check(struct ipsecif_replay *r, __u32 seql, bool esn,
 					__u64 *seq)
 {
-	int v;
+	__u64 t = *(volatile __u64 *)&r->top;
+	__u32 w = *(volatile __u32 *)&r->window;
 
-	bpf_spin_lock(&r->lock);
-	*seq = replay_infer(r->top, r->window, seql, esn);
-	v = *seq ? replay_verdict(r, *seq) : IPSECIF_REPLAY_OLD;
-	bpf_spin_unlock(&r->lock);
-	return v;
+	*seq = replay_infer(t, w, seql, esn);
+	return replay_verdict(t, w, *(volatile __u64 *)&replay_word(r, *seq), *seq);
 }
 
 /* Clear ring words (from, to] as the top moves into them. */
@@ -89,21 +99,22 @@ static __always_inline void replay_clear_words(struct ipsecif_replay *r, __u64 f
 }
 
 /*
- * After the ICV verified: check again (another CPU may have taken the
- * same number meanwhile), then mark seq and move the top.
+ * After the ICV verified, under the lock: check again from the window as
+ * it is now (another CPU may have taken the same number meanwhile, and
+ * the pre-check read without the lock), then mark seq and move the top.
  */
 static __always_inline int replay_accept(struct ipsecif_replay *r, __u64 seq)
 {
 	int v;
 
 	bpf_spin_lock(&r->lock);
-	v = replay_verdict(r, seq);
+	v = replay_verdict(r->top, r->window, replay_word(r, seq), seq);
 	if (v == IPSECIF_REPLAY_OK) {
 		if (seq > r->top) {
 			replay_clear_words(r, r->top / 64, seq / 64);
 			r->top = seq;
 		}
-		r->bitmap[(seq / 64) % IPSECIF_REPLAY_WORDS] |= 1ULL << (seq % 64);
+		replay_word(r, seq) |= 1ULL << (seq % 64);
 	}
 	bpf_spin_unlock(&r->lock);
 	return v;

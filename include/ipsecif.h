@@ -48,6 +48,7 @@ enum ipsecif_rtest_op {
 	IPSECIF_RTEST_RESET = 1,	/* window := arg, top := seq, bitmap cleared */
 	IPSECIF_RTEST_CHECK = 2,	/* pre-check seq (low 32 bits with ESN) */
 	IPSECIF_RTEST_ACCEPT = 3,	/* check, then advance as after a good ICV */
+	IPSECIF_RTEST_UPDATE = 4,	/* advance alone (seq: the full number), no pre-check */
 };
 
 struct ipsecif_rtest {

@@ -33,6 +33,11 @@ Scaling cases (suffix -1core / -2core) use veths with two queues and four
 TCP flows from two iperf3 clients, pinned both to CPU 0 or one to each
 CPU, and bench_gen with one thread on CPU 0 or two threads, one on each.
 
+The generator reports how idle its CPU was while it sent (/proc/stat);
+above GEN_IDLE_WARN the pps figure measures the generator's duty cycle,
+not the path: the run is flagged.  --gen runs another generator binary
+(an older build, to compare).
+
 Output: a table, JSON (--json, default build/bench/bench.json) and a PNG
 chart (--png, default build/bench/bench.png).  --smoke: one short run of
 every case, for make check: it proves each case yields a figure.
@@ -70,6 +75,7 @@ NET_SRC, NET_SINK = "10.100.0.0/24", "10.200.0.0/24"
 LAN_MTU = 1400
 UDP_PAYLOAD = LAN_MTU - 28
 PORT = 5201
+GEN_IDLE_WARN = 0.05            # a generator's CPU idler than this: flagged
 
 SUITES = {
     "chacha": "-E chacha20-poly1305 0x{k36}",
@@ -129,6 +135,33 @@ def cpu_busy():
         v = [int(x) for x in f.readline().split()[1:]]
     idle = v[3] + v[4]
     return (sum(v[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_times():
+    """(idle, total) jiffies of each CPU so far (/proc/stat)."""
+    out = []
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith("cpu") and line[3].isdigit():
+                v = [int(x) for x in line.split()[1:9]]
+                out.append((v[3] + v[4], sum(v)))
+    return out
+
+
+def idle_since(c0):
+    """The fraction of the time since c0 that each CPU was idle."""
+    return [round((i1 - i0) / (t1 - t0), 4) if t1 > t0 else None
+            for (i0, t0), (i1, t1) in zip(c0, cpu_times())]
+
+
+def gen_report(out):
+    """{cpu: idle fraction} from bench_gen's "cpu C idle F steal F" lines."""
+    idle = {}
+    for line in out.splitlines():
+        w = line.split()
+        if len(w) == 6 and w[0] == "cpu" and w[2] == "idle":
+            idle[int(w[1])] = float(w[3])
+    return idle
 
 
 def proc_cpu(pid):
@@ -481,17 +514,24 @@ def cost_end(t, c0, units):
     return out
 
 
-def measure_pps(t, seconds, threads=None, cpus=None, perf=None):
-    gen = [GEN, "-t", str(threads or 1), "eth0", mac(t.a, "lan0"), SRC, SINK]
+def measure_pps(t, seconds, threads=None, cpus=None, perf=None, gen_bin=GEN):
+    """
+    Packets per second at the sink, ns per packet (cost), and how idle the
+    CPUs were: the generator's own ("gen", {cpu: fraction}, over its whole
+    run) and each CPU's over the measured window ("cpus").
+    """
+    gen = [gen_bin, "-t", str(threads or 1), "eth0", mac(t.a, "lan0"), SRC, SINK]
     if cpus:
         gen = ["taskset", "-c", cpus] + gen
-    p = t.spawn(t.src, gen, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    p = t.spawn(t.src, gen, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out = ""
     try:
         wait_for(lambda: t.sink_count() > 0 or p.poll() is not None, "the first packets at sink")
         if p.poll() is not None:
             raise RuntimeError(p.stderr.read().strip())
         time.sleep(min(0.5, seconds / 2))     # past the neighbour resolution
         c0, n0, t0 = cost_start(t), t.sink_count(), time.time()
+        idle0 = cpu_times()
         if perf:
             # Software clock samples of every CPU (no PMU in most VMs); JITed
             # BPF programs show as bpf_prog_TAG_NAME.
@@ -500,11 +540,13 @@ def measure_pps(t, seconds, threads=None, cpus=None, perf=None):
         else:
             time.sleep(seconds)
         n1, t1 = t.sink_count(), time.time()
+        cpus_idle = idle_since(idle0)
         cost = cost_end(t, c0, max(n1 - n0, 1))
     finally:
         p.send_signal(signal.SIGINT)
-        p.wait(timeout=10)
-    return (n1 - n0) / (t1 - t0), {k: v * 1e9 for k, v in cost.items()}  # ns per packet
+        out = p.communicate(timeout=10)[0]
+    idle = {"gen": gen_report(out), "cpus": cpus_idle}
+    return (n1 - n0) / (t1 - t0), {k: v * 1e9 for k, v in cost.items()}, idle  # ns per packet
 
 
 def iperf(t, seconds, udp=False, flows=1, clients=1, cpus=None):
@@ -555,7 +597,8 @@ def summary(values):
 
 def run_case(name, setup, progs, args, queues=1, scaling=None):
     """Every metric of one case, args.reps times each; None where it failed."""
-    res = {"metrics": {}, "cost": {}, "errors": []}
+    res = {"metrics": {}, "cost": {}, "errors": [], "warnings": [],
+           "idle": {"gen": [], "cpus": []}}
     try:
         t = Topo(progs, queues)
     except Exception as e:                  # noqa: BLE001 -- recorded, the run goes on
@@ -570,15 +613,18 @@ def run_case(name, setup, progs, args, queues=1, scaling=None):
             if name in args.perf.split(",") and not scaling else None
         # Each: (metric, function(profile?), is a cost measured).
         if scaling == "1core":
-            plan = [("pps", lambda p: measure_pps(t, args.pps_seconds, 1, "0"), True),
+            plan = [("pps", lambda p: measure_pps(t, args.pps_seconds, 1, "0",
+                                                  gen_bin=args.gen), True),
                     ("tcp", lambda p: iperf(t, args.seconds, flows=2, clients=2,
                                             cpus=["0", "0"]), True)]
         elif scaling == "2core":
-            plan = [("pps", lambda p: measure_pps(t, args.pps_seconds, 2), True),
+            plan = [("pps", lambda p: measure_pps(t, args.pps_seconds, 2, gen_bin=args.gen),
+                     True),
                     ("tcp", lambda p: iperf(t, args.seconds, flows=2, clients=2,
                                             cpus=["0", "1"]), True)]
         else:
-            plan = [("pps", lambda p: measure_pps(t, args.pps_seconds, perf=p and perf), True),
+            plan = [("pps", lambda p: measure_pps(t, args.pps_seconds, perf=p and perf,
+                                                  gen_bin=args.gen), True),
                     ("tcp", lambda p: iperf(t, args.seconds), True),
                     ("udp", lambda p: iperf(t, args.seconds, udp=True), False)]
         for metric, fn, costed in plan:
@@ -588,9 +634,11 @@ def run_case(name, setup, progs, args, queues=1, scaling=None):
             for i in range(args.reps + (costed and not args.smoke)):
                 try:
                     with bpf_stats(args.smoke or i == args.reps):
-                        v, c = fn(i == 0)
+                        v, c, *idle = fn(i == 0)
                     if i < args.reps:
                         vals.append(v)
+                        if idle:
+                            note_idle(res, name, i, idle[0])
                     if args.smoke or i == args.reps:
                         cost = c
                 except Exception as e:     # noqa: BLE001 -- recorded, the run goes on
@@ -603,6 +651,26 @@ def run_case(name, setup, progs, args, queues=1, scaling=None):
     finally:
         t.close()
     return res
+
+
+def note_idle(res, name, i, idle):
+    """Record a pps run's idle fractions; warn when the generator's CPU idled."""
+    gen = max(idle["gen"].values()) if idle["gen"] else None
+    res["idle"]["gen"].append(gen)
+    res["idle"]["cpus"].append(idle["cpus"])
+    if gen is not None and gen > GEN_IDLE_WARN:
+        w = (f"pps run {i + 1}: the generator's CPU was idle {gen:.0%} of the time: "
+             "the figure is the generator's duty cycle, not the path's")
+        res["warnings"].append(w)
+        log(f"bench: {name}: warning: {w}")
+
+
+def idle_fmt(r):
+    """The generator CPU's highest idle fraction over a case's pps runs, flagged when high."""
+    v = [x for x in r.get("idle", {}).get("gen", []) if x is not None]
+    if not v:
+        return "-"
+    return f"{max(v):.1%}" + (" (!)" if max(v) > GEN_IDLE_WARN else "")
 
 
 # -- targets, output --
@@ -645,17 +713,19 @@ def fmt(m, scale=1.0, digits=2):
 
 
 def table(res, tg):
-    lines = [f"{'case':26} {'64B Mpps':>20} {'TCP Gbit/s':>20} {'UDP 1400B Gbit/s':>20}  "
-             f"CPU ns/pkt (64B), per site"]
+    lines = [f"{'case':26} {'64B Mpps':>20} {'gen idle':>9} {'TCP Gbit/s':>20} "
+             f"{'UDP 1400B Gbit/s':>20}  CPU ns/pkt (64B), per site"]
     for case, r in res.items():
         m = r["metrics"]
         cost = r["cost"].get("pps", {})
         sites = ", ".join(f"{k.replace('site ', '')} {v:.0f}" for k, v in cost.items()
                           if k.startswith("site "))
-        lines.append(f"{case:26} {fmt(m.get('pps'), 1e-6, 3):>20} {fmt(m.get('tcp')):>20} "
-                     f"{fmt(m.get('udp')):>20}  {sites}")
+        lines.append(f"{case:26} {fmt(m.get('pps'), 1e-6, 3):>20} {idle_fmt(r):>9} "
+                     f"{fmt(m.get('tcp')):>20} {fmt(m.get('udp')):>20}  {sites}")
         for e in r["errors"]:
             lines.append(f"{'':26} error: {e}")
+        for w in r.get("warnings", []):
+            lines.append(f"{'':26} warning: {w}")
     lines.append("")
     for x in tg:
         state = "n/a" if x["met"] is None else ("met" if x["met"] else "NOT met")
@@ -668,18 +738,20 @@ def markdown(out):
     """The figures as docs/BENCHMARKS.md tabulates them (build/bench/bench.md)."""
     m, res = out["machine"], out["cases"]
     lines = [f"Run of {out['started']}: {m['cpu']}, {m['cpus']} CPUs, Linux {m['kernel']}, "
-             f"load average {m['load'][0]:.2f} at the end; --reps {out['params']['reps']}, "
+             f"load average {out['load_before'][0]:.2f} before, {m['load'][0]:.2f} at the end; "
+             f"--reps {out['params']['reps']}, "
              f"--seconds {out['params']['seconds']}, --pps-seconds {out['params']['pps_seconds']}"
              f"{' (smoke)' if out['params']['smoke'] else ''}; wireguard-go "
              f"{m.get('wireguard_go', 'unknown')}.", "",
-             "| case | 64-byte Mpps | TCP Gbit/s | UDP 1400 B Gbit/s | "
+             "| case | 64-byte Mpps | generator CPU idle | TCP Gbit/s | UDP 1400 B Gbit/s | "
              "site A, B: ns/packet (64 B) | site A, B: CPU s/GB (TCP) | machine: CPU s/GB (TCP) |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for case, r in res.items():
         me = r["metrics"]
         pps, tcp = r["cost"].get("pps", {}), r["cost"].get("tcp", {})
         site = lambda c, f: ", ".join(f.format(v) for k, v in c.items() if k.startswith("site "))
-        lines.append(f"| `{case}` | {fmt(me.get('pps'), 1e-6, 3)} | {fmt(me.get('tcp'))} | "
+        lines.append(f"| `{case}` | {fmt(me.get('pps'), 1e-6, 3)} | {idle_fmt(r)} | "
+                     f"{fmt(me.get('tcp'))} | "
                      f"{fmt(me.get('udp'))} | {site(pps, '{:.0f}') or '-'} | "
                      f"{site(tcp, '{:.2f}') or '-'} | "
                      f"{'%.2f' % tcp['machine'] if 'machine' in tcp else '-'} |")
@@ -740,6 +812,8 @@ def main():
     ap.add_argument("--smoke", action="store_true", help="one short run of each case")
     ap.add_argument("--perf", default="", metavar="CASES",
                     help="profile these cases' 64-byte runs: build/bench/perf-CASE.{data,txt}")
+    ap.add_argument("--gen", default=GEN, metavar="PATH",
+                    help="the 64-byte generator (default build/bench_gen)")
     ap.add_argument("--json", default=os.path.join(BUILD, "bench", "bench.json"))
     ap.add_argument("--png", default=os.path.join(BUILD, "bench", "bench.png"))
     args = ap.parse_args()
@@ -760,7 +834,7 @@ def main():
     sh("bpftool", "prog", "loadall", BENCH_OBJ, f"{progs}/p", "pinmaps", f"{progs}/m",
        "type", "xdp")
     res = {}
-    started = time.time()
+    started, load_before = time.time(), os.getloadavg()
     try:
         runs = [(n, n, 1, None) for n in names]
         if not args.no_scaling:
@@ -786,11 +860,11 @@ def main():
             with open(data[:-5] + ".txt", "w") as f:
                 f.write(rep)
     tg = targets(res)
-    out = {"machine": machine(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+    out = {"machine": machine(), "load_before": load_before, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ",
                                                           time.gmtime(started)),
            "seconds": time.time() - started,
            "params": {"reps": args.reps, "seconds": args.seconds,
-                      "pps_seconds": args.pps_seconds, "smoke": args.smoke,
+                      "pps_seconds": args.pps_seconds, "smoke": args.smoke, "gen": args.gen,
                       "lan_mtu": LAN_MTU, "udp_payload": UDP_PAYLOAD},
            "cases": res, "targets": tg}
     with open(args.json, "w") as f:

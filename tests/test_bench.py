@@ -29,6 +29,8 @@ def test_every_case_gives_every_figure(host_bpffs):
         want = ("pps", "tcp") if name.endswith("core") else ("pps", "tcp", "udp")
         for m in want:
             assert c["metrics"][m] and c["metrics"][m]["median"] > 0, (name, m, c)
+        # The generator's CPU idle, measured in every 64-byte run.
+        assert c["idle"]["gen"] and None not in c["idle"]["gen"], (name, c["idle"])
         # A CPU figure for each site of every tunnel and the XDP forward.
         if name.startswith(("ipsecif", "wireguard", "strongswan")):
             assert sum(k.startswith("site A") for k in c["cost"]["pps"]) == 1, (name, c["cost"])

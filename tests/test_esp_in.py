@@ -192,6 +192,24 @@ def test_replay_and_window(dp):
     assert dp.run("xdp_esp_in", frames[37])[0] == XDP_REDIRECT    # the left edge
 
 
+def test_duplicates_at_once_and_long_after(dp):
+    """
+    A copy of an accepted packet is dropped as a replay (RFC 4303 §3.4.3),
+    right after the first and long after it, while still inside the window;
+    each copy counted once, nothing else moved.
+    """
+    t = Tunnel(dp, SUITES[0], window=1024)
+    frames = {s: bytes(t.frame(t.seal(inner_packet(4), s))) for s in range(1, 1001)}
+    for s in (10, 11):
+        assert dp.run("xdp_esp_in", frames[s])[0] == XDP_REDIRECT
+        drop_reason(dp, t, frames[s], "replay")           # at once
+    for s in range(12, 1001):
+        assert dp.run("xdp_esp_in", frames[s])[0] == XDP_REDIRECT, s
+    for s in (10, 11, 500, 999, 1000):                      # 990 packets later, and the top
+        drop_reason(dp, t, frames[s], "replay")
+    assert t.stats()["replay"] == 7
+
+
 def test_link2_off_drops_inner_ipv6(dp):
     t = Tunnel(dp, SUITES[0], flags=0)
     drop_reason(dp, t, t.frame(t.seal(inner_packet(6), 1)), "inner_family")
@@ -321,6 +339,36 @@ def test_trailer_checks(dp):
     ret, out = dp.run("xdp_esp_in", crafted(t, 9, tfc))
     assert ret == XDP_REDIRECT
     expect_frame(out, IP(inner))
+
+
+def test_long_padding(dp):
+    """
+    The pad check reads the pad length's bytes (RFC 4303 §2.4): a good pad
+    of any length up to 255 passes, and one wrong byte anywhere in a pad
+    (first, middle, last) is dropped and counted as bad_pad.
+    """
+    t = Tunnel(dp, SUITES[0])
+
+    def body(padlen):
+        """An IPv4 packet whose text, with padlen bytes of pad, ends 4-aligned."""
+        return bytes(inner_packet(4, 20 + (-(48 + padlen + 2)) % 4))
+
+    seq = 1
+    for padlen in (0, 1, 2, 3, 4, 63, 64, 127, 128, 254, 255):
+        inner = body(padlen)
+        text = inner + bytes(range(1, padlen + 1)) + bytes([padlen, 4])
+        assert len(text) % 4 == 0
+        ret, out = dp.run("xdp_esp_in", crafted(t, seq, text))
+        assert ret == XDP_REDIRECT, padlen
+        expect_frame(out, IP(inner))
+        seq += 1
+    for padlen in (255, 128, 7, 2):
+        for at in sorted({0, padlen // 2, padlen - 1}):
+            bad = bytearray(range(1, padlen + 1))
+            bad[at] ^= 0x40
+            text = body(padlen) + bytes(bad) + bytes([padlen, 4])
+            drop_reason(dp, t, crafted(t, seq, text), "bad_pad")
+            seq += 1
 
 
 def test_inbound_hard_lifetime(dp):

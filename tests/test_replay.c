@@ -57,6 +57,7 @@ static void step(__u32 op, bool esn, __u64 seq, int want, __u64 want64)
 #define OLD	IPSECIF_REPLAY_OLD
 #define ACC	IPSECIF_RTEST_ACCEPT
 #define CHK	IPSECIF_RTEST_CHECK
+#define UPD	IPSECIF_RTEST_UPDATE
 
 static void reset(__u32 window, __u64 top)
 {
@@ -173,6 +174,37 @@ static void test_esn(void)
 	test_end();
 }
 
+/*
+ * The update after the ICV decides alone: without the pre-check (which
+ * reads without the lock and may be stale) it still refuses duplicates,
+ * right after the first copy and long after, and numbers left of the
+ * window or 0.
+ */
+static void test_update_alone(void)
+{
+	__u64 s;
+
+	test_begin("replay: the locked update refuses duplicates without the pre-check");
+	reset(64, 0);
+	nr = 500;
+	step(UPD, false, 0, OLD, 0);		/* 501: never sent (§3.3.3) */
+	step(UPD, false, 5, OK, 0);
+	step(UPD, false, 5, DUP, 0);		/* 503: at once */
+	step(UPD, false, 3, OK, 0);
+	step(UPD, false, 3, DUP, 0);		/* 505: below the top */
+	for (s = 6; s <= 66; s++)
+		if (rt(UPD, false, s, 0).verdict != OK)
+			break;
+	CHECK(s == 67, "seq %llu refused", (unsigned long long)s);
+	step(UPD, false, 5, DUP, 0);		/* 506: long after, 61 below the top */
+	step(UPD, false, 3, DUP, 0);		/* 507: 63 below: the window's left edge */
+	step(UPD, false, 2, OLD, 0);		/* 508: 64 below: left of it */
+	step(UPD, false, 66, DUP, 0);		/* 509: the top itself */
+	step(CHK, false, 66, DUP, 0);		/* 510: and the pre-check agrees */
+	step(CHK, false, 67, OK, 0);
+	test_end();
+}
+
 /* A plain model: top and the set of accepted numbers inside the window. */
 struct model {
 	__u64 top;
@@ -251,6 +283,7 @@ static void test_random(void)
 #define RACE_N 50000
 
 struct racer {
+	__u32 op;
 	int ok, dup, other;
 };
 
@@ -260,7 +293,7 @@ static void *race(void *arg)
 	__u64 s;
 
 	for (s = 1; s <= RACE_N; s++) {
-		int v = rt(ACC, false, s, 0).verdict;
+		int v = rt(r->op, false, s, 0).verdict;
 
 		if (v == OK)
 			r->ok++;
@@ -272,12 +305,12 @@ static void *race(void *arg)
 	return NULL;
 }
 
-static void test_race(void)
+static void test_race(__u32 op, const char *what)
 {
-	struct racer a = {}, b = {};
+	struct racer a = { .op = op }, b = { .op = op };
 	pthread_t ta, tb;
 
-	test_begin("replay: two CPUs racing on the same numbers accept each once");
+	test_begin(what);
 	reset(4096, 0);
 	pthread_create(&ta, NULL, race, &a);
 	pthread_create(&tb, NULL, race, &b);
@@ -307,7 +340,9 @@ int main(void)
 	test_window4096();
 	test_esn();
 	test_random();
-	test_race();
+	test_update_alone();
+	test_race(ACC, "replay: two CPUs racing on the same numbers accept each once");
+	test_race(UPD, "replay: likewise through the locked update alone");
 	ipsecif__destroy(skel);
 	return test_summary();
 }
