@@ -237,12 +237,13 @@ struct ghash_key {
 };
 
 /*
- * One kfunc call per packet: the counter blocks for the text, J0 and a
- * zero block go through ecb(aes) at once.  Leaves E(K, J0) at
- * ks->buf[16 * nblocks]; the last block, the GHASH key H = E(K, 0^128)
- * (GCM spec §2.3), moves to h on the stack and is wiped from the
- * keystream at once: H is never stored, and in map memory only for the
- * few instructions after the call.
+ * One kfunc call per packet: the counter blocks for the text and J0 go
+ * through ecb(aes) at once.  Leaves E(K, J0) at ks->buf[16 * nblocks].
+ * With h, one zero block more: the GHASH key H = E(K, 0^128) (GCM spec
+ * §2.3), which moves to h on the stack and is wiped from the keystream at
+ * once (the key's first packet in an agent load; the cache has it after,
+ * bpf/wrap.h).  H is never stored in map memory but for those few
+ * instructions.
  */
 static __always_inline int gcm_keystream(const struct ipsecif_key *k, struct ctr_loop *cl,
 					 __u32 nblocks, __u64 *h)
@@ -265,15 +266,17 @@ static __always_inline int gcm_keystream(const struct ipsecif_key *k, struct ctr
 	e = j0 + 16;
 	st64(e, 0);
 	st64(e + 8, 0);
-	n += 32;
+	n += h ? 32 : 16;
 	bpf_dynptr_from_mem(cl->ks->buf, n, 0, &src);
 	bpf_dynptr_from_mem(cl->ks->buf, n, 0, &dst);
 	if (bpf_crypto_encrypt(ctx, &src, &dst, NULL))
 		err = -EIO;
-	h[0] = ld64(e);
-	h[1] = ld64(e + 8);
-	st64(e, 0);
-	st64(e + 8, 0);
+	if (h) {
+		h[0] = ld64(e);
+		h[1] = ld64(e + 8);
+		st64(e, 0);
+		st64(e + 8, 0);
+	}
 	return err;
 }
 
@@ -293,6 +296,7 @@ static __noinline int gcm_crypt(const struct ipsecif_key *k, struct scratch *s,
 	struct ghash_key g = {};
 	struct ctr_loop cl = { .s = s };
 	__u64 x[2] = { 0, 0 }, h[2];
+	bool cached;
 	struct mac_loop ml = { .s = s, .gh = g.gh, .st = x };
 	__u32 len = a->len, aad_len = a->aad_len, j0;
 	const __u8 *ekj0;
@@ -305,9 +309,12 @@ static __noinline int gcm_crypt(const struct ipsecif_key *k, struct scratch *s,
 		return -EFAULT;
 	cl.salt = ld32(k->salt);
 	cl.iv = *(const __u64 *)a->iv;
-	err = gcm_keystream(k, &cl, (len + 15) / 16, h);
-	if (!err)
+	cached = !key_cached(k, g.gh, sizeof(g.gh));
+	err = gcm_keystream(k, &cl, (len + 15) / 16, cached ? NULL : h);
+	if (!err && !cached) {
 		ghash_setkey(g.gh, (const __u8 *)h);
+		key_cache_put(k, g.gh, sizeof(g.gh));
+	}
 	h[0] = h[1] = 0;
 	asm volatile("" : : "r"(h) : "memory");
 	if (err) {

@@ -38,4 +38,20 @@ extern int bpf_crypto_decrypt(struct bpf_crypto_ctx *ctx,
 			      const struct bpf_dynptr *dst,
 			      const struct bpf_dynptr *siv__nullable) __ksym;
 
+/*
+ * A reference count in an object of the program's own type: its kptr in a
+ * map is then read under RCU, and the object freed only after a grace
+ * period (kernel/bpf/helpers.c).
+ */
+struct bpf_refcount {
+	__u32 __opaque[1];
+} __attribute__((aligned(4)));
+
+/* Objects of the program's own types (kernel/bpf/helpers.c). */
+extern void *bpf_obj_new_impl(__u64 local_type_id, void *meta) __ksym;
+extern void bpf_obj_drop_impl(void *kptr, void *meta) __ksym;
+#define bpf_obj_new(type) \
+	((type *)bpf_obj_new_impl(__builtin_btf_type_id(*(type *)0, 0 /* BPF_TYPE_ID_LOCAL */), NULL))
+#define bpf_obj_drop(kptr) bpf_obj_drop_impl(kptr, NULL)
+
 #endif /* IPSECIF_KFUNCS_H */

@@ -50,20 +50,93 @@ struct key64 {
 };
 
 /*
+ * The opened material of the keys in use, one object per key, cached so
+ * that a packet does not pay an ecb(aes) call to open it.  The objects are
+ * of this load's own type (bpf_obj_new): kernel memory that no map lookup
+ * shows (a lookup of a kptr field reads as zero), so the opened keys are
+ * never in map memory.  The map is not pinned: such a type matches only
+ * within the BTF of one load, so each agent's load has its own cache and
+ * fills it as packets come; the sealed keys map is what survives a restart.
+ * Slot id % KEY_CACHE_SLOTS; the object names its key, so two keys that
+ * share a slot only take turns.  The key map's layout and this one's are
+ * in include/ipsecif_crypto.h.
+ */
+#define KEY_CACHE_SLOTS	IPSECIF_KEY_CACHE_SLOTS
+
+struct key_plain {
+	struct bpf_refcount ref;	/* read under RCU, freed after a grace period */
+	__u32 id;			/* the key slot it is of */
+	__u64 w[8];			/* ChaCha20 key, GHASH key or HMAC states */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KEY_CACHE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct ipsecif_key_cache);
+} key_cache SEC(".maps");
+
+/* len bytes (a multiple of 8, up to 64) of k's opened material; -ENOENT if not cached. */
+static __always_inline int key_cached(const struct ipsecif_key *k, void *out, __u32 len)
+{
+	__u32 idx = k->id & (KEY_CACHE_SLOTS - 1);
+	struct ipsecif_key_cache *c = bpf_map_lookup_elem(&key_cache, &idx);
+	struct key_plain *p;
+	int i;
+
+	if (!c)
+		return -ENOENT;
+	p = c->p;
+	if (!p || p->id != k->id)
+		return -ENOENT;
+#pragma clang loop unroll(full)
+	for (i = 0; i < 8; i++)
+		if (i * 8 < len)
+			((__u64 *)out)[i] = p->w[i];
+	return 0;
+}
+
+/* Cache len bytes of k's opened material from in (the stack). */
+static __always_inline void key_cache_put(const struct ipsecif_key *k, const void *in, __u32 len)
+{
+	__u32 idx = k->id & (KEY_CACHE_SLOTS - 1);
+	struct ipsecif_key_cache *c = bpf_map_lookup_elem(&key_cache, &idx);
+	struct key_plain *n, *old;
+	int i;
+
+	if (!c)
+		return;
+	n = bpf_obj_new(struct key_plain);
+	if (!n)
+		return;		/* no memory: opened again next time */
+	n->id = k->id;
+#pragma clang loop unroll(full)
+	for (i = 0; i < 8; i++)
+		if (i * 8 < len)
+			n->w[i] = ((const __u64 *)in)[i];
+	old = bpf_kptr_xchg(&c->p, n);
+	c->id = k->id;
+	if (old)
+		bpf_obj_drop(old);
+}
+
+/*
  * out = the len (32 or 64) sealed bytes at in (of key k), opened, from
- * tweak block number block.  The kfunc
- * writes only to map memory (bpf_dynptr_from_mem takes no stack), so the
- * opened bytes land in s->open and move to the stack at once, and
- * s->open is wiped: they sit in map memory for the few instructions in
- * between, not for the packet.
+ * tweak block number block: from the cache, or opened and cached.  The
+ * kfunc writes only to map memory (bpf_dynptr_from_mem takes no stack),
+ * so the opened bytes land in s->open and move to the stack at once, and
+ * s->open is wiped: once per key and agent load, for a few instructions.
  */
 static __always_inline int key_open(struct scratch *s, const struct ipsecif_key *k,
 				    const __u8 *in, void *out, __u32 len, __u32 block)
 {
-	struct bpf_crypto_ctx *ctx = wrap_ctx();
+	struct bpf_crypto_ctx *ctx;
 	struct bpf_dynptr src, dst;
 	int i, err = 0;
 
+	if (!key_cached(k, out, len))
+		return 0;
+	ctx = wrap_ctx();
 	if (!ctx)
 		return -ENOKEY;
 	/* Sealed with decrypt, opened with encrypt: the faster way of aes-fixed-time. */
@@ -77,6 +150,8 @@ static __always_inline int key_open(struct scratch *s, const struct ipsecif_key 
 		st64(&s->open[i], 0);
 	}
 	wrap_tweak(out, len, k->id, block);
+	if (!err)
+		key_cache_put(k, out, len);
 	return err;
 }
 

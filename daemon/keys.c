@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include "errmsg.h"
 #include "ipsecif.h"
 #include "keys.h"
@@ -202,9 +203,35 @@ int ipsecif_key_install(const struct ipsecif_keyring *kr, __u32 id,
 	return ret;
 }
 
+int ipsecif_keyring_init(struct ipsecif_keyring *kr, const struct bpf_object *obj)
+{
+	const struct bpf_program *install = bpf_object__find_program_by_name(obj, "key_install");
+	const struct bpf_program *derive = bpf_object__find_program_by_name(obj, "key_derive");
+
+	kr->install_fd = install ? bpf_program__fd(install) : -1;
+	kr->derive_fd = derive ? bpf_program__fd(derive) : -1;
+	kr->keys_fd = bpf_object__find_map_fd_by_name(obj, "keys");
+	kr->cache_fd = bpf_object__find_map_fd_by_name(obj, "key_cache");
+	if (kr->install_fd < 0 || kr->derive_fd < 0 || kr->keys_fd < 0 || kr->cache_fd < 0)
+		return -ENOENT;
+	return 0;
+}
+
+/*
+ * The key first, so that no packet opens it again; then its cache slot,
+ * if it is still this key's (a zeroed slot frees its object, after a
+ * grace period: a packet reading it meanwhile still sees it whole).
+ */
 int ipsecif_key_remove(const struct ipsecif_keyring *kr, __u32 id)
 {
+	__u32 slot = id & (IPSECIF_KEY_CACHE_SLOTS - 1);
+	struct ipsecif_key_cache c;
+
 	if (bpf_map_delete_elem(kr->keys_fd, &id))
 		return -errno;
+	if (!bpf_map_lookup_elem(kr->cache_fd, &slot, &c) && c.id == id) {
+		memset(&c, 0, sizeof(c));
+		bpf_map_update_elem(kr->cache_fd, &slot, &c, BPF_ANY);
+	}
 	return 0;
 }

@@ -13,12 +13,18 @@
 #include <linux/types.h>
 #include "ipsecif_crypto.h"
 
-/* The programs and map a key install needs (from the loaded skeleton). */
+/* The programs and maps a key install needs (from the loaded object). */
 struct ipsecif_keyring {
 	int install_fd;		/* SEC("syscall") key_install */
 	int derive_fd;		/* SEC("xdp") key_derive */
 	int keys_fd;		/* the key map */
+	int cache_fd;		/* the opened keys' cache (bpf/wrap.h) */
 };
+
+struct bpf_object;
+
+/* The keyring of a loaded ipsecif BPF object: 0, or -ENOENT if it lacks a part. */
+int ipsecif_keyring_init(struct ipsecif_keyring *kr, const struct bpf_object *obj);
 
 struct ipsecif_key_params {
 	enum ipsecif_enc enc;		/* encryption transform */
@@ -57,7 +63,10 @@ int ipsecif_key_install(const struct ipsecif_keyring *kr, __u32 id,
 int ipsecif_key_load(const struct ipsecif_keyring *kr, struct ipsecif_key_req *req,
 		     char *err, size_t errlen);
 
-/* Remove key slot id; the kernel frees its crypto context. 0 or -errno. */
+/*
+ * Remove key slot id; the kernel frees its crypto context, and its opened
+ * material goes from the cache.  0 or -errno.
+ */
 int ipsecif_key_remove(const struct ipsecif_keyring *kr, __u32 id);
 
 #endif /* IPSECIF_KEYS_H */

@@ -134,9 +134,14 @@ static int bpf_ready(struct agent *a, char *err, size_t errlen)
 	bpf_object__for_each_map(m, a->skel->obj) {
 		const char *name = bpf_map__name(m);
 
-		/* Global data and per-CPU scratch are private to this load. */
+		/*
+		 * Global data and per-CPU scratch are private to this load, and
+		 * so is the opened keys' cache, whose objects are of this load's
+		 * own BTF type (bpf/wrap.h).
+		 */
 		if (strchr(name, '.') || strstr(name, "scratch") || strstr(name, "state") ||
-		    strstr(name, "keystream") || strstr(name, "params") || strstr(name, "test"))
+		    strstr(name, "keystream") || strstr(name, "params") || strstr(name, "test") ||
+		    !strcmp(name, "key_cache"))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", a->pin_dir, name);
 		ret = bpf_map__set_pin_path(m, path);

@@ -74,14 +74,13 @@ static void ends_finish(struct agent *a, enum sa_state state, __u32 key, __u64 n
 	}
 }
 
-/* The programs and map that install and remove keys. */
+/* The programs and maps that install and remove keys. */
 static struct ipsecif_keyring keyring(const struct agent *a)
 {
-	return (struct ipsecif_keyring){
-		.install_fd = bpf_program__fd(a->skel->progs.key_install),
-		.derive_fd = bpf_program__fd(a->skel->progs.key_derive),
-		.keys_fd = bpf_map__fd(a->skel->maps.keys),
-	};
+	struct ipsecif_keyring kr;
+
+	ipsecif_keyring_init(&kr, a->skel->obj);
+	return kr;
 }
 
 /* An SA's slots: replay state, counters, key. */

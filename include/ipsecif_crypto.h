@@ -90,6 +90,20 @@ struct ipsecif_wrap {
 };
 
 /*
+ * Value of the key_cache map (bpf/wrap.h), slot id % IPSECIF_KEY_CACHE_SLOTS:
+ * the opened material of key id, in an object user space cannot read.
+ * Private to one agent load, never pinned; the agent clears a key's slot
+ * when it removes the key.
+ */
+#define IPSECIF_KEY_CACHE_SLOTS	16384	/* a power of two */
+
+struct ipsecif_key_cache {
+	IPSECIF_KPTR(key_plain, p);
+	__u32 id;				/* p's key slot */
+	__u32 pad;
+};
+
+/*
  * Context of the key-install SEC("syscall") program.  Filled by user space,
  * checked again by the program; err comes back with -errno.
  */
@@ -158,6 +172,7 @@ _Static_assert(sizeof(struct ipsecif_key) == 8 + 4 + 4 + 8 + 3 * 32, "ipsecif_ke
 _Static_assert(sizeof(struct ipsecif_key_req) == 16 + 4 + 32 + 256 + 16, "ipsecif_key_req layout");
 _Static_assert(sizeof(struct ipsecif_key_derive) == 16 + 32 + 256, "ipsecif_key_derive layout");
 _Static_assert(sizeof(struct ipsecif_ctest) == 32 + 32 + 16, "ipsecif_ctest layout");
+_Static_assert(sizeof(struct ipsecif_key_cache) == 16, "ipsecif_key_cache layout");
 #endif
 
 #endif /* IPSECIF_CRYPTO_H */

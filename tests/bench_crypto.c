@@ -154,9 +154,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench: loading the BPF object: %s\n", strerror(errno));
 		return 1;
 	}
-	kr.install_fd = bpf_program__fd(skel->progs.key_install);
-	kr.derive_fd = bpf_program__fd(skel->progs.key_derive);
-	kr.keys_fd = bpf_map__fd(skel->maps.keys);
+	ipsecif_keyring_init(&kr, skel->obj);
 	fd = bpf_program__fd(skel->progs.crypto_test);
 	text = calloc(1, IPSECIF_MAX_TEXT + 64);
 

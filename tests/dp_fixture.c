@@ -420,9 +420,7 @@ int main(void)
 		printf("err loading the BPF object: %s\n", strerror(errno));
 		return 1;
 	}
-	kr.install_fd = bpf_program__fd(skel->progs.key_install);
-	kr.derive_fd = bpf_program__fd(skel->progs.key_derive);
-	kr.keys_fd = bpf_map__fd(skel->maps.keys);
+	ipsecif_keyring_init(&kr, skel->obj);
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, NULL, NULL);
 	if (!rb) {
 		printf("err ring buffer: %s\n", strerror(errno));

@@ -390,6 +390,49 @@ static void test_crosscheck(bool quick)
 	}
 }
 
+/*
+ * The opened keys' cache (bpf/wrap.h) follows the key map: a slot removed
+ * and installed again with another key seals with the new key, and the
+ * removal clears the cache slot the first key's packets filled.
+ */
+static void test_cache_follows_key(void)
+{
+	size_t i;
+
+	for (i = 0; i < CTEST_NSUITES; i++) {
+		const struct ctest_suite *s = &ctest_suites[i];
+		__u32 id = next_id++, slot = id & (IPSECIF_KEY_CACHE_SLOTS - 1);
+		struct ipsecif_key_cache c;
+		struct ipsecif_key_params p;
+		__u8 key[36], akey[32];
+		char err[256], name[128];
+		int bad = 0, round, r;
+
+		snprintf(name, sizeof(name), "key cache: %s, a slot reinstalled seals with its new key",
+			 s->name);
+		test_begin(name);
+		for (round = 0; round < 2 && !bad; round++) {
+			rnd(key, sizeof(key));
+			rnd(akey, sizeof(akey));
+			p = ctest_params(s, key, akey);
+			r = ipsecif_key_install(&kr, id, &p, err, sizeof(err));
+			CHECK(r == 0, "install: %s", err);
+			if (r)
+				break;
+			crosscheck_one(s, id, key, key + s->key_len, akey, 64, &bad);
+			/* Encryption-only CBC has nothing besides its AES context. */
+			CHECK(!bpf_map_lookup_elem(kr.cache_fd, &slot, &c) &&
+			      c.id == (s->enc == IPSECIF_ENC_AES_CBC && !s->auth ? 0 : id),
+			      "round %d: the key's packets left no cache entry", round);
+			ipsecif_key_remove(&kr, id);
+			CHECK(!bpf_map_lookup_elem(kr.cache_fd, &slot, &c) && c.id == 0,
+			      "round %d: removing the key left its cache entry", round);
+		}
+		CHECK(!bad, "%d bad cases", bad);
+		test_end();
+	}
+}
+
 /* ---- bad input ------------------------------------------------------------ */
 
 static bool key_present(__u32 id)
@@ -629,13 +672,14 @@ int main(int argc, char **argv)
 	test_end();
 	if (!skel)
 		return test_summary();
-	kr.install_fd = bpf_program__fd(skel->progs.key_install);
-	kr.derive_fd = bpf_program__fd(skel->progs.key_derive);
-	kr.keys_fd = bpf_map__fd(skel->maps.keys);
+	test_begin("the object has what a keyring needs");
+	CHECK(ipsecif_keyring_init(&kr, skel->obj) == 0, "a key program or map is missing");
+	test_end();
 	ctest_fd = bpf_program__fd(skel->progs.crypto_test);
 
 	test_vectors(vectors);
 	test_crosscheck(quick);
+	test_cache_follows_key();
 	test_bad_input();
 	if (!quick)
 		test_leaks();
