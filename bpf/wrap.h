@@ -7,8 +7,10 @@
  * holds.  Each 16-byte block is XORed with a tweak (key slot, block number)
  * before it is encrypted, so equal keys in two slots do not look alike.
  *
- * Opened material goes to the BPF stack only, never to map memory, which a
- * user-space reader could catch mid-packet; callers wipe it when done.
+ * Opened, the material is cached in kernel objects no lookup shows
+ * (key_cache below) and copied per packet to the BPF stack, never kept in
+ * map memory, which a user-space reader could catch mid-packet; callers
+ * wipe the stack copy when done.
  */
 #ifndef IPSECIF_WRAP_H
 #define IPSECIF_WRAP_H
