@@ -26,7 +26,10 @@ spread evenly, the first and the last) with their SAs' packet counters
 on both sides; charon's and the agents' RSS; the teardown (A's charon
 stopped: it deletes its IKE_SAs) until no SA is left in either agent.
 
-    scripts/bench_charon.py [--tunnels 1000] [--json FILE]
+    scripts/bench_charon.py [--tunnels 1000] [--set KEY=VALUE ...] [--json FILE]
+
+--set: one of charon's own settings (charon.KEY) for both charons, e.g.
+--set ikesa_table_size=1024; the rest are tests/charon.py's.
 """
 import argparse
 import json
@@ -108,10 +111,12 @@ def sample(n_tunnels):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tunnels", type=int, default=1000)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--json")
     args = ap.parse_args()
     n_t = args.tunnels
-    res = {"tunnels": n_t, "load_before": os.getloadavg()}
+    res = {"tunnels": n_t, "settings": args.set, "load_before": os.getloadavg()}
+    settings = "\n".join(" = ".join(kv.split("=", 1)) for kv in args.set)
     a, b = gateway_names("charon")
     own_bpffs()
     charons = {}
@@ -127,7 +132,8 @@ def main():
               flush=True)
         ignore = ", ".join(f"ipsec{n}" for n in range(n_t))
         for ns in (b, a):
-            charons[ns] = Charon(types.SimpleNamespace(name=ns), ignore=ignore)
+            charons[ns] = Charon(types.SimpleNamespace(name=ns), ignore=ignore,
+                                 settings=settings)
         psk = os.urandom(16).hex()
         t = time.monotonic()
         charons[b].load(conns(n_t, "b", psk), timeout=600)
