@@ -162,8 +162,11 @@ def main():
         n_inst = {ns: wait_for(lambda: installed(charons[ns]) == n_t and n_t, 10, step=1) or
                   installed(charons[ns]) for ns in (a, b)}
         res["installed"] = {"a": n_inst[a], "b": n_inst[b]}
+        res["retransmits"] = {side: charons[ns].count(r"\[IKE\] retransmit ")
+                              for side, ns in (("a", a), ("b", b))}
         print(f"swanctl --list-sas: CHILD_SAs INSTALLED A {n_inst[a]}, B {n_inst[b]} "
-              f"({time.monotonic() - t0:.1f} s)", flush=True)
+              f"({time.monotonic() - t0:.1f} s); IKE retransmits A {res['retransmits']['a']}, "
+              f"B {res['retransmits']['b']}", flush=True)
         assert n_inst[a] == n_inst[b] == n_t and got[a] == got[b] == 2 * n_t, \
             charons[a].log()[-3000:]
 
