@@ -103,6 +103,19 @@ def counters(ns):
     return out
 
 
+def auth_in_flight(log):
+    """The most IKE_AUTH exchanges an initiator's log has open at once: each holds
+    an SPI from the agent (its inbound SA's) from the request until its answer."""
+    n = most = 0
+    for line in log.splitlines():
+        if "generating IKE_AUTH request" in line:
+            n += 1
+            most = max(most, n)
+        elif "} established with SPIs" in line:
+            n -= 1
+    return most
+
+
 def sample(n_tunnels):
     """16 tunnels spread evenly, the first and the last."""
     return sorted({0, n_tunnels - 1} | {(2 * k + 1) * n_tunnels // 32 for k in range(16)})
@@ -164,9 +177,11 @@ def main():
         res["installed"] = {"a": n_inst[a], "b": n_inst[b]}
         res["retransmits"] = {side: charons[ns].count(r"\[IKE\] retransmit ")
                               for side, ns in (("a", a), ("b", b))}
+        res["auth_in_flight"] = auth_in_flight(charons[a].log())
         print(f"swanctl --list-sas: CHILD_SAs INSTALLED A {n_inst[a]}, B {n_inst[b]} "
               f"({time.monotonic() - t0:.1f} s); IKE retransmits A {res['retransmits']['a']}, "
-              f"B {res['retransmits']['b']}", flush=True)
+              f"B {res['retransmits']['b']}; at most {res['auth_in_flight']} IKE_AUTH in "
+              "flight at A (an SPI held each)", flush=True)
         assert n_inst[a] == n_inst[b] == n_t and got[a] == got[b] == 2 * n_t, \
             charons[a].log()[-3000:]
 
