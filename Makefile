@@ -48,7 +48,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all deps check test bench bench-crypto bench-scale demo fuzz clean install-plugin \
+.PHONY: all deps check test bench bench-crypto bench-scale bench-charon demo fuzz clean install-plugin \
 	soak install uninstall man-lint
 
 FUZZ_SECONDS ?= 180
@@ -220,6 +220,14 @@ bench: deps $(BACKPORTS)/root/.wireguard-go-$(WG_GO_VERSION)
 bench-scale: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)/usr/bin/python3 scripts/bench_scale.py $(SCALE_ARGS)
+
+# 1,000 tunnels keyed by charon through the kernel-ipsecif plugin, one IKE_SA
+# each, between two gateways: the time until all are up, pings over a sample
+# with their SAs' counters, RSS, the teardown (scripts/bench_charon.py, with
+# bench_scale.py's helpers; CHARON_ARGS="--tunnels 100"; docs/BENCHMARKS.md).
+bench-charon: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)/usr/bin/python3 scripts/bench_charon.py $(CHARON_ARGS)
 
 # The NetBSD ipsecif(4) page's four hosts, live (SUITE=..., KEEP=1: scripts/demo.sh).
 demo: deps

@@ -73,7 +73,12 @@ enum sa_state {
 };
 
 /* How many of each the SA database keeps out of the table at once. */
-#define MAX_SPI_HOLDS	256	/* larval: SPIs handed out, not yet added */
+/*
+ * Larval: SPIs handed out, not yet added.  One negotiation in flight per
+ * interface, all at once: charon starting every tunnel (start_action =
+ * start) holds an SPI per IKE_AUTH it has sent until the answer comes.
+ */
+#define MAX_SPI_HOLDS	IPSECIF_MAX_IFACES
 #define MAX_LINGER	64	/* lingering outbound SAs */
 #define MAX_GRAVES	1024	/* graves */
 #define MAX_SA_ENDS	(MAX_SPI_HOLDS + MAX_LINGER + MAX_GRAVES)

@@ -17,6 +17,10 @@ a ping running over ipsec0, whose loss must be 0; and "stop --flush".
 
     scripts/bench_scale.py [--max 4096] [--checkpoints 64,512,1024,2048,4096]
                            [--json FILE]
+
+With charon keying the tunnels instead (1,000 through the kernel-ipsecif
+plugin, one IKE_SA each): scripts/bench_charon.py, make bench-charon, on
+the helpers here.
 """
 import argparse
 import json
@@ -65,27 +69,79 @@ def sa_pair(n, src, dst, reqid, out_spi, in_spi):
             f"add {dst} {src} esp {in_spi} -m tunnel -u {reqid} -E {SUITE} {key(in_spi)};\n")
 
 
+def iface_lines(n, reqid, src, dst, me, peer):
+    """ipsecN's three commands (reqid, tunnel src -> dst, inner me -> peer), as a shell
+    script's lines."""
+    return (f"{CTL} ipsec{n} create reqid {reqid}\n"
+            f"{CTL} ipsec{n} inet tunnel {src} {dst}\n"
+            f"{CTL} ipsec{n} inet {me}/32 {peer}\n")
+
+
 def iface_script(n):
     """The four commands of interface n, as a shell script's lines."""
     me, peer = inner(n)
     r = n + 1
-    return (f"{CTL} ipsec{n} create reqid {r}\n"
-            f"{CTL} ipsec{n} inet tunnel 10.0.0.1 {far(n)}\n"
-            f"{CTL} ipsec{n} inet {me}/32 {peer}\n"
+    return (iface_lines(n, r, "10.0.0.1", far(n), me, peer) +
             f"{CTL} setkey -c <<'EOF'\n"
             + sa_pair(n, "10.0.0.1", far(n), r, 0x10000 + n, 0x20000 + n) + "EOF\n")
 
 
-def run_batch(ns, lo, hi):
-    """Interfaces lo..hi-1 through one shell (a script's way); seconds taken."""
+def run_script(ns, text):
+    """A shell script in ns (a script's way of setting up); seconds taken."""
     with tempfile.NamedTemporaryFile("w", suffix=".sh", delete=False) as f:
-        f.write("set -e\n" + "".join(iface_script(n) for n in range(lo, hi)))
+        f.write("set -e\n" + text)
     try:
         t = time.monotonic()
         sh("sh", f.name, ns=ns)
         return time.monotonic() - t
     finally:
         os.unlink(f.name)
+
+
+def run_batch(ns, lo, hi):
+    """Interfaces lo..hi-1 through one shell; seconds taken."""
+    return run_script(ns, "".join(iface_script(n) for n in range(lo, hi)))
+
+
+def own_bpffs():
+    """
+    A bpffs of the benchmark's own where every "ip netns exec" sees it (else a
+    restart adopts nothing: each exec has a mount namespace of its own), in a
+    mount namespace of its own: another's bpffs mounted or unmounted meanwhile
+    changes nothing here, and it goes with the benchmark.  The first call runs
+    the script again in there and does not return.
+    """
+    if os.environ.get("BENCH_SCALE_MNTNS") != "1":
+        os.environ["BENCH_SCALE_MNTNS"] = "1"
+        os.makedirs(BPFFS, exist_ok=True)
+        os.execvp("unshare", ["unshare", "-m", "--propagation", "private", sys.executable]
+                  + sys.argv)
+    sh("mount", "-t", "bpf", "bpf", BPFFS)
+
+
+def gateway_names(kind):
+    """Names for namespaces A and B, random (another run's stay untouched)."""
+    tag = os.urandom(3).hex()
+    return f"ipsecif-{kind}-a-{tag}", f"ipsecif-{kind}-b-{tag}"
+
+
+def gateways(a, b):
+    """Namespaces a (ul0 10.0.0.1/16) and b (10.0.0.2/16) on one veth, an agent in each."""
+    for ns in (a, b):
+        sh("ip", "netns", "add", ns)
+        sh("ip", "link", "set", "lo", "up", ns=ns)
+    sh("ip", "link", "add", "ul0", "netns", a, "type", "veth", "peer", "ul0", "netns", b)
+    for ns, addr in ((a, "10.0.0.1/16"), (b, "10.0.0.2/16")):
+        sh("ip", "addr", "add", addr, "dev", "ul0", ns=ns)
+        sh("ip", "link", "set", "ul0", "up", ns=ns)
+        sh(AGENT, "start", ns=ns)
+
+
+def close_gateways(a, b):
+    """Both agents stopped with their devices, both namespaces gone (also half made)."""
+    for ns in (a, b):
+        sh(AGENT, "stop", "--flush", ns=ns, check=False, timeout=600)
+        sh("ip", "netns", "del", ns, check=False)
 
 
 def agent_pid(ns):
@@ -137,28 +193,11 @@ def main():
     points = sorted({int(c) for c in args.checkpoints.split(",") if int(c) <= args.max}
                     | {args.max})
     res = {"interfaces": args.max, "ms_per_iface": {}}
-    tag = os.urandom(3).hex()
-    a, b = f"ipsecif-scale-a-{tag}", f"ipsecif-scale-b-{tag}"
+    a, b = gateway_names("scale")
     ping = None
-    # A bpffs of the benchmark's own where every "ip netns exec" sees it (else a
-    # restart adopts nothing: each exec has a mount namespace of its own), in a
-    # mount namespace of its own: another's bpffs mounted or unmounted meanwhile
-    # changes nothing here, and it goes with the benchmark.
-    if os.environ.get("BENCH_SCALE_MNTNS") != "1":
-        os.environ["BENCH_SCALE_MNTNS"] = "1"
-        os.makedirs(BPFFS, exist_ok=True)
-        os.execvp("unshare", ["unshare", "-m", "--propagation", "private", sys.executable]
-                  + sys.argv)
-    sh("mount", "-t", "bpf", "bpf", BPFFS)
+    own_bpffs()
     try:
-        for ns in (a, b):
-            sh("ip", "netns", "add", ns)
-            sh("ip", "link", "set", "lo", "up", ns=ns)
-        sh("ip", "link", "add", "ul0", "netns", a, "type", "veth", "peer", "ul0", "netns", b)
-        for ns, addr in ((a, "10.0.0.1/16"), (b, "10.0.0.2/16")):
-            sh("ip", "addr", "add", addr, "dev", "ul0", ns=ns)
-            sh("ip", "link", "set", "ul0", "up", ns=ns)
-            sh(AGENT, "start", ns=ns)
+        gateways(a, b)
         # B: the far end of ipsec0 alone.
         me, peer = inner(0)
         sh(CTL, "ipsec0", "create", "reqid", "1", ns=b)
@@ -234,9 +273,7 @@ def main():
     finally:
         if ping:
             ping.kill()
-        for ns in (a, b):
-            sh(AGENT, "stop", "--flush", ns=ns, check=False, timeout=600)
-            sh("ip", "netns", "del", ns, check=False)
+        close_gateways(a, b)
     return 0
 
 

@@ -35,7 +35,7 @@ CONF = """charon {{
     load = {load}
     install_routes = {routes}
     # IKE never over its own tunnels (MOBIKE would probe paths through them).
-    interfaces_ignore = ipsec0
+    interfaces_ignore = {ignore}{settings}
     install_virtual_ip = no
     retransmit_timeout = 1.0
     retransmit_base = 1.4
@@ -84,7 +84,10 @@ def wait_for(cond, timeout, step=0.02):
 class Charon:
     """One charon in netns ns, stopped by close()."""
 
-    def __init__(self, ns, backend="ipsecif", extra="", routes=False, preload=True):
+    def __init__(self, ns, backend="ipsecif", extra="", routes=False, preload=True,
+                 ignore="ipsec0", settings=""):
+        """extra: plugins' settings; ignore: interfaces_ignore's list; settings:
+        more of charon's own, one "key = value" a line."""
         self.ns = ns
         self.tmp = tempfile.mkdtemp(prefix="ipsecif-charon-")
         self.conf = os.path.join(self.tmp, "strongswan.conf")
@@ -92,7 +95,8 @@ class Charon:
         with open(self.conf, "w") as f:
             f.write(CONF.format(load=CRYPTO + " " + BACKENDS[backend] +
                                 " socket-default vici", tmp=self.tmp, extra=extra,
-                                routes="yes" if routes else "no"))
+                                routes="yes" if routes else "no", ignore=ignore,
+                                settings="".join("\n    " + l for l in settings.splitlines())))
         env = dict(os.environ, STRONGSWAN_CONF=self.conf)
         # For charon alone (ip and sh have no libcharon to resolve it against).
         # preload=False: from charon's plugin folder (make install-plugin).
@@ -119,12 +123,12 @@ class Charon:
             assert r.returncode == 0, r.stdout + r.stderr
         return r
 
-    def load(self, text):
+    def load(self, text, timeout=30):
         """Load a swanctl.conf (connections and secrets)."""
         path = os.path.join(self.tmp, "swanctl.conf")
         with open(path, "w") as f:
             f.write(text)
-        return self.swanctl("--load-all", "--noprompt", "--file", path)
+        return self.swanctl("--load-all", "--noprompt", "--file", path, timeout=timeout)
 
     def log(self):
         try:
@@ -153,7 +157,7 @@ class Charon:
 
 
 SWANCTL_CONF = """connections {{
-    site {{
+    {name} {{
         version = 2
         local_addrs = {me}
         remote_addrs = {peer}
@@ -170,11 +174,11 @@ SWANCTL_CONF = """connections {{
             id = {peer_id}
         }}
         children {{
-            net {{
+            {child} {{
                 mode = tunnel
                 reqid = {reqid}
-                local_ts = 0.0.0.0/0, ::/0
-                remote_ts = 0.0.0.0/0, ::/0
+                local_ts = {local_ts}
+                remote_ts = {remote_ts}
                 esp_proposals = {esp}
                 start_action = {start}
                 rekey_time = {rekey}
@@ -185,7 +189,7 @@ SWANCTL_CONF = """connections {{
     }}
 }}
 secrets {{
-    ike-site {{
+    ike-{name} {{
         id-a = {my_id}
         id-b = {peer_id}
         secret = "{psk}"
@@ -196,13 +200,17 @@ secrets {{
 
 def swanctl_conf(me, peer, my_id, peer_id, reqid, esp, psk, ike="aes256gcm16-prfsha256-x25519",
                  start="trap", rekey="1h", life="66m", rand="6m", ike_rekey="4h", reauth="0",
-                 ike_over=None, ike_rand=None):
+                 ike_over=None, ike_rand=None, name="site", child="net",
+                 local_ts="0.0.0.0/0, ::/0", remote_ts="0.0.0.0/0, ::/0"):
+    """One connection and its secret; several of them (other names) make one file: its
+    sections merge."""
     extra = "".join(f"\n        {k} = {v}" for k, v in (("over_time", ike_over),
                                                        ("rand_time", ike_rand)) if v)
     return SWANCTL_CONF.format(me=me, peer=peer, my_id=my_id, peer_id=peer_id, reqid=reqid,
                                esp=esp, psk=psk, ike=ike, start=start, rekey=rekey,
                                life=life, rand=rand, ike_rekey=ike_rekey, reauth=reauth,
-                               ike_extra=extra)
+                               ike_extra=extra, name=name, child=child, local_ts=local_ts,
+                               remote_ts=remote_ts)
 
 
 class GuestCharon:
@@ -214,7 +222,7 @@ class GuestCharon:
         self.guest = guest
         conf = guest.file("strongswan.conf", CONF.format(
             load=CRYPTO + " kernel-netlink socket-default vici", tmp="/run", extra="",
-            routes="yes"))
+            routes="yes", ignore="ipsec0", settings=""))
         self.uri = "unix:///run/charon.vici"
         guest.sh(f"STRONGSWAN_CONF={conf} {CHARON} >/run/charon.out 2>&1 &")
         if not wait_for(lambda: self.guest(SWANCTL, "--stats", "--uri", self.uri, check=False,

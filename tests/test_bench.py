@@ -2,7 +2,8 @@
 """
 The network benchmark's smoke run (scripts/bench.py --smoke): every case
 of the full benchmark is set up and measured once, briefly, and must
-yield every figure, with no error.  Speeds are not judged here.
+yield every figure, with no error.  Speeds are not judged here.  And
+make bench-charon's (scripts/bench_charon.py) at 8 tunnels.
 """
 import json
 import os
@@ -38,3 +39,18 @@ def test_every_case_gives_every_figure(host_bpffs):
     assert all(t["ratio"] is not None for t in out["targets"]), out["targets"]
     assert os.path.getsize(png) > 10000
     assert "ipsecif-chacha-xdp" in r.stdout      # the table
+
+
+def test_charon_mode_smoke():
+    """make bench-charon at 8 tunnels: every figure, every tunnel up and carrying."""
+    js = os.path.join(OUT, "charon-smoke.json")
+    os.makedirs(OUT, exist_ok=True)
+    r = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "scripts", "bench_charon.py"),
+                        "--tunnels", "8", "--json", js], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = json.load(open(js))
+    assert out["installed"] == {"a": 8, "b": 8} and out["agent_sas"] == {"a": 16, "b": 16}
+    assert out["ping_replies"] == [5] * len(out["ping_tunnels"])
+    assert min(out["sa_packets_min"]) >= 5
+    assert all(v > 0 for v in out["rss_kb"].values()) and out["left_sas"] == {"a": 0, "b": 0}

@@ -52,6 +52,22 @@ def test_getspi_unique(api):
     assert a.call(**gone)["status"] == -3
 
 
+def test_getspi_one_in_flight_per_interface(api):
+    """
+    Every interface may be negotiating at once: charon bringing all its
+    tunnels up at its start (start_action = start) holds one SPI per
+    IKE_AUTH in flight, up to one per interface (scripts/bench_charon.py
+    had 1,000).  As many are handed out, and the next is refused.
+    """
+    a, _ = api
+    n = 4096        # IPSECIF_MAX_IFACES
+    got = [a.call(op="getspi") for _ in range(n + 1)]
+    assert [r["status"] for r in got[:n]] == [0] * n, Counter(r["status"] for r in got)
+    assert got[n]["status"] == -16      # EBUSY: handed out and not used
+    assert a.call(op="del", spi=got[0]["spi"], src=UL["b"], dst=UL["a"])["status"] == 0
+    assert a.call(op="getspi")["status"] == 0
+
+
 def test_add_query_update_del(sites, api):
     a, b = sites
     ca, cb = api
