@@ -26,8 +26,9 @@ struct chacha_nonce {
 
 /*
  * XOR one 64-byte keystream block, for block counter ctr, into p.
- * p is map memory; the key words are the opened key, on the stack (bpf/wrap.h).  A subprogram, not
- * inlined: it is the largest piece of code and is called from three places.
+ * p is map memory; the key words are the opened key, on the stack
+ * (bpf/wrap.h).  A subprogram, not inlined: it is the largest piece of
+ * code and is called from three places.
  */
 static __noinline __attribute__((used)) int chacha20_xor_block(const __u32 *key,
 					  const struct chacha_nonce *nc,

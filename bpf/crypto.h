@@ -280,16 +280,6 @@ static __always_inline int gcm_keystream(const struct ipsecif_key *k, struct ctr
 	return err;
 }
 
-static __always_inline void gcm_hkey_wipe(struct ghash_key *g)
-{
-	int i;
-
-#pragma clang loop unroll(full)
-	for (i = 0; i < GHASH_KEY_WORDS; i++)
-		g->gh[i] = 0;
-	asm volatile("" : : "r"(g) : "memory");
-}
-
 static __noinline int gcm_crypt(const struct ipsecif_key *k, struct scratch *s,
 				     const struct crypt_args *a, bool open)
 {
@@ -315,10 +305,9 @@ static __noinline int gcm_crypt(const struct ipsecif_key *k, struct scratch *s,
 		ghash_setkey(g.gh, (const __u8 *)h);
 		key_cache_put(k, g.gh, sizeof(g.gh));
 	}
-	h[0] = h[1] = 0;
-	asm volatile("" : : "r"(h) : "memory");
+	key_wipe(h, sizeof(h));
 	if (err) {
-		gcm_hkey_wipe(&g);
+		key_wipe(&g, sizeof(g));
 		return err;
 	}
 
@@ -336,7 +325,7 @@ static __noinline int gcm_crypt(const struct ipsecif_key *k, struct scratch *s,
 	st_be64(&s->tail[0], (__u64)aad_len * 8);
 	st_be64(&s->tail[8], (__u64)len * 8);
 	ghash_block(x, g.gh, s->tail);
-	gcm_hkey_wipe(&g);
+	key_wipe(&g, sizeof(g));
 
 	/* T = GHASH ^ E(K, J0) (GCM spec §2.3) */
 	st_be64(&s->tag[0], x[0]);

@@ -38,6 +38,17 @@ static __always_inline struct bpf_crypto_ctx *wrap_ctx(void)
 	return w ? w->aes : NULL;
 }
 
+/* Zero len bytes of opened material; kept though nothing reads them after. */
+static __always_inline void key_wipe(void *p, __u32 len)
+{
+	int i;
+
+#pragma clang loop unroll(full)
+	for (i = 0; i < len; i += 8)
+		st64((__u8 *)p + i, 0);
+	asm volatile("" : : "r"(p) : "memory");
+}
+
 /* Opened material, on the stack: a ChaCha20 key, or the HMAC states. */
 struct key32 {
 	union {
@@ -179,21 +190,8 @@ static __always_inline int key_seal(struct scratch *s, const __u8 *p, __u8 *out,
 	bpf_dynptr_from_mem(out, 32, 0, &dst);
 	if (bpf_crypto_decrypt(ctx, &src, &dst, NULL))
 		err = -EIO;
-#pragma clang loop unroll(full)
-	for (i = 0; i < 32; i += 8)
-		st64(&s->aad[i], 0);
+	key_wipe(s->aad, 32);
 	return err;
-}
-
-/* Zero len bytes of opened material; kept though nothing reads them after. */
-static __always_inline void key_wipe(void *p, __u32 len)
-{
-	int i;
-
-#pragma clang loop unroll(full)
-	for (i = 0; i < len; i += 8)
-		st64((__u8 *)p + i, 0);
-	asm volatile("" : : "r"(p) : "memory");
 }
 
 #endif /* IPSECIF_WRAP_H */
