@@ -410,17 +410,29 @@ const char *attach_out_state(const struct agent *a, const char *name)
 	return ret ? NULL : "filter";
 }
 
-int attach_warn(const struct agent *a, const struct table_iface *f, char *out, size_t len)
+void attach_dev_name(int idx, char *dev)
+{
+	if (!if_indextoname(idx, dev))
+		snprintf(dev, IF_NAMESIZE, "#%d", idx);
+}
+
+int attach_refused_text(int idx, __u32 other, char *out, size_t len)
 {
 	char dev[IF_NAMESIZE];
+
+	attach_dev_name(idx, dev);
+	return snprintf(out, len, "xdp_esp_in is not attached to %s (another XDP program, id %u, "
+			"holds it): no inbound ESP is decrypted", dev, other);
+}
+
+int attach_warn(const struct agent *a, const struct table_iface *f, char *out, size_t len)
+{
+	char msg[160];
 	__u32 other;
 	int idx;
 
 	if (attach_in_state(a, f, &idx, &other) != -EBUSY)
 		return 0;
-	if (!if_indextoname(idx, dev))
-		snprintf(dev, sizeof(dev), "#%d", idx);
-	return snprintf(out, len, "ipsecifctl: warning: %s: xdp_esp_in is not attached to %s "
-			"(another XDP program, id %u, holds it): no inbound ESP is decrypted\n",
-			f->name, dev, other);
+	attach_refused_text(idx, other, msg, sizeof(msg));
+	return snprintf(out, len, "ipsecifctl: warning: %s: %s\n", f->name, msg);
 }

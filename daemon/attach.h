@@ -32,6 +32,10 @@ int tunnel_dev(const struct table_iface *f);
 int attach_in_state(const struct agent *a, const struct table_iface *f, int *dev, __u32 *other);
 /* How tc_esp_out sits on interface name's peer: "tcx", "filter" (old kernels), or NULL. */
 const char *attach_out_state(const struct agent *a, const char *name);
+/* Device idx's name into dev (IF_NAMESIZE), or "#idx" if it has none. */
+void attach_dev_name(int idx, char *dev);
+/* Why xdp_esp_in is off device idx (another program, id other, holds it), into out. */
+int attach_refused_text(int idx, __u32 other, char *out, size_t len);
 /* A warning line for f into out when its xdp_esp_in was refused; its length, or 0. */
 int attach_warn(const struct agent *a, const struct table_iface *f, char *out, size_t len);
 /* The ifindex of the device in ifa holding f's tunnel source address, or 0. */

@@ -160,8 +160,8 @@ static void show_attached(struct out *o, const struct agent *a, const struct tab
 	__u32 other;
 	int idx, in = attach_in_state(a, f, &idx, &other);
 
-	if (idx && !if_indextoname(idx, dev))
-		snprintf(dev, sizeof(dev), "#%d", idx);
+	if (idx)
+		attach_dev_name(idx, dev);
 	out_open_object(o, "attached");
 	out_text(o, "\tattached");
 	if (in == 1) {
@@ -178,8 +178,7 @@ static void show_attached(struct out *o, const struct agent *a, const struct tab
 	}
 	out_text(o, "\n");
 	if (in == -EBUSY) {
-		snprintf(msg, sizeof(msg), "xdp_esp_in is not attached to %s (another XDP program, "
-			 "id %u, holds it): no inbound ESP is decrypted", dev, other);
+		attach_refused_text(idx, other, msg, sizeof(msg));
 		print_string(o, PRINT_ANY, "warning", "\twarning: %s\n", msg);
 		print_u64(o, PRINT_JSON, "other_xdp_prog", NULL, other);
 	}
