@@ -91,4 +91,12 @@ static __always_inline __u32 rotr32(__u32 v, int c)
  * a void one may leave a pointer in R0, which the verifier rejects.
  */
 
+/*
+ * Verdicts of the stages shared by the TC and XDP paths; their callers
+ * turn them into TC_ACT_* or XDP_*.
+ */
+#define ESP_GO		(-1)	/* go on */
+#define ESP_DROPPED	(-2)	/* counted; drop it */
+#define ESP_NOT_OURS	(-3)	/* leave it to the kernel */
+
 #endif /* IPSECIF_COMMON_H */

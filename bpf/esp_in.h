@@ -15,6 +15,7 @@
 #include "stats.h"
 #include "events.h"
 #include "fwd.h"
+#include "engine.h"
 
 static __always_inline bool addr_eq(const union ipsecif_addr *a, const union ipsecif_addr *b)
 {
@@ -101,6 +102,12 @@ struct esp_in_state {
 	__u32 reqid;
 	__u32 text;
 	__u32 hdr;			/* ESP header + IV */
+	__u32 icv;
+	__u32 enc;
+	__u32 eng;			/* the engine's link, when it opens this packet; or 0 */
+	__u32 ilen;			/* esp_in_accept: the inner packet */
+	__u32 v6;			/* and its family */
+	struct ipsecif_iface ifc;	/* the SA's interface, as esp_in_accept found it */
 	struct bpf_fib_lookup fib;	/* the XDP forwarding path's route */
 };
 
@@ -112,6 +119,7 @@ struct {
 } esp_in_state_map SEC(".maps");
 
 #define ESP_IN_OPEN	(-1)	/* esp_in_prepare: go on to the cipher */
+#define ESP_IN_ENGINE	(-2)	/* esp_in_prepare: to the engine (esp_in_engine) */
 
 /* What endpoint_cb() looks for, and whether it found it. */
 struct endpoint_find {
@@ -154,7 +162,65 @@ static __always_inline int esp_in_drop(const struct esp_in_state *st, __u32 reas
 	return XDP_DROP;
 }
 
-/* Parse, find the SA, pre-check the window, load; ESP_IN_OPEN or a verdict. */
+/* SPI | seq | IV | text | ICV into the scratch, text at SCR_TEXT: ESP_IN_OPEN or a drop. */
+__noinline int esp_in_load(struct xdp_md *ctx)
+{
+	struct esp_in_state *st;
+	struct scratch *s = scratch_get();
+	__u32 hdr, esp_len, zero = 0;
+
+	st = bpf_map_lookup_elem(&esp_in_state_map, &zero);
+	if (!ctx || !st || !s)
+		return XDP_ABORTED;
+	hdr = st->hdr;
+	esp_len = st->o.esp_len;
+	if (hdr > 24 || esp_len < 12 || esp_len > IPSECIF_MAX_TEXT + 24 + IPSECIF_MAX_ICV_LEN)
+		return esp_in_drop(st, IPSECIF_DROP_TOO_BIG);
+	if (bpf_xdp_load_bytes(ctx, st->o.esp_off, &s->buf[SCR_TEXT - hdr], esp_len))
+		return esp_in_drop(st, IPSECIF_DROP_MALFORMED);
+	__builtin_memcpy(st->a.iv, &s->buf[SCR_TEXT - 8], 8);
+	return ESP_IN_OPEN;
+}
+
+/*
+ * To the engine: the frame as it came, with a trailer at its end that
+ * says what to open and what the way back (eng_link.h) needs to finish.
+ * ESP_IN_OPEN when the frame has no room for the trailer: BPF opens it.
+ */
+__noinline int esp_in_engine(struct xdp_md *ctx)
+{
+	struct esp_in_state *st;
+	struct scratch *s = scratch_get();
+	struct ipsecif_eng_trailer *t;
+	__u32 len, zero = 0;
+	int r;
+
+	st = bpf_map_lookup_elem(&esp_in_state_map, &zero);
+	if (!ctx || !st || !s)
+		return XDP_ABORTED;
+	t = eng_trailer(s, IPSECIF_ENG_OPEN, DIR_IN, st->sa_id, st->seq, st->reqid,
+			st->o.esp_off, st->hdr, st->text, st->enc, st->icv, st->a.aad_len);
+	t->len = st->text;
+	t->family = st->o.family;
+	t->ecn = st->o.ecn;
+	__builtin_memcpy(t->dst, &st->o.dst, 16);
+	t->spi = st->sk.spi;
+	if (bpf_xdp_adjust_tail(ctx, ENG_TRL))
+		return esp_in_load(ctx);
+	len = bpf_xdp_get_buff_len(ctx);
+	if (len < ENG_TRL || bpf_xdp_store_bytes(ctx, len - ENG_TRL, t, ENG_TRL))
+		return esp_in_drop(st, IPSECIF_DROP_MALFORMED);
+	r = bpf_redirect(st->eng, 0);
+	if (r != XDP_REDIRECT)
+		return esp_in_drop(st, IPSECIF_DROP_REDIRECT_FAILED);
+	eng_count(ENG_SENT, DIR_IN);
+	return r;
+}
+
+/*
+ * Parse, find the SA, pre-check the window, load: ESP_IN_OPEN, or
+ * ESP_IN_ENGINE (nothing loaded: the engine opens it), or a verdict.
+ */
 __noinline int esp_in_prepare(struct xdp_md *ctx)
 {
 	struct esp_in_state *st;
@@ -268,17 +334,22 @@ __noinline int esp_in_prepare(struct xdp_md *ctx)
 	if (r != IPSECIF_REPLAY_OK)
 		return esp_in_drop(st, IPSECIF_DROP_TOO_OLD);
 
-	/* SPI | seq | IV | text | ICV into the scratch, text at SCR_TEXT. */
 	if (hdr > 24 || esp_len > IPSECIF_MAX_TEXT + 24 + IPSECIF_MAX_ICV_LEN)
 		return esp_in_drop(st, IPSECIF_DROP_TOO_BIG);
-	if (bpf_xdp_load_bytes(ctx, esp_off, &s->buf[SCR_TEXT - hdr], esp_len))
-		return esp_in_drop(st, IPSECIF_DROP_MALFORMED);
+	st->icv = icv;
+	st->enc = k->enc;
 	st->a.len = text;
 	st->a.aad_len = esp_aad(s, spi, st->seq, esn);
 	st->a.seq_hi = st->seq >> 32;
 	st->a.esn = esn;
-	__builtin_memcpy(st->a.iv, &s->buf[SCR_TEXT - 8], 8);
-	return ESP_IN_OPEN;
+
+	/* A linear frame only: a worker's socket takes no fragments. */
+	st->eng = 0;
+	if (ctx->data_end - ctx->data == bpf_xdp_get_buff_len(ctx))
+		st->eng = eng_pick(id, k->enc, text, bpf_xdp_get_buff_len(ctx));
+	if (st->eng)
+		return ESP_IN_ENGINE;
+	return esp_in_load(ctx);
 }
 
 /*
@@ -307,8 +378,13 @@ __noinline int in_fast_route(struct xdp_md *ctx, __u32 ilen, __u32 v6, __u32 ifi
 	return ifx;
 }
 
-/* After the ICV verified: window, trailer, ECN, lifetimes, delivery. */
-__noinline int esp_in_finish(struct xdp_md *ctx)
+/*
+ * After the ICV verified, on either path (here, or the engine's way back
+ * in eng_link.h): window, trailer, ECN, lifetimes.  The text is at
+ * SCR_TEXT; ESP_GO with st->ilen, st->v6 and st->ifc set, or ESP_DROPPED
+ * (counted).
+ */
+__noinline int esp_in_accept(void)
 {
 	struct esp_in_state *st;
 	struct scratch *s = scratch_get();
@@ -316,14 +392,14 @@ __noinline int esp_in_finish(struct xdp_md *ctx)
 	struct ipsecif_replay *rp;
 	struct ipsecif_sa_ctr *c;
 	struct ipsecif_sa *sa;
-	__u32 id, reqid, text, padlen, nh, inner, ilen, delta, fwd, zero = 0;
+	__u32 id, reqid, text, padlen, nh, inner, ilen, zero = 0;
 	__u8 in_ecn;
 	bool v6;
 	int e;
 
 	st = bpf_map_lookup_elem(&esp_in_state_map, &zero);
-	if (!ctx || !st || !s)
-		return XDP_ABORTED;
+	if (!st || !s)
+		return ESP_DROPPED;
 	id = st->sa_id;
 	reqid = st->reqid;
 	text = st->text;
@@ -332,75 +408,126 @@ __noinline int esp_in_finish(struct xdp_md *ctx)
 	c = bpf_map_lookup_elem(&sa_ctr, &id);
 	sa = bpf_map_lookup_elem(&sa_in, &st->sk);
 	ifc = bpf_map_lookup_elem(&ifaces, &reqid);
-	if (!rp || !c || !sa || sa->id != id || !ifc)
-		return esp_in_drop(st, IPSECIF_DROP_NO_SA);	/* removed meanwhile */
+	if (!rp || !c || !sa || sa->id != id || !ifc) {
+		esp_in_drop(st, IPSECIF_DROP_NO_SA);	/* removed meanwhile */
+		return ESP_DROPPED;
+	}
 
 	/* Only now may the window move (§3.4.3). */
 	if (replay_accept(rp, st->seq) != IPSECIF_REPLAY_OK)
-		return esp_in_drop(st, IPSECIF_DROP_REPLAY);
+		goto drop_replay;
 
 	/* Trailer: Pad Length and Next Header end the text (§2.4, §2.6). */
 	barrier_var(text);	/* re-derive its bounds for the verifier */
 	if (text < 4 || text > IPSECIF_MAX_TEXT)
-		return esp_in_drop(st, IPSECIF_DROP_MALFORMED);
+		goto drop_malformed;
 	padlen = s->buf[SCR_TEXT + text - 2];
 	nh = s->buf[SCR_TEXT + text - 1];
-	if (padlen + 2 > text || esp_pad_bad(s, text, padlen))
-		return esp_in_drop(st, IPSECIF_DROP_BAD_PAD);
+	if (padlen + 2 > text || esp_pad_bad(s, text, padlen)) {
+		esp_in_drop(st, IPSECIF_DROP_BAD_PAD);
+		return ESP_DROPPED;
+	}
 	inner = text - 2 - padlen;
-	if (nh == 59)
-		return esp_in_drop(st, IPSECIF_DROP_DUMMY);	/* §2.6: discard silently */
+	if (nh == 59) {
+		esp_in_drop(st, IPSECIF_DROP_DUMMY);	/* §2.6: discard silently */
+		return ESP_DROPPED;
+	}
 	if (nh == 4) {
 		if (inner < 20 || (s->buf[SCR_TEXT] >> 4) != 4)
-			return esp_in_drop(st, IPSECIF_DROP_MALFORMED);
+			goto drop_malformed;
 		ilen = ld_be32(&s->buf[SCR_TEXT]) & 0xffff;
 		in_ecn = s->buf[SCR_TEXT + 1] & 3;
 		v6 = false;
 	} else if (nh == 41) {
-		if (!(ifc->flags & IPSECIF_F_INET6))
-			return esp_in_drop(st, IPSECIF_DROP_INNER_FAMILY);
+		if (!(ifc->flags & IPSECIF_F_INET6)) {
+			esp_in_drop(st, IPSECIF_DROP_INNER_FAMILY);
+			return ESP_DROPPED;
+		}
 		if (inner < 40 || (s->buf[SCR_TEXT] >> 4) != 6)
-			return esp_in_drop(st, IPSECIF_DROP_MALFORMED);
+			goto drop_malformed;
 		ilen = 40 + (ld_be32(&s->buf[SCR_TEXT + 4]) >> 16);
 		in_ecn = (s->buf[SCR_TEXT + 1] >> 4) & 3;
 		v6 = true;
 	} else {
-		return esp_in_drop(st, IPSECIF_DROP_BAD_NEXT_HDR);
+		esp_in_drop(st, IPSECIF_DROP_BAD_NEXT_HDR);
+		return ESP_DROPPED;
 	}
 	/* The inner packet may be shorter than the text (TFC padding, §2.7). */
 	if (ilen > inner || ilen < (v6 ? 40 : 20))
-		return esp_in_drop(st, IPSECIF_DROP_MALFORMED);
+		goto drop_malformed;
 
 	e = ecn_decap(in_ecn, st->o.ecn);
-	if (e < 0)
-		return esp_in_drop(st, IPSECIF_DROP_ECN);
+	if (e < 0) {
+		esp_in_drop(st, IPSECIF_DROP_ECN);
+		return ESP_DROPPED;
+	}
 	if (e != in_ecn)
 		inner_set_ecn(s, v6, e);
-	if (!sa_account(sa, c, reqid, ilen, 0))
-		return esp_in_drop(st, IPSECIF_DROP_EXPIRED);
+	if (!sa_account(sa, c, reqid, ilen, 0)) {
+		esp_in_drop(st, IPSECIF_DROP_EXPIRED);
+		return ESP_DROPPED;
+	}
+	st->ilen = ilen;
+	st->v6 = v6;
+	__builtin_memcpy(&st->ifc, ifc, sizeof(st->ifc));
+	return ESP_GO;
+drop_replay:
+	esp_in_drop(st, IPSECIF_DROP_REPLAY);
+	return ESP_DROPPED;
+drop_malformed:
+	esp_in_drop(st, IPSECIF_DROP_MALFORMED);
+	return ESP_DROPPED;
+}
+
+/* The decapsulated packet's Ethernet header, in front of it in the scratch. */
+static __always_inline void esp_in_eth(struct scratch *s, const __u8 *dst, const __u8 *src, bool v6)
+{
+	__builtin_memcpy(&s->buf[SCR_TEXT - 14], dst, 6);
+	__builtin_memcpy(&s->buf[SCR_TEXT - 8], src, 6);
+	s->buf[SCR_TEXT - 2] = v6 ? 0x86 : 0x08;
+	s->buf[SCR_TEXT - 1] = v6 ? 0xdd : 0x00;
+}
+
+/* XDP, after the ICV verified: accepted, then delivered. */
+__noinline int esp_in_finish(struct xdp_md *ctx)
+{
+	struct esp_in_state *st;
+	struct scratch *s = scratch_get();
+	__u32 id, reqid, ilen, delta, fwd, zero = 0;
+	bool v6;
+	int e;
+
+	st = bpf_map_lookup_elem(&esp_in_state_map, &zero);
+	if (!ctx || !st || !s)
+		return XDP_ABORTED;
+	if (esp_in_accept() != ESP_GO)
+		return XDP_DROP;
+	id = st->sa_id;
+	reqid = st->reqid;
+	ilen = st->ilen;
+	v6 = st->v6;
+	barrier_var(ilen);
+	if (ilen < 20 || ilen > IPSECIF_MAX_TEXT)
+		return esp_in_drop(st, IPSECIF_DROP_MALFORMED);
 
 	/*
 	 * The frame: for ipsecN (its veth peer passes it on), or with
 	 * IPSECIF_F_XDP_FWD and a complete route, for the next hop itself.
 	 */
 	fwd = 0;
-	if (ifc->flags & IPSECIF_F_XDP_FWD)
-		fwd = in_fast_route(ctx, ilen, v6, ifc->ifindex);
-	if (fwd) {
-		__builtin_memcpy(&s->buf[SCR_TEXT - 14], st->fib.dmac, 6);
-		__builtin_memcpy(&s->buf[SCR_TEXT - 8], st->fib.smac, 6);
-	} else {
-		__builtin_memcpy(&s->buf[SCR_TEXT - 14], ifc->mac, 6);
-		__builtin_memcpy(&s->buf[SCR_TEXT - 8], ifc->peer_mac, 6);
-	}
-	s->buf[SCR_TEXT - 2] = v6 ? 0x86 : 0x08;
-	s->buf[SCR_TEXT - 1] = v6 ? 0xdd : 0x00;
+	if (st->ifc.flags & IPSECIF_F_XDP_FWD)
+		fwd = in_fast_route(ctx, ilen, v6, st->ifc.ifindex);
+	if (fwd)
+		esp_in_eth(s, st->fib.dmac, st->fib.smac, v6);
+	else
+		esp_in_eth(s, st->ifc.mac, st->ifc.peer_mac, v6);
 
 	delta = st->o.esp_off + st->hdr - 14;
 	if (bpf_xdp_adjust_head(ctx, delta))
 		return esp_in_drop(st, IPSECIF_DROP_MALFORMED);
 	if (bpf_xdp_adjust_tail(ctx, (int)(14 + ilen) - (int)bpf_xdp_get_buff_len(ctx)))
 		return esp_in_drop(st, IPSECIF_DROP_MALFORMED);
+	barrier_var(ilen);
 	if (ilen > IPSECIF_MAX_TEXT ||
 	    bpf_xdp_store_bytes(ctx, 0, &s->buf[SCR_TEXT - 14], 14 + ilen))
 		return esp_in_drop(st, IPSECIF_DROP_MALFORMED);
@@ -410,14 +537,14 @@ __noinline int esp_in_finish(struct xdp_md *ctx)
 	 * wrong after the program returns (a device without NAPI or down) is
 	 * the kernel's to count (tracepoint xdp:xdp_redirect_err).
 	 */
-	e = bpf_redirect(fwd ? fwd : ifc->peer_ifindex, 0);
+	e = bpf_redirect(fwd ? fwd : st->ifc.peer_ifindex, 0);
 	if (e != XDP_REDIRECT)
 		return esp_in_drop(st, IPSECIF_DROP_REDIRECT_FAILED);
 	count(DIR_IN, id, reqid, fwd ? PASSED_FAST : PASSED, ilen);
 	return e;
 }
 
-/* Three global functions, as on the way out (esp_out.h). */
+/* Global functions, as on the way out (esp_out.h). */
 static __always_inline int esp_in(struct xdp_md *ctx)
 {
 	struct esp_in_state *st;
@@ -425,6 +552,8 @@ static __always_inline int esp_in(struct xdp_md *ctx)
 	int r;
 
 	r = esp_in_prepare(ctx);
+	if (r == ESP_IN_ENGINE)
+		r = esp_in_engine(ctx);
 	if (r != ESP_IN_OPEN)
 		return r;
 	st = bpf_map_lookup_elem(&esp_in_state_map, &zero);

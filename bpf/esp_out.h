@@ -22,6 +22,7 @@
 #include "ecn.h"
 #include "stats.h"
 #include "events.h"
+#include "engine.h"
 
 #define PACKET_HOST_	0	/* linux/if_packet.h */
 #define OUTER_TTL	64	/* RFC 4301 §5.1.2.1 leaves it to us; what the kernel uses */
@@ -34,7 +35,6 @@
 struct esp_out_state {
 	struct crypt_args a;
 	struct bpf_fib_lookup fib;
-	struct bpf_redir_neigh nh;
 	__u64 seq;
 	__u32 id, reqid;
 	__u32 len;			/* inner packet */
@@ -44,7 +44,9 @@ struct esp_out_state {
 	__u8 dsfield;			/* for the outer header, ECN applied */
 	__u8 df;			/* inner IPv4 DF */
 	__u8 natt;
-	__u8 pad[3];
+	__u8 enc;
+	__u8 pad[2];
+	__u32 eng;			/* the engine's link, when it ciphers this packet; or 0 */
 	/*
 	 * The SA's addressing, copied when the sequence number is taken: a
 	 * new SA may replace it in sa_out meanwhile (make-before-break), and
@@ -155,15 +157,6 @@ static __always_inline int cbc_iv(const struct ipsecif_key *k, struct scratch *s
 	st64(&s->buf[SCR_TEXT - 8], ld64(&s->tail[8]));
 	return 0;
 }
-
-/* Everything up to the cipher; ESP_OUT_SEAL or a TC verdict. */
-/*
- * Verdicts of the stages shared by the TC and XDP paths; their callers
- * turn them into TC_ACT_* or XDP_*.
- */
-#define ESP_GO		(-1)	/* go on */
-#define ESP_DROPPED	(-2)	/* counted; drop it */
-#define ESP_NOT_OURS	(-3)	/* leave it to the kernel */
 
 /*
  * Seal stage one, shared by both paths: the inner packet (st->len bytes,
@@ -314,6 +307,16 @@ __noinline int esp_seal_prepare(__u32 reqid)
 	st->text = text;
 	st->ivlen = ivlen;
 	st->icv = k->icv_len;
+	st->enc = k->enc;
+	/*
+	 * The engine, or BPF's cipher?  Not for ESP in UDP over IPv6: its UDP
+	 * checksum covers the ciphertext, which only the worker will know.
+	 */
+	st->eng = 0;
+	if (!(st->natt && st->family == AF_INET6))
+		st->eng = eng_pick(id, k->enc, text,
+				   14 + (st->family == AF_INET6 ? 40 : 20) + (st->natt ? 8 : 0) +
+				   8 + ivlen + text + k->icv_len);
 	pad = text - len - 2;
 	barrier_var(len);
 	if (len > IPSECIF_MAX_TEXT - 32 || pad > 15) {
@@ -345,7 +348,11 @@ __noinline int esp_seal_prepare(__u32 reqid)
 	st32(&s->buf[SCR_TEXT - ivlen - 8], spi);
 	st_be32(&s->buf[SCR_TEXT - ivlen - 4], (__u32)seq);
 	if (ivlen == IPSECIF_CBC_IV_LEN) {
-		if (cbc_iv(k, s, seq)) {
+		/* The engine's worker writes the IV, the same one (ipsecif_engine.h). */
+		if (st->eng) {
+			st64(&s->buf[SCR_TEXT - 16], 0);
+			st64(&s->buf[SCR_TEXT - 8], 0);
+		} else if (cbc_iv(k, s, seq)) {
 			esp_out_drop(id, reqid, IPSECIF_DROP_CRYPTO);
 			return ESP_DROPPED;
 		}
@@ -467,17 +474,74 @@ malformed:
 }
 
 /*
+ * Out through the neighbour table: the ESP packet (Ethernet header
+ * written, PACKET_HOST) to the next hop nh (IPv4 in its first 4 bytes) on
+ * ifindex; counted as passed (reason) once the helper has taken it.  A
+ * failure after the program returns (the device gone, no neighbour
+ * resolvable) is the kernel's to count, on the device.
+ */
+static __always_inline int esp_out_neigh(__u32 id, __u32 reqid, __u32 len, __u32 family,
+					 const void *nh, __u32 ifindex, __u32 reason)
+{
+	struct bpf_redir_neigh rn = {};
+	int r;
+
+	rn.nh_family = family;
+	if (family == AF_INET6)
+		__builtin_memcpy(rn.ipv6_nh, nh, 16);
+	else
+		__builtin_memcpy(&rn.ipv4_nh, nh, 4);
+	r = bpf_redirect_neigh(ifindex, &rn, sizeof(rn), 0);
+	if (r != TC_ACT_REDIRECT) {
+		esp_out_drop(id, reqid, IPSECIF_DROP_REDIRECT_FAILED);
+		return TC_ACT_SHOT;
+	}
+	count(DIR_OUT, id, reqid, reason, len);
+	return r;
+}
+
+/*
+ * The engine's trailer for a packet about to be sealed: the frame is the
+ * outer packet (st->out_off, st->out_len in the scratch) behind a 14-byte
+ * Ethernet header, the ICV's room zeroed, the route's answer kept for the
+ * way back (eng_link.h).
+ */
+static __always_inline void esp_out_trailer(struct esp_out_state *st, struct scratch *s)
+{
+	struct ipsecif_eng_trailer *t;
+	__u32 text = st->text, hdr = 8 + st->ivlen;
+
+	barrier_var(text);
+	if (text > IPSECIF_MAX_TEXT)
+		return;
+	st64(&s->buf[SCR_TEXT + text], 0);
+	st64(&s->buf[SCR_TEXT + text + 8], 0);
+	t = eng_trailer(s, IPSECIF_ENG_SEAL, DIR_OUT, st->id, st->seq, st->reqid,
+			14 + SCR_TEXT - hdr - st->out_off, hdr, text, st->enc, st->icv,
+			st->a.aad_len);
+	t->len = st->len;
+	t->ifindex = st->fib.ifindex;
+	t->family = st->fib.family;
+	if (st->fib.family == AF_INET6)
+		__builtin_memcpy(t->nh, st->fib.ipv6_dst, 16);
+	else
+		__builtin_memcpy(t->nh, &st->fib.ipv4_dst, 4);
+}
+
+/*
  * TC, after the cipher: route to the far end through the kernel's tables,
  * as if the ESP packet were forwarded from the peer device it arrived on
  * (an output lookup would pin the route to that device; so the peer needs
  * net.ipv{4,6}.conf.DEV.forwarding, nothing global), resize, write, and
- * out through the neighbour table.
+ * out through the neighbour table.  A packet for the engine goes, with
+ * its trailer, into the engine's link instead; it comes back sealed to
+ * eng_link.h, which sends it on as here.
  */
 __noinline int esp_out_send(struct __sk_buff *skb)
 {
 	struct esp_out_state *st;
 	struct scratch *s = scratch_get();
-	__u32 out_len, off, zero = 0;
+	__u32 out_len, off, trl, zero = 0;
 	__u16 outer_proto;
 	int r;
 
@@ -492,12 +556,15 @@ __noinline int esp_out_send(struct __sk_buff *skb)
 	outer_proto = st->family == AF_INET6 ? bpf_htons(ETH_P_IPV6) : bpf_htons(ETH_P_IP);
 	out_len = st->out_len;
 	off = st->out_off;
+	trl = st->eng ? ENG_TRL : 0;
 	if (outer_proto != st->inner_proto && bpf_skb_change_proto(skb, outer_proto, 0))
 		goto malformed;
-	if (bpf_skb_change_tail(skb, 14 + out_len, 0)) {
+	if (bpf_skb_change_tail(skb, 14 + out_len + trl, 0)) {
 		esp_out_drop(st->id, st->reqid, IPSECIF_DROP_TOO_BIG);
 		return TC_ACT_SHOT;
 	}
+	if (trl)
+		esp_out_trailer(st, s);
 	/*
 	 * The frame's MACs are still the inner packet's.  bpf_redirect_neigh
 	 * frees a frame whose destination is a group address without a word
@@ -507,33 +574,28 @@ __noinline int esp_out_send(struct __sk_buff *skb)
 	 * real header, so zeros (unicast) will do; and the packet, now an
 	 * ordinary unicast one, is PACKET_HOST.
 	 */
-	__builtin_memset(&s->tail[0], 0, 12);
-	__builtin_memcpy(&s->tail[12], &outer_proto, 2);
+	__builtin_memset(&s->tail[ENG_TRL], 0, 12);
+	__builtin_memcpy(&s->tail[ENG_TRL + 12], &outer_proto, 2);
 	barrier_var(out_len);
 	if (out_len < 28 || out_len > IPSECIF_MAX_TEXT + 120 || off > SCR_TEXT ||
 	    bpf_skb_store_bytes(skb, 14, &s->buf[off], out_len, 0) ||
-	    bpf_skb_store_bytes(skb, 0, &s->tail[0], 14, 0) ||
-	    bpf_skb_change_type(skb, PACKET_HOST_))
+	    bpf_skb_store_bytes(skb, 0, &s->tail[ENG_TRL], 14, 0))
 		goto malformed;
-
-	__builtin_memset(&st->nh, 0, sizeof(st->nh));
-	st->nh.nh_family = st->fib.family;
-	if (st->fib.family == AF_INET6)
-		__builtin_memcpy(st->nh.ipv6_nh, st->fib.ipv6_dst, 16);
-	else
-		st->nh.ipv4_nh = st->fib.ipv4_dst;
-	/*
-	 * Counted as passed once the helper has taken it; a failure after the
-	 * program returns (the device gone, no neighbour resolvable) is the
-	 * kernel's to count, on the device.
-	 */
-	r = bpf_redirect_neigh(st->fib.ifindex, &st->nh, sizeof(st->nh), 0);
-	if (r != TC_ACT_REDIRECT) {
-		esp_out_drop(st->id, st->reqid, IPSECIF_DROP_REDIRECT_FAILED);
-		return TC_ACT_SHOT;
+	if (trl) {
+		if (bpf_skb_store_bytes(skb, 14 + out_len, &s->tail[0], ENG_TRL, 0))
+			goto malformed;
+		r = bpf_redirect(st->eng, 0);
+		if (r != TC_ACT_REDIRECT) {
+			esp_out_drop(st->id, st->reqid, IPSECIF_DROP_REDIRECT_FAILED);
+			return TC_ACT_SHOT;
+		}
+		eng_count(ENG_SENT, DIR_OUT);
+		return r;
 	}
-	count(DIR_OUT, st->id, st->reqid, PASSED, st->len);
-	return r;
+	if (bpf_skb_change_type(skb, PACKET_HOST_))
+		goto malformed;
+	return esp_out_neigh(st->id, st->reqid, st->len, st->fib.family, st->fib.ipv6_dst,
+			     st->fib.ifindex, PASSED);
 malformed:
 	esp_out_drop(st->id, st->reqid, IPSECIF_DROP_MALFORMED);
 	return TC_ACT_SHOT;
@@ -550,7 +612,7 @@ static __always_inline int esp_seal(__u32 reqid)
 	st = bpf_map_lookup_elem(&esp_out_state_map, &zero);
 	if (!st)
 		return ESP_DROPPED;
-	if (ipsecif_crypt(st->id, &st->a, 0)) {
+	if (!st->eng && ipsecif_crypt(st->id, &st->a, 0)) {
 		esp_out_drop(st->id, st->reqid, IPSECIF_DROP_CRYPTO);
 		return ESP_DROPPED;
 	}

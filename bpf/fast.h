@@ -106,7 +106,7 @@ __noinline int lan_send(struct xdp_md *ctx)
 {
 	struct esp_out_state *st;
 	struct scratch *s = scratch_get();
-	__u32 zero = 0, out_len, off;
+	__u32 zero = 0, out_len, off, trl;
 	int r, delta;
 
 	st = bpf_map_lookup_elem(&esp_out_state_map, &zero);
@@ -114,18 +114,22 @@ __noinline int lan_send(struct xdp_md *ctx)
 		return XDP_ABORTED;
 	st->fib.ifindex = ctx->ingress_ifindex;
 	r = bpf_fib_lookup(ctx, &st->fib, sizeof(st->fib), 0);
-	if (r == BPF_FIB_LKUP_RET_NO_NEIGH)
+	/* The engine's way back sends through the neighbour table (eng_link.h). */
+	if (r == BPF_FIB_LKUP_RET_NO_NEIGH && !st->eng)
 		return lan_pass(st);
 	if (esp_route_verdict(st, r) != ESP_GO)
 		return XDP_DROP;
 
 	out_len = st->out_len;
 	off = st->out_off;
+	trl = st->eng ? ENG_TRL : 0;
 	barrier_var(off);
 	if (off < 14 || off > SCR_TEXT || out_len > IPSECIF_MAX_TEXT + 120) {
 		esp_out_drop(st->id, st->reqid, IPSECIF_DROP_MALFORMED);
 		return XDP_DROP;
 	}
+	if (trl)
+		esp_out_trailer(st, s);
 	__builtin_memcpy(&s->buf[off - 14], st->fib.dmac, 6);
 	__builtin_memcpy(&s->buf[off - 8], st->fib.smac, 6);
 	s->buf[off - 2] = st->family == AF_INET6 ? 0x86 : 0x08;
@@ -139,7 +143,7 @@ __noinline int lan_send(struct xdp_md *ctx)
 	delta = (int)(SCR_TEXT - off);
 	if (bpf_xdp_adjust_head(ctx, -delta))
 		return lan_pass(st);	/* no room: the kernel's path */
-	delta = (int)(14 + out_len) - (int)bpf_xdp_get_buff_len(ctx);
+	delta = (int)(14 + out_len + trl) - (int)bpf_xdp_get_buff_len(ctx);
 	if (bpf_xdp_adjust_tail(ctx, delta)) {
 		bpf_xdp_adjust_head(ctx, (int)(SCR_TEXT - off));
 		return lan_pass(st);
@@ -149,6 +153,19 @@ __noinline int lan_send(struct xdp_md *ctx)
 	    bpf_xdp_store_bytes(ctx, 0, &s->buf[off - 14], 14 + out_len)) {
 		esp_out_drop(st->id, st->reqid, IPSECIF_DROP_MALFORMED);
 		return XDP_DROP;
+	}
+	if (trl) {
+		if (bpf_xdp_store_bytes(ctx, 14 + out_len, &s->tail[0], ENG_TRL)) {
+			esp_out_drop(st->id, st->reqid, IPSECIF_DROP_MALFORMED);
+			return XDP_DROP;
+		}
+		r = bpf_redirect(st->eng, 0);
+		if (r != XDP_REDIRECT) {
+			esp_out_drop(st->id, st->reqid, IPSECIF_DROP_REDIRECT_FAILED);
+			return XDP_DROP;
+		}
+		eng_count(ENG_SENT, DIR_OUT);
+		return r;
 	}
 	/* As on the way in (esp_in_finish): counted once the helper took it. */
 	r = bpf_redirect(st->fib.ifindex, 0);

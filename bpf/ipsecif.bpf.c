@@ -11,6 +11,7 @@
 #include "esp_in.h"
 #include "esp_out.h"
 #include "fast.h"
+#include "eng_link.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -315,4 +316,25 @@ SEC("xdp.frags")
 int xdp_lan(struct xdp_md *ctx)
 {
 	return xdp_lan_fast(ctx);
+}
+
+/* The engine's link (bpf/eng_link.h): the workers' device, XDP. */
+SEC("xdp")
+int xdp_eng_wrk(struct xdp_md *ctx)
+{
+	return bpf_redirect_map(&eng_xsks, ctx->rx_queue_index, XDP_PASS);
+}
+
+/* The workers' device, TC ingress: what no worker took. */
+SEC("tc")
+int tc_eng_fallback(struct __sk_buff *skb)
+{
+	return eng_fallback(skb);
+}
+
+/* BPF's end of the engine's link, TC ingress: what comes back. */
+SEC("tc")
+int tc_eng_back(struct __sk_buff *skb)
+{
+	return eng_back(skb);
 }

@@ -14,6 +14,7 @@
 
 #define PASSED		IPSECIF_DROP_MAX	/* not a drop: counted as passed */
 #define PASSED_FAST	(IPSECIF_DROP_MAX + 1)	/* passed, on the XDP line-rate path */
+#define PASSED_ENGINE	(IPSECIF_DROP_MAX + 2)	/* passed, ciphered by the engine (engine.h) */
 
 /* Count into map[key]; false when there is no such entry. */
 static __always_inline bool stats_add(void *map, const __u32 *key, __u32 reason, __u64 bytes)
@@ -29,12 +30,14 @@ static __always_inline bool stats_add(void *map, const __u32 *key, __u32 reason,
 		st->bytes += bytes;
 		if (reason == PASSED_FAST)
 			st->fast++;
+		else if (reason == PASSED_ENGINE)
+			st->engine++;
 	}
 	return true;
 }
 
 /*
- * Count a packet (reason PASSED or PASSED_FAST) or a drop, on the SA and
+ * Count a packet (reason PASSED, PASSED_FAST, PASSED_ENGINE) or a drop, on the SA and
  * the interface when they are known (ids not 0) and have counters; when
  * neither does, the global counters of direction dir take it, so that no
  * drop goes uncounted.

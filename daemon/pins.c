@@ -137,11 +137,12 @@ static int bpf_ready(struct agent *a, char *err, size_t errlen)
 		/*
 		 * Global data and per-CPU scratch are private to this load, and
 		 * so is the opened keys' cache, whose objects are of this load's
-		 * own BTF type (bpf/wrap.h).
+		 * own BTF type (bpf/wrap.h), and so are the engine's maps, whose
+		 * workers live and die with this agent (bpf/engine.h).
 		 */
 		if (strchr(name, '.') || strstr(name, "scratch") || strstr(name, "state") ||
 		    strstr(name, "keystream") || strstr(name, "params") || strstr(name, "test") ||
-		    !strcmp(name, "key_cache"))
+		    !strcmp(name, "key_cache") || !strncmp(name, "eng_", 4))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", a->pin_dir, name);
 		ret = bpf_map__set_pin_path(m, path);

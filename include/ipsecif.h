@@ -239,6 +239,7 @@ struct ipsecif_stats {
 	__u64 packets;
 	__u64 bytes;			/* inner bytes */
 	__u64 fast;			/* of the packets, those on the XDP line-rate path */
+	__u64 engine;			/* of the packets, those the engine ciphered */
 	__u64 drops[IPSECIF_DROP_MAX];
 };
 

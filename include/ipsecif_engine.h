@@ -34,6 +34,12 @@
 #define IPSECIF_ENG_WDEV	"ipsecif-engw"	/* the workers' end */
 #define IPSECIF_ENG_MAX_WORKERS	64		/* one per rx queue of ipsecif-engw */
 #define IPSECIF_ENG_MAGIC	0x676e6569	/* "ieng", little-endian */
+/*
+ * Largest frame, trailer included: a worker's umem frame (4096 bytes)
+ * less the headroom the kernel keeps in it (XDP_PACKET_HEADROOM).
+ */
+#define IPSECIF_ENG_FRAME_SIZE	4096
+#define IPSECIF_ENG_MAX_FRAME	(IPSECIF_ENG_FRAME_SIZE - 256)
 
 /* struct ipsecif_eng_trailer.op */
 enum ipsecif_eng_op {
@@ -78,9 +84,10 @@ struct ipsecif_eng_trailer {
 	__u32 reqid;
 	__u32 len;			/* the inner packet's length, out; the text's, in */
 	__u32 ifindex;			/* out: the underlay device (route lookup's answer) */
-	__u16 family;			/* out: the next hop's; in: the outer */
+	__u8 dir;			/* 0 in, 1 out (bpf/stats.h DIR_*) */
+	__u8 family;			/* out: the next hop's; in: the outer (AF_*) */
 	__u8 ecn;			/* in: the outer header's ECN field */
-	__u8 hdr;			/* in: ESP header + IV */
+	__u8 hdr;			/* ESP header + IV */
 	union {
 		__u8 nh[16];		/* out: the next hop, v4 in the first 4 bytes */
 		__u8 dst[16];		/* in: the outer destination (sa_in's key) */
@@ -143,6 +150,19 @@ struct ipsecif_eng_conf {
 	__u32 up;			/* every worker bound */
 	__u16 min_text[IPSECIF_ENC_MAX];	/* by enum ipsecif_enc; 0: never */
 	__u32 wifindex;			/* ipsecif-engw */
+};
+
+/*
+ * BPF's engine counters (per-CPU eng_stats), by direction [0] in, [1] out:
+ * frames sent to the engine, back from it, ciphered by BPF at the
+ * workers' end for want of a bound socket (the fallback), and frames
+ * back marked bad (no key, bad frame) or not ipsecif's at all.
+ */
+struct ipsecif_eng_counters {
+	__u64 sent[2];
+	__u64 back[2];
+	__u64 fallback[2];
+	__u64 bad[2];
 };
 
 /* Value of the eng_keys array (slot id % IPSECIF_ENG_KEY_SLOTS): the engine has key id. */
