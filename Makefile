@@ -29,7 +29,7 @@ FIXTURES := $(BUILD)/dp_fixture
 PROGRAMS := $(BUILD)/ipsecif-agent $(BUILD)/ipsecifctl
 # The agent, one noun a file (daemon/agentd.h lists them).
 AGENT_OBJS := $(patsubst %,$(BUILD)/%.o,main loop log pins attach lan iface sadb saapi script \
-		events state config server show seqstore)
+		events state config server show seqstore engine)
 
 # strongSwan's kernel-ipsecif plugin, built against the Debian source of
 # the charon installed here (scripts/fetch-strongswan.sh, cached in build/).

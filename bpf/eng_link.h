@@ -125,7 +125,10 @@ __noinline int eng_fallback_load(struct __sk_buff *skb)
 	return ESP_GO;
 }
 
-/* After BPF's cipher (err its answer): the region and the op back, and back. */
+/*
+ * After BPF's cipher (err its answer; 1: none ran, fs->op says why): the
+ * region and the op into the frame, and back.
+ */
 __noinline int eng_fallback_done(struct __sk_buff *skb, int err)
 {
 	struct scratch *s = scratch_get();
@@ -141,9 +144,9 @@ __noinline int eng_fallback_done(struct __sk_buff *skb, int err)
 	hdr = fs->hdr == 8 + IPSECIF_CBC_IV_LEN ? 8 + IPSECIF_CBC_IV_LEN : 8 + IPSECIF_AEAD_IV_LEN;
 	if (err == -EBADMSG) {
 		fs->op = IPSECIF_ENG_BAD_ICV;
-	} else if (err) {
+	} else if (err < 0) {
 		fs->op = IPSECIF_ENG_NO_KEY;
-	} else {
+	} else if (!err) {
 		barrier_var(region);
 		if (region > IPSECIF_MAX_TEXT + 24 + IPSECIF_MAX_ICV_LEN || !region ||
 		    bpf_skb_store_bytes(skb, fs->off, &s->buf[SCR_TEXT - hdr], region, 0)) {
@@ -170,7 +173,7 @@ static __always_inline int eng_fallback(struct __sk_buff *skb)
 	if (r == ESP_DROPPED)
 		return TC_ACT_SHOT;
 	if (r == ESP_NOT_OURS)
-		return eng_fallback_done(skb, -EINVAL);
+		return eng_fallback_done(skb, 1);
 	fs = bpf_map_lookup_elem(&eng_fallback_map, &zero);
 	if (!fs)
 		return TC_ACT_SHOT;

@@ -20,6 +20,7 @@
  *   config.c  --config FILE
  *   server.c  the control socket's connections and requests
  *   show.c    everything shown: interfaces, SAs, policies, status, metrics
+ *   engine.c  the vector-crypto engine: its link, key table, workers, watchdog
  */
 #ifndef IPSECIF_AGENTD_H
 #define IPSECIF_AGENTD_H
@@ -32,6 +33,7 @@
 #include "table.h"
 
 struct bpf_link;
+struct engine;
 struct ipsecif;
 struct ring_buffer;
 struct server;
@@ -140,6 +142,7 @@ struct agent {
 	size_t n_touched;
 	__u64 next_mtu_check;		/* mono_ns() of mtu_tick's next look */
 	size_t mtu_turn;		/* the first interface whose device mtu_tick reads */
+	struct engine *eng;		/* engine.c, once an engine command came */
 	bool foreground, stop, flush;
 };
 

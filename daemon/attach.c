@@ -39,20 +39,21 @@ static void tc_pin_path(const struct agent *a, int idx, char *path, size_t len)
 }
 
 /*
- * tc_esp_out through a tcx link, first in the device's tcx chain and
- * pinned as link_tc_IFINDEX: other owners' tcx programs and TC filters
+ * A TC ingress program (tc_esp_out as "tc", the engine's as theirs)
+ * through a tcx link, first in the device's tcx chain and pinned as
+ * link_KIND_IFINDEX: other owners' tcx programs and TC filters
  * stay where they are, and an adopting agent swaps its program into the
  * pinned link in place (bpf_link_update), as for the XDP links.  libbpf
  * 1.1 has no bpf_program__attach_tcx, so the generic link_create;
  * -EINVAL or -EOPNOTSUPP means a kernel without tcx.
  */
-static int tcx_attach(struct agent *a, int idx)
+int attach_tcx(struct agent *a, const struct bpf_program *p, const char *kind, int idx)
 {
-	int prog = bpf_program__fd(a->skel->progs.tc_esp_out), fd, ret;
+	int prog = bpf_program__fd(p), fd, ret;
 	LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = BPF_F_BEFORE);
 	char path[256];
 
-	tc_pin_path(a, idx, path, sizeof(path));
+	snprintf(path, sizeof(path), "%s/link_%s_%d", a->pin_dir, kind, idx);
 	fd = bpf_obj_get(path);
 	if (fd >= 0) {
 		ret = bpf_link_update(fd, prog, NULL) ? -errno : 0;
@@ -115,7 +116,7 @@ int attach_out(struct agent *a, const char *name, char *err, size_t errlen)
 	netdev_peer_name(name, peer, sizeof(peer));
 	if (netdev_info(peer, &idx, mac))
 		return errmsg(err, errlen, -ENODEV, "%s: no peer device", name);
-	ret = tcx_attach(a, idx);
+	ret = attach_tcx(a, a->skel->progs.tc_esp_out, "tc", idx);
 	if (!ret) {
 		/* An older agent's filter goes only now: tc_esp_out ran throughout. */
 		tc_filter_drop(idx);

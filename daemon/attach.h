@@ -13,6 +13,8 @@ struct bpf_program;
 int attach_out(struct agent *a, const char *name, char *err, size_t errlen);
 /* xdp_esp_in onto the device holding f's tunnel source, once. */
 void attach_in(struct agent *a, const struct table_iface *f);
+/* p at idx's TC ingress through a tcx link pinned as link_KIND_IDX (made, or updated): 0 or -errno. */
+int attach_tcx(struct agent *a, const struct bpf_program *p, const char *kind, int idx);
 /* prog onto device idx through a link pinned as link_KIND_IDX (adopted if pinned). */
 int xdp_attach(struct agent *a, struct bpf_program *prog, const char *kind, int idx,
 	       struct bpf_link **out);

@@ -14,6 +14,7 @@
 #include <bpf/libbpf.h>
 #include "ipsecif.skel.h"
 #include "attach.h"
+#include "engine.h"
 #include "errmsg.h"
 #include "iface.h"
 #include "ifcmd.h"
@@ -174,6 +175,8 @@ int iface_cmd(struct agent *a, const struct ctl_req *req, char *out, size_t len)
 	a->writes = !c.show;
 	if (c.lan)
 		return lan_cmd(a, &c, out, len);
+	if (c.engine)
+		return engine_cmd(a, &c, req->flags & CTL_F_JSON, out, len);
 	if (c.show)
 		return show_ifaces(a, c.name, req->flags & CTL_F_JSON, out, len);
 

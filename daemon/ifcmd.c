@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include "errmsg.h"
 #include "ifcmd.h"
+#include "ipsecif_engine.h"
+#include "keys.h"
 #include "mtu.h"
 #include "table.h"
 
@@ -198,6 +200,87 @@ static int parse_stats(struct args *a, struct ifcmd *c)
 	return 0;
 }
 
+/* cpus A,B,...: each a CPU number, at most IFCMD_MAX_CPUS of them. */
+static int parse_cpus(struct args *a, struct ifcmd *c, const char *list)
+{
+	char buf[256], *tok, *save;
+	unsigned long v;
+
+	if (strlen(list) >= sizeof(buf))
+		return bad(a, list, "cpus takes a list like 0,1,2");
+	strcpy(buf, list);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (parse_num(tok, 0, 4095, &v))
+			return bad(a, list, "cpus takes CPU numbers separated by commas, like 0,1,2");
+		if (c->eng_n_cpus == IFCMD_MAX_CPUS)
+			return bad(a, list, "cpus takes at most 64 CPUs");
+		c->eng_cpus[c->eng_n_cpus++] = v;
+	}
+	if (!c->eng_n_cpus)
+		return bad(a, list, "cpus takes a list like 0,1,2");
+	return 0;
+}
+
+/* engine [on [workers N] [cpus LIST] | off | min SUITE BYTES] */
+static int parse_engine(struct args *a, struct ifcmd *c)
+{
+	const char *op, *v;
+	unsigned long n;
+	int e;
+
+	c->engine = IFCMD_ENGINE_SHOW;
+	c->show = true;
+	if (a->i == a->argc)
+		return 0;
+	c->show = false;
+	op = a->argv[a->i++];
+	if (!strcmp(op, "off")) {
+		c->engine = IFCMD_ENGINE_OFF;
+	} else if (!strcmp(op, "on")) {
+		c->engine = IFCMD_ENGINE_ON;
+		while (a->i < a->argc) {
+			const char *tok = a->argv[a->i++];
+
+			v = value(a, !strcmp(tok, "cpus") ? "cpus needs a list like 0,1" :
+					 "workers needs a number, 1 to 64");
+			if (!v)
+				return -EINVAL;
+			if (!strcmp(tok, "workers")) {
+				if (parse_num(v, 1, IFCMD_MAX_CPUS, &n))
+					return bad(a, v, "workers is a number, 1 to 64");
+				c->eng_workers = n;
+			} else if (!strcmp(tok, "cpus")) {
+				if (parse_cpus(a, c, v))
+					return -EINVAL;
+			} else {
+				return bad(a, tok, "engine on takes workers N and cpus LIST");
+			}
+		}
+		return 0;
+	} else if (!strcmp(op, "min")) {
+		c->engine = IFCMD_ENGINE_MIN;
+		v = value(a, "engine min needs a suite: aes-cbc, aes-gcm-16, chacha20-poly1305");
+		if (!v)
+			return -EINVAL;
+		for (e = 1; e < IPSECIF_ENC_MAX && strcmp(v, ipsecif_enc_name(e)); e++)
+			;
+		if (e == IPSECIF_ENC_MAX)
+			return bad(a, v, "the suites are aes-cbc, aes-gcm-16, chacha20-poly1305");
+		c->eng_suite = e;
+		v = value(a, "engine min SUITE needs a text length in bytes (0: never)");
+		if (!v)
+			return -EINVAL;
+		if (parse_num(v, 0, IPSECIF_ENG_MAX_FRAME, &n))
+			return bad(a, v, "the text length is 0 (never) to 3840 bytes");
+		c->eng_min = n;
+	} else {
+		return bad(a, op, "engine takes on, off or min");
+	}
+	if (a->i < a->argc)
+		return bad(a, a->argv[a->i], "nothing comes after this engine command");
+	return 0;
+}
+
 int ifcmd_parse(int argc, char *const *argv, struct ifcmd *c, char *err, size_t errlen)
 {
 	struct args a = { .argc = argc, .argv = argv, .err = err, .errlen = errlen };
@@ -218,6 +301,10 @@ int ifcmd_parse(int argc, char *const *argv, struct ifcmd *c, char *err, size_t 
 	if (!strcmp(argv[0], "stats")) {
 		a.i = 1;
 		return parse_stats(&a, c);
+	}
+	if (!strcmp(argv[0], "engine")) {
+		a.i = 1;
+		return parse_engine(&a, c);
 	}
 	ret = check_name(&a, argv[0]);
 	if (ret)

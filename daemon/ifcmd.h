@@ -10,11 +10,13 @@
  *         [[-]link0|[-]link1|[-]link2] [[-]xdpfwd] [mtu N] [up|down]]
  *   lan add|del DEV
  *   stats [-o openmetrics]
+ *   engine [on [workers N] [cpus A,B,...] | off | min SUITE BYTES]
  *
  * Readable aliases: nat-t (link0), ecn (link1), ipv6 (link2), each with -.
  * xdpfwd (IPSECIF_F_XDP_FWD), "lan" and "stats" are ours: the XDP line-rate path
  * (docs/DATAPATH.md), decapsulated packets forwarded in XDP and xdp_lan
- * on a LAN-facing device.
+ * on a LAN-facing device; "engine", the vector-crypto engine's workers
+ * (docs/ENGINE.md).
  */
 #ifndef IPSECIF_IFCMD_H
 #define IPSECIF_IFCMD_H
@@ -41,8 +43,24 @@ enum ifcmd_lan {
 	IFCMD_LAN_DEL,			/* and off it */
 };
 
+enum ifcmd_engine {
+	IFCMD_ENGINE_NONE,
+	IFCMD_ENGINE_SHOW,		/* "engine" */
+	IFCMD_ENGINE_ON,		/* "engine on [workers N] [cpus LIST]" */
+	IFCMD_ENGINE_OFF,
+	IFCMD_ENGINE_MIN,		/* "engine min SUITE BYTES" */
+};
+
+#define IFCMD_MAX_CPUS	64		/* IPSECIF_ENG_MAX_WORKERS */
+
 struct ifcmd {
 	char name[IFNAMSIZ];		/* empty: all interfaces */
+	enum ifcmd_engine engine;	/* "engine ...": nothing else is set */
+	int eng_workers;		/* on: 0, one per online CPU */
+	int eng_cpus[IFCMD_MAX_CPUS];	/* on: worker q on eng_cpus[q % eng_n_cpus] */
+	int eng_n_cpus;
+	int eng_suite;			/* min: enum ipsecif_enc */
+	__u16 eng_min;			/* min: text bytes, 0 never */
 	enum ifcmd_lan lan;		/* "lan add|del DEV": nothing else is set */
 	char lan_dev[IFNAMSIZ];
 	bool show;			/* nothing but the name (or nothing at all) */

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "attach.h"
+#include "engine.h"
 #include "events.h"
 #include "iface.h"
 #include "loop.h"
@@ -35,6 +36,7 @@ static int tick_ms(const struct agent *a)
 	__u64 now = mono_ns(), next = sadb_deadline(a, now + 1000000000ULL);
 
 	next = server_deadline(a, next);
+	next = engine_deadline(a, next);
 
 	return next <= now ? 0 : (int)((next - now + 999999) / 1000000);
 }
@@ -70,6 +72,7 @@ int loop_run(struct agent *a, int ready_fd)
 				events_unsubscribe(a, k);
 		events_consume(a);
 		sadb_tick(a);
+		engine_tick(a);
 		seqstore_tick(a);
 		server_serve(a, pfd + 1, n > 0 ? n_srv : 0);
 		if (a->dirty) {
@@ -85,6 +88,8 @@ void loop_teardown(struct agent *a)
 {
 	size_t i;
 
+	if (a->skel)
+		engine_close(a, a->flush);
 	if (a->skel)
 		sadb_close(a);
 	events_close(a);

@@ -93,9 +93,37 @@ static int link_change(struct nl_sock *sk, const char *name, unsigned int set_fl
 	return ret ? -EINVAL : 0;
 }
 
+/* A veth pair name and pname, mtu (0: the kernel's) and queues (0: one) each end. */
+static int veth_add(struct nl_sock *sk, const char *name, const char *pname, int mtu, int queues,
+		    char *err, size_t errlen)
+{
+	struct rtnl_link *link = rtnl_link_veth_alloc(), *peer;
+	int ret;
+
+	if (!link)
+		return errmsg(err, errlen, -ENOMEM, "out of memory");
+	rtnl_link_set_name(link, name);
+	if (mtu)
+		rtnl_link_set_mtu(link, mtu);
+	peer = rtnl_link_veth_get_peer(link);
+	rtnl_link_set_name(peer, pname);
+	if (queues) {
+		rtnl_link_set_num_rx_queues(link, queues);
+		rtnl_link_set_num_tx_queues(link, queues);
+		rtnl_link_set_num_rx_queues(peer, queues);
+		rtnl_link_set_num_tx_queues(peer, queues);
+	}
+	rtnl_link_put(peer);
+	ret = rtnl_link_add(sk, link, NLM_F_CREATE | NLM_F_EXCL);
+	rtnl_link_put(link);
+	if (ret)
+		return errmsg(err, errlen, ret == -NLE_EXIST ? -EEXIST : -EINVAL,
+			      "%s: creating the device: %s", name, nl_geterror(ret));
+	return 0;
+}
+
 int netdev_create(const char *name, int mtu, char *err, size_t errlen)
 {
-	struct rtnl_link *link = NULL, *peer;
 	struct nl_sock *sk = nl_open();
 	char pname[IFNAMSIZ], path[160];
 	int ret;
@@ -108,22 +136,9 @@ int netdev_create(const char *name, int mtu, char *err, size_t errlen)
 		       "(its veth peer adds a 'p')", name, IFNAMSIZ - 2);
 		goto out;
 	}
-	link = rtnl_link_veth_alloc();
-	if (!link) {
-		ret = errmsg(err, errlen, -ENOMEM, "out of memory");
+	ret = veth_add(sk, name, pname, mtu, 0, err, errlen);
+	if (ret)
 		goto out;
-	}
-	rtnl_link_set_name(link, name);
-	rtnl_link_set_mtu(link, mtu);
-	peer = rtnl_link_veth_get_peer(link);
-	rtnl_link_set_name(peer, pname);
-	rtnl_link_put(peer);
-	ret = rtnl_link_add(sk, link, NLM_F_CREATE | NLM_F_EXCL);
-	if (ret) {
-		ret = errmsg(err, errlen, ret == -NLE_EXIST ? -EEXIST : -EINVAL,
-			     "%s: creating the device: %s", name, nl_geterror(ret));
-		goto out;
-	}
 	/* The data path's needs (docs/DATAPATH.md): set before the links go up. */
 	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/addr_gen_mode", name);
 	sysctl_set(path, "1");
@@ -150,8 +165,34 @@ int netdev_create(const char *name, int mtu, char *err, size_t errlen)
 		netdev_destroy(name, NULL, 0);
 	}
 out:
-	if (link)
-		rtnl_link_put(link);
+	nl_socket_free(sk);
+	return ret;
+}
+
+int netdev_create_pair(const char *name, const char *pname, int queues, char *err,
+		       size_t errlen)
+{
+	struct nl_sock *sk = nl_open();
+	const char *dev[2] = { name, pname };
+	char path[160];
+	int ret, k;
+
+	if (!sk)
+		return errmsg(err, errlen, -ENOMEM, "netlink: cannot connect");
+	ret = veth_add(sk, name, pname, 0, queues, err, errlen);
+	if (ret)
+		goto out;
+	/* Nothing but what BPF puts on the link: no IPv6 of its own, no ARP. */
+	for (k = 0; k < 2 && !ret; k++) {
+		snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", dev[k]);
+		sysctl_set(path, "1");
+		ret = link_change(sk, dev[k], IFF_NOARP | IFF_UP, 0, 0);
+	}
+	if (ret) {
+		errmsg(err, errlen, ret, "%s: configuring the device: %s", name, strerror(-ret));
+		netdev_destroy(name, NULL, 0);
+	}
+out:
 	nl_socket_free(sk);
 	return ret;
 }

@@ -18,6 +18,7 @@
 #include "ipsecif.skel.h"
 #include "attach.h"
 #include "ctl.h"
+#include "engine.h"
 #include "errmsg.h"
 #include "events.h"
 #include "iface.h"
@@ -91,6 +92,7 @@ static void slots_remove(struct agent *a, __u32 id)
 	bpf_map_delete_elem(bpf_map__fd(a->skel->maps.replay), &id);
 	bpf_map_delete_elem(bpf_map__fd(a->skel->maps.sa_stats), &id);
 	bpf_map_delete_elem(bpf_map__fd(a->skel->maps.sa_ctr), &id);
+	engine_key_remove(a, id);
 	ipsecif_key_remove(&kr, id);
 }
 
@@ -396,9 +398,13 @@ int sadb_install(struct agent *a, struct table_sa *t, const struct ipsecif_key_p
 	ret = ipsecif_key_install(&kr, t->id, p, err, errlen);
 	if (!ret)
 		ret = table_sa_add(&a->t, t, err, errlen);
-	if (ret)
+	if (ret) {
 		ipsecif_key_remove(&kr, t->id);
-	return ret;
+		return ret;
+	}
+	/* For the engine's workers too, when it runs; if not, BPF ciphers it alone. */
+	engine_key_add(a, t->id, p);
+	return 0;
 }
 
 void sadb_forget(struct agent *a, size_t i, bool linger)

@@ -41,6 +41,7 @@ void stats_sum(const struct bpf_map *map, __u32 key, struct ipsecif_stats *sum)
 			sum->packets += st[i].packets;
 			sum->bytes += st[i].bytes;
 			sum->fast += st[i].fast;
+			sum->engine += st[i].engine;
 			for (j = 0; j < IPSECIF_DROP_MAX; j++)
 				sum->drops[j] += st[i].drops[j];
 		}
@@ -59,6 +60,8 @@ static void show_stats(struct out *o, const char *lead, const struct ipsecif_sta
 	print_u64(o, PRINT_ANY, "bytes", " bytes %llu", st->bytes);
 	/* Of those, on the XDP line-rate path (in text only once there are some). */
 	print_u64(o, st->fast ? PRINT_ANY : PRINT_JSON, "fast", " fast %llu", st->fast);
+	/* Of those, ciphered by the engine's workers (the rest: by BPF). */
+	print_u64(o, st->engine ? PRINT_ANY : PRINT_JSON, "engine", " engine %llu", st->engine);
 	out_text(o, " drops");
 	out_open_object(o, "drops");
 	for (j = 0; j < IPSECIF_DROP_MAX; j++) {
@@ -390,11 +393,12 @@ static void om_sa_sample(struct out *o, struct agent *a, const char *name,
 }
 
 /* One u64 per interface, per SA or per direction of the global counters. */
-enum om_field { OM_PACKETS, OM_BYTES, OM_FAST };
+enum om_field { OM_PACKETS, OM_BYTES, OM_FAST, OM_ENGINE };
 
 static __u64 om_field(const struct ipsecif_stats *st, enum om_field f)
 {
-	return f == OM_PACKETS ? st->packets : f == OM_BYTES ? st->bytes : st->fast;
+	return f == OM_PACKETS ? st->packets : f == OM_BYTES ? st->bytes :
+	       f == OM_FAST ? st->fast : st->engine;
 }
 
 static void om_counters(struct metrics *m, const char *what, const char *unit,
@@ -554,6 +558,9 @@ int show_metrics(struct agent *a, char *out, size_t len)
 	om_counters(&m, "fast_packets", NULL, OM_FAST,
 		    "Of the interface's packets, those on the XDP line-rate path.",
 		    "Of the SA's packets, those on the XDP line-rate path.");
+	om_counters(&m, "engine_packets", NULL, OM_ENGINE,
+		    "Of the interface's packets, those the engine's workers ciphered.",
+		    "Of the SA's packets, those the engine's workers ciphered.");
 	om_drops(&m);
 	om_sa_gauge(&m, "ipsecif_sa_age_seconds", "seconds", "Seconds since the SA was added.",
 		    sa_age);

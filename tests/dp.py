@@ -118,7 +118,19 @@ class DataPath:
         v = [int(x) for x in self.cmd(f"stats {kind} {key}").split()[1:]]
         d = {"packets": v[0], "bytes": v[1], "fast": v[2]}
         d.update(zip(DROPS, v[3:]))
+        d["engine"] = v[3 + len(DROPS)]
         return d
+
+    def engine(self, ifindex, wifindex, up=True, mins=(1, 1, 1)):
+        """eng_conf: the engine's link, up or not, each suite's threshold (CBC, GCM, ChaCha)."""
+        self.cmd(f"engine {ifindex} {wifindex} {int(up)} {mins[0]} {mins[1]} {mins[2]}")
+
+    def engkey(self, sa_id, held=True):
+        self.cmd(f"engkey {sa_id}" + ("" if held else " del"))
+
+    def engstats(self):
+        v = [int(x) for x in self.cmd("engstats").split()[1:]]
+        return {"sent": v[0:2], "back": v[2:4], "fallback": v[4:6], "bad": v[6:8]}
 
 
 def save_pcap(name, frames):

@@ -21,6 +21,10 @@
  *   pin DIR                                 pin every map under DIR (a bpffs)
  *   unpin DIR
  *   ifindex IFINDEX REQID                   ipsecN's own ifindex, for the XDP paths' routes
+ *   engine IFINDEX WIFINDEX UP MIN_CBC MIN_GCM MIN_CHACHA   eng_conf (bpf/engine.h)
+ *   engkey ID [del]                         eng_keys: the workers hold key ID (or not)
+ *   engstats                                -> engstats SENT_IN SENT_OUT BACK_IN BACK_OUT
+ *                                              FALLBACK_IN FALLBACK_OUT BAD_IN BAD_OUT
  *   quit
  *
  * Errors answer "err MESSAGE".
@@ -38,6 +42,7 @@
 #include <bpf/libbpf.h>
 #include "ipsecif.skel.h"
 #include "ipsecif.h"
+#include "ipsecif_engine.h"
 #include "keys.h"
 #include "hex.h"
 
@@ -226,6 +231,71 @@ static void cmd_run(char **av, int ac)
 	putchar('\n');
 }
 
+static void cmd_engine(char **av, int ac)
+{
+	struct ipsecif_eng_conf c = {};
+	__u32 zero = 0;
+
+	if (ac != 7) {
+		puts("err usage: engine IFINDEX WIFINDEX UP MIN_CBC MIN_GCM MIN_CHACHA");
+		return;
+	}
+	c.ifindex = strtoul(av[1], NULL, 0);
+	c.wifindex = strtoul(av[2], NULL, 0);
+	c.up = strtoul(av[3], NULL, 0);
+	c.min_text[IPSECIF_ENC_AES_CBC] = strtoul(av[4], NULL, 0);
+	c.min_text[IPSECIF_ENC_AES_GCM16] = strtoul(av[5], NULL, 0);
+	c.min_text[IPSECIF_ENC_CHACHA20_POLY1305] = strtoul(av[6], NULL, 0);
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.eng_conf), &zero, &c, BPF_ANY))
+		printf("err %s\n", strerror(errno));
+	else
+		puts("ok");
+}
+
+static void cmd_engkey(char **av, int ac)
+{
+	struct ipsecif_eng_keyslot ks = {};
+	__u32 id, slot;
+
+	if (ac != 2 && ac != 3) {
+		puts("err usage: engkey ID [del]");
+		return;
+	}
+	id = strtoul(av[1], NULL, 0);
+	slot = id & (IPSECIF_ENG_KEY_SLOTS - 1);
+	ks.id = ac == 3 ? 0 : id;
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.eng_keys), &slot, &ks, BPF_ANY))
+		printf("err %s\n", strerror(errno));
+	else
+		puts("ok");
+}
+
+static void cmd_engstats(void)
+{
+	int ncpu = libbpf_num_possible_cpus(), c, d;
+	struct ipsecif_eng_counters *v = calloc(ncpu, sizeof(*v)), sum = {};
+	__u32 zero = 0;
+
+	if (!v || bpf_map_lookup_elem(bpf_map__fd(skel->maps.eng_stats), &zero, v)) {
+		printf("err %s\n", strerror(errno));
+		free(v);
+		return;
+	}
+	for (c = 0; c < ncpu; c++)
+		for (d = 0; d < 2; d++) {
+			sum.sent[d] += v[c].sent[d];
+			sum.back[d] += v[c].back[d];
+			sum.fallback[d] += v[c].fallback[d];
+			sum.bad[d] += v[c].bad[d];
+		}
+	printf("engstats %llu %llu %llu %llu %llu %llu %llu %llu\n",
+	       (unsigned long long)sum.sent[0], (unsigned long long)sum.sent[1],
+	       (unsigned long long)sum.back[0], (unsigned long long)sum.back[1],
+	       (unsigned long long)sum.fallback[0], (unsigned long long)sum.fallback[1],
+	       (unsigned long long)sum.bad[0], (unsigned long long)sum.bad[1]);
+	free(v);
+}
+
 static void cmd_stats(char **av, int ac)
 {
 	int ncpu = libbpf_num_possible_cpus(), c, i;
@@ -253,9 +323,12 @@ static void cmd_stats(char **av, int ac)
 	}
 	printf("stats %llu %llu %llu", (unsigned long long)sum.packets,
 	       (unsigned long long)sum.bytes, (unsigned long long)sum.fast);
+	sum.engine = 0;
+	for (c = 0; c < ncpu; c++)
+		sum.engine += v[c].engine;
 	for (i = 0; i < IPSECIF_DROP_MAX; i++)
 		printf(" %llu", (unsigned long long)sum.drops[i]);
-	putchar('\n');
+	printf(" %llu\n", (unsigned long long)sum.engine);
 out:
 	free(v);
 }
@@ -464,6 +537,12 @@ int main(void)
 			cmd_life(av, ac);
 		else if (!strcmp(av[0], "events"))
 			cmd_events();
+		else if (!strcmp(av[0], "engine"))
+			cmd_engine(av, ac);
+		else if (!strcmp(av[0], "engkey"))
+			cmd_engkey(av, ac);
+		else if (!strcmp(av[0], "engstats"))
+			cmd_engstats();
 		else
 			printf("err unknown command %s\n", av[0]);
 		fflush(stdout);

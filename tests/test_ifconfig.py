@@ -46,7 +46,7 @@ def test_freebsd_example(site):
                       "tunnel": {"family": "inet", "src": "192.168.0.3", "dst": "192.168.0.5"},
                       # No device holds 192.168.0.3 here: nothing for xdp_esp_in yet.
                       "attached": {"xdp_esp_in": None, "tc_esp_out": "tcx"},
-                      "sas": [], "packets": 0, "bytes": 0, "fast": 0,
+                      "sas": [], "packets": 0, "bytes": 0, "fast": 0, "engine": 0,
                       "drops": shown[0]["drops"]}]
     assert list(shown[0]["drops"]) == DROPS and not any(shown[0]["drops"].values())
     assert 1280 <= shown[0]["mtu"] <= 1500

@@ -1,0 +1,675 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The engine's supervisor: "engine on" makes the engine's veth pair
+ * (ipsecif-eng, ipsecif-engw, a queue per worker), puts the link's three
+ * programs on it (bpf/eng_link.h), makes the key table and the status
+ * block (memfds), and starts one ipsecif-engine per queue.  The watchdog
+ * (engine_tick, every ENG_TICK_NS) tells BPF the engine is up only while
+ * every worker is bound and its heartbeat moves; a worker that exits, or
+ * whose heartbeat stands still for ENG_STUCK_NS (SIGSTOP, a livelock), is
+ * taken out of the xsks map and killed, BPF ciphers everything, and the
+ * worker is started again.
+ *
+ * Keys: a key goes into the table, for the workers, only while the
+ * engine is on, and before BPF may send a frame for it (eng_keys); out of
+ * BPF's choice first, then wiped from the table.  The table is mlocked,
+ * kept out of core dumps, and sealed against any new writable mapping, so
+ * that the workers can only read it.  The workers die with the agent
+ * (PR_SET_PDEATHSIG), and so does the table: an adopting agent starts
+ * the engine anew, and the SAs it adopts are BPF's until they are rekeyed
+ * (docs/SECURITY.md, docs/AGENT.md).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "ipsecif.skel.h"
+#include "attach.h"
+#include "engine.h"
+#include "errmsg.h"
+#include "ifcmd.h"
+#include "json.h"
+#include "netdev.h"
+
+#define ENG_TICK_NS	(20 * 1000000ULL)
+#define ENG_STUCK_NS	(60 * 1000000ULL)	/* the worker polls every 10 ms */
+#define ENG_BIND_NS	(3000 * 1000000ULL)	/* to start and bind its socket */
+#define ENG_BACKOFF_NS	(100 * 1000000ULL)	/* before a restart, times restarts in a row */
+
+/* The fds a worker inherits, at these numbers (ipsecif-engine's argv says them too). */
+#define ENG_FD_KEYS	3
+#define ENG_FD_STATUS	4
+#define ENG_FD_XSKS	5
+
+/*
+ * The text length (bytes) from which a suite goes to the engine: below
+ * it BPF's own cipher costs less than the trip (docs/BENCHMARKS.md,
+ * "The engine").  0: never.
+ */
+const __u16 engine_default_min[IPSECIF_ENC_MAX] = {
+	[IPSECIF_ENC_AES_CBC] = 128,
+	[IPSECIF_ENC_AES_GCM16] = 128,
+	[IPSECIF_ENC_CHACHA20_POLY1305] = 256,
+};
+
+#define KEYS_SIZE	(IPSECIF_ENG_KEY_SLOTS * sizeof(struct ipsecif_eng_key))
+#define STATUS_SIZE	(IPSECIF_ENG_MAX_WORKERS * sizeof(struct ipsecif_eng_status))
+
+static int conf_write(struct agent *a, bool up)
+{
+	struct engine *e = a->eng;
+	struct ipsecif_eng_conf c = { .ifindex = e->ifindex, .wifindex = e->wifindex,
+				      .up = up };
+	__u32 zero = 0;
+
+	memcpy(c.min_text, e->min_text, sizeof(c.min_text));
+	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.eng_conf), &zero, &c, BPF_ANY))
+		return -errno;
+	if (up != e->up) {
+		logmsg(LOG_INFO, "engine %s", up ? "up: the workers cipher" :
+		       "down: BPF ciphers everything");
+		if (up)
+			e->up_since = mono_ns();
+		else
+			e->down_since = mono_ns();
+	}
+	e->up = up;
+	return 0;
+}
+
+/* A memfd of size bytes mapped read-write: its fd, or -errno. */
+static int shm_make(const char *name, size_t size, bool lock, void **map)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING), ret;
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, size)) {
+		ret = -errno;
+		goto err_fd;
+	}
+	*map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (*map == MAP_FAILED) {
+		ret = -errno;
+		goto err_fd;
+	}
+	if (lock && (mlock(*map, size) || madvise(*map, size, MADV_DONTDUMP))) {
+		ret = -errno;
+		goto err_map;
+	}
+	/* Keys: no one maps them writable again, the workers included. */
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+		  (lock ? F_SEAL_FUTURE_WRITE : 0))) {
+		ret = -errno;
+		goto err_map;
+	}
+	return fd;
+err_map:
+	munmap(*map, size);
+err_fd:
+	close(fd);
+	return ret;
+}
+
+/* The key table, every key wiped; the BPF side told first. */
+static void keys_wipe_all(struct agent *a)
+{
+	struct engine *e = a->eng;
+	struct ipsecif_eng_keyslot none = { 0 };
+	__u32 slot;
+
+	for (slot = 0; e->keys && e->n_keys && slot < IPSECIF_ENG_KEY_SLOTS; slot++)
+		if (e->keys[slot].id)
+			engine_key_remove(a, e->keys[slot].id);
+	for (slot = 0; slot < IPSECIF_ENG_KEY_SLOTS; slot++)
+		bpf_map_update_elem(bpf_map__fd(a->skel->maps.eng_keys), &slot, &none, BPF_ANY);
+	e->n_keys = 0;
+}
+
+/* Worker q's exit, if it has (wait: until it has). */
+static void worker_reap(struct engine *e, int q, bool wait)
+{
+	struct eng_worker *w = &e->w[q];
+	int st;
+
+	if (!w->pid || waitpid(w->pid, &st, wait ? 0 : WNOHANG) != w->pid)
+		return;
+	if (w->state != ENG_W_OFF) {
+		e->died++;
+		if (WIFSIGNALED(st))
+			logmsg(LOG_WARNING, "engine worker %d (pid %d) killed by signal %d: "
+			       "restarted", q, w->pid, WTERMSIG(st));
+		else
+			logmsg(LOG_WARNING, "engine worker %d (pid %d) exited with %d: restarted",
+			       q, w->pid, WEXITSTATUS(st));
+	}
+	w->pid = 0;
+	w->state = ENG_W_OFF;
+	w->since = mono_ns();
+}
+
+/*
+ * Worker q out of the path: the engine down first, its socket out of the
+ * map (a stopped worker's would take frames it never answers), then sig,
+ * and SIGKILL if it has not gone in half a second.
+ */
+static void worker_out(struct agent *a, int q, int sig)
+{
+	struct engine *e = a->eng;
+	struct eng_worker *w = &e->w[q];
+	__u32 key = q;
+	int i;
+
+	conf_write(a, false);
+	bpf_map_delete_elem(bpf_map__fd(a->skel->maps.eng_xsks), &key);
+	w->state = ENG_W_OFF;
+	if (w->pid) {
+		kill(w->pid, sig);
+		kill(w->pid, SIGCONT);	/* a stopped worker hears SIGTERM only then */
+		for (i = 0; i < 50 && w->pid; i++) {
+			worker_reap(e, q, false);
+			if (w->pid)
+				usleep(10000);
+		}
+		if (w->pid) {
+			kill(w->pid, SIGKILL);
+			worker_reap(e, q, true);
+		}
+	}
+	w->since = mono_ns();
+}
+
+static int worker_spawn(struct agent *a, int q)
+{
+	struct engine *e = a->eng;
+	struct eng_worker *w = &e->w[q];
+	char qs[12], cs[12], fk[12], fs[12], fx[12], is[12];
+	char *argv[] = { "ipsecif-engine", "--dev", IPSECIF_ENG_WDEV, "--queue", qs,
+			 "--keys-fd", fk, "--status-fd", fs, "--index", is, "--xsks-fd", fx,
+			 w->cpu >= 0 ? "--cpu" : NULL, cs, NULL };
+	int xsks = bpf_map__fd(a->skel->maps.eng_xsks);
+	pid_t parent = getpid(), pid;
+
+	snprintf(qs, sizeof(qs), "%d", q);
+	snprintf(is, sizeof(is), "%d", q);
+	snprintf(cs, sizeof(cs), "%d", w->cpu);
+	snprintf(fk, sizeof(fk), "%d", ENG_FD_KEYS);
+	snprintf(fs, sizeof(fs), "%d", ENG_FD_STATUS);
+	snprintf(fx, sizeof(fx), "%d", ENG_FD_XSKS);
+	memset(&e->status[q], 0, sizeof(e->status[q]));
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		sigset_t none;
+
+		/* The child: nothing of the agent's but the three fds it needs. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(1);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGPIPE, SIG_DFL);
+		if (dup2(e->keys_fd, 100) < 0 || dup2(e->status_fd, 101) < 0 ||
+		    dup2(xsks, 102) < 0 || dup2(100, ENG_FD_KEYS) < 0 ||
+		    dup2(101, ENG_FD_STATUS) < 0 || dup2(102, ENG_FD_XSKS) < 0)
+			_exit(126);
+		close_range(ENG_FD_XSKS + 1, ~0U, 0);
+		execv(e->path, argv);
+		_exit(127);
+	}
+	w->pid = pid;
+	w->state = ENG_W_STARTING;
+	w->since = w->beat_seen = mono_ns();
+	w->heartbeat = 0;
+	return 0;
+}
+
+/* ipsecif-engine beside the agent's own binary. */
+static int engine_path(struct engine *e)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
+
+	if (n <= 0)
+		return -errno;
+	self[n] = 0;
+	slash = strrchr(self, '/');
+	if (!slash)
+		return -ENOENT;
+	*slash = 0;
+	if ((size_t)snprintf(e->path, sizeof(e->path), "%s/ipsecif-engine", self) >= sizeof(e->path))
+		return -ENAMETOOLONG;
+	return access(e->path, X_OK) ? -errno : 0;
+}
+
+static int rx_queues(const char *dev)
+{
+	char path[128];
+	int n = 0;
+
+	for (;; n++) {
+		snprintf(path, sizeof(path), "/sys/class/net/%s/queues/rx-%d", dev, n);
+		if (access(path, F_OK))
+			return n;
+	}
+}
+
+/* The link, with a queue a worker, and its programs. */
+static int link_ready(struct agent *a, char *err, size_t errlen)
+{
+	struct engine *e = a->eng;
+	struct bpf_link *l = NULL;
+	__u8 mac[6];
+	int ret;
+
+	if (!netdev_info(IPSECIF_ENG_WDEV, &e->wifindex, mac) &&
+	    rx_queues(IPSECIF_ENG_WDEV) != e->n_workers)
+		netdev_destroy(IPSECIF_ENG_DEV, NULL, 0);
+	if (netdev_info(IPSECIF_ENG_WDEV, &e->wifindex, mac)) {
+		ret = netdev_create_pair(IPSECIF_ENG_DEV, IPSECIF_ENG_WDEV, e->n_workers, err,
+					 errlen);
+		if (ret)
+			return ret;
+	}
+	if (netdev_info(IPSECIF_ENG_DEV, &e->ifindex, mac) ||
+	    netdev_info(IPSECIF_ENG_WDEV, &e->wifindex, mac))
+		return errmsg(err, errlen, -ENODEV, "the engine's devices went as they were made");
+	ret = xdp_attach(a, a->skel->progs.xdp_eng_wrk, "engxdp", e->wifindex, &l);
+	bpf_link__destroy(l);	/* the pin holds it */
+	if (!ret)
+		ret = attach_tcx(a, a->skel->progs.tc_eng_fallback, "engfb", e->wifindex);
+	if (!ret)
+		ret = attach_tcx(a, a->skel->progs.tc_eng_back, "engback", e->ifindex);
+	return ret ? errmsg(err, errlen, ret, "the engine's programs on %s: %s",
+			    IPSECIF_ENG_WDEV, strerror(-ret)) : 0;
+}
+
+static void link_remove(struct agent *a)
+{
+	static const char *const kinds[] = { "engxdp", "engfb", "engback" };
+	struct engine *e = a->eng;
+	char path[300];
+	size_t k;
+
+	netdev_destroy(IPSECIF_ENG_DEV, NULL, 0);
+	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		snprintf(path, sizeof(path), "%s/link_%s_%d", a->pin_dir, kinds[k],
+			 k == 2 ? e->ifindex : e->wifindex);
+		unlink(path);
+	}
+}
+
+static int engine_alloc(struct agent *a)
+{
+	struct engine *e;
+	int k;
+
+	if (a->eng)
+		return 0;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->keys_fd = e->status_fd = -1;
+	memcpy(e->min_text, engine_default_min, sizeof(e->min_text));
+	for (k = 0; k < IPSECIF_ENG_MAX_WORKERS; k++)
+		e->cpus[k] = -1;
+	a->eng = e;
+	return 0;
+}
+
+static void engine_stop(struct agent *a)
+{
+	struct engine *e = a->eng;
+	int q;
+
+	conf_write(a, false);
+	for (q = 0; q < e->n_workers; q++)
+		worker_out(a, q, SIGTERM);
+	keys_wipe_all(a);
+	e->on = false;
+}
+
+static int engine_start(struct agent *a, const struct ifcmd *c, char *err, size_t errlen)
+{
+	struct engine *e = a->eng;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int q, ret;
+
+	if (e->on)
+		engine_stop(a);
+	e->n_workers = c->eng_workers ? c->eng_workers : (cpus > 0 ? (int)cpus : 1);
+	if (e->n_workers > IPSECIF_ENG_MAX_WORKERS)
+		e->n_workers = IPSECIF_ENG_MAX_WORKERS;
+	for (q = 0; q < IPSECIF_ENG_MAX_WORKERS; q++)
+		e->w[q].cpu = c->eng_n_cpus ? c->eng_cpus[q % c->eng_n_cpus] : -1;
+	ret = engine_path(e);
+	if (ret)
+		return errmsg(err, errlen, ret, "%s: the worker, ipsecif-engine: %s",
+			      e->path[0] ? e->path : "beside ipsecif-agent", strerror(-ret));
+	if (e->keys_fd < 0) {
+		ret = shm_make("ipsecif-eng-keys", KEYS_SIZE, true, (void **)&e->keys);
+		if (ret < 0)
+			return errmsg(err, errlen, ret, "the engine's key table: %s", strerror(-ret));
+		e->keys_fd = ret;
+		ret = shm_make("ipsecif-eng-status", STATUS_SIZE, false, (void **)&e->status);
+		if (ret < 0)
+			return errmsg(err, errlen, ret, "the engine's status: %s", strerror(-ret));
+		e->status_fd = ret;
+	}
+	ret = link_ready(a, err, errlen);
+	if (ret)
+		return ret;
+	ret = conf_write(a, false);
+	if (ret)
+		return errmsg(err, errlen, ret, "the engine's settings: %s", strerror(-ret));
+	e->on = true;
+	for (q = 0; q < e->n_workers; q++) {
+		e->w[q].restarts = e->w[q].streak = 0;
+		ret = worker_spawn(a, q);
+		if (ret) {
+			engine_stop(a);
+			return errmsg(err, errlen, ret, "starting engine worker %d: %s", q,
+				      strerror(-ret));
+		}
+	}
+	return 0;
+}
+
+int engine_key_add(struct agent *a, __u32 id, const struct ipsecif_key_params *p)
+{
+	struct engine *e = a->eng;
+	struct ipsecif_eng_keyslot ks = { .id = id };
+	struct ipsecif_eng_key *k;
+	__u32 slot = id & (IPSECIF_ENG_KEY_SLOTS - 1);
+	size_t klen = p->enc_key_len;
+
+	if (!e || !e->on || !e->keys || !id)
+		return 0;
+	if (p->auth_key_len > sizeof(k->auth_key))
+		return -E2BIG;	/* HMAC keys past a block: BPF's (RFC 2104 §2 would hash them) */
+	if (p->enc != IPSECIF_ENC_AES_CBC) {
+		if (klen < IPSECIF_SALT_LEN)
+			return -EINVAL;
+		klen -= IPSECIF_SALT_LEN;
+	}
+	if (klen > IPSECIF_MAX_ENC_KEY)
+		return -EINVAL;
+	k = &e->keys[slot];
+	if (k->id)
+		return -EBUSY;	/* a live SA's slot: this one is BPF's */
+	__atomic_store_n(&k->lock, k->lock + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	k->enc = p->enc;
+	k->auth = p->auth;
+	k->icv_len = p->enc != IPSECIF_ENC_AES_CBC ? IPSECIF_AEAD_ICV_LEN :
+		     p->auth == IPSECIF_AUTH_HMAC_SHA256_128 ? 16 :
+		     p->auth == IPSECIF_AUTH_HMAC_SHA1_96 ? 12 : 0;
+	k->enc_key_len = klen;
+	k->auth_key_len = p->auth_key_len;
+	memcpy(k->enc_key, p->enc_key, klen);
+	if (p->enc != IPSECIF_ENC_AES_CBC)
+		memcpy(k->salt, p->enc_key + klen, IPSECIF_SALT_LEN);
+	if (p->auth_key_len)
+		memcpy(k->auth_key, p->auth_key, p->auth_key_len);
+	k->id = id;
+	__atomic_store_n(&k->lock, k->lock + 1, __ATOMIC_RELEASE);
+	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.eng_keys), &slot, &ks, BPF_ANY)) {
+		int ret = -errno;
+
+		engine_key_remove(a, id);
+		return ret;
+	}
+	e->n_keys++;
+	return 0;
+}
+
+void engine_key_remove(struct agent *a, __u32 id)
+{
+	struct engine *e = a->eng;
+	struct ipsecif_eng_keyslot none = { 0 };
+	__u32 slot = id & (IPSECIF_ENG_KEY_SLOTS - 1), lock;
+	struct ipsecif_eng_key *k;
+
+	if (!e || !e->keys || !id || e->keys[slot].id != id)
+		return;
+	k = &e->keys[slot];
+	bpf_map_update_elem(bpf_map__fd(a->skel->maps.eng_keys), &slot, &none, BPF_ANY);
+	lock = k->lock + 1;
+	__atomic_store_n(&k->lock, lock, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	explicit_bzero((char *)k + sizeof(k->lock), sizeof(*k) - sizeof(k->lock));
+	__atomic_store_n(&k->lock, lock + 1, __ATOMIC_RELEASE);
+	if (e->n_keys)
+		e->n_keys--;
+}
+
+void engine_tick(struct agent *a)
+{
+	struct engine *e = a->eng;
+	__u64 now = mono_ns();
+	bool all = true;
+	int q;
+
+	if (!e || !e->on)
+		return;
+	for (q = 0; q < e->n_workers; q++) {
+		struct eng_worker *w = &e->w[q];
+		const struct ipsecif_eng_status *st = &e->status[q];
+		__u64 hb = __atomic_load_n(&st->heartbeat_ns, __ATOMIC_ACQUIRE);
+
+		worker_reap(e, q, false);
+		if (w->state == ENG_W_OFF && !w->pid &&
+		    now - w->since >= ENG_BACKOFF_NS * (1 + (w->streak < 20 ? w->streak : 20))) {
+			w->restarts++;
+			w->streak++;
+			if (worker_spawn(a, q))
+				w->since = now;
+		}
+		if (hb != w->heartbeat) {
+			w->heartbeat = hb;
+			w->beat_seen = now;
+		}
+		if (w->state == ENG_W_STARTING && st->bound && hb)
+			w->state = ENG_W_RUNNING;
+		if (w->state == ENG_W_STARTING && now - w->since > ENG_BIND_NS) {
+			logmsg(LOG_WARNING, "engine worker %d (pid %d) did not bind its socket: "
+			       "restarted", q, w->pid);
+			worker_out(a, q, SIGKILL);
+		} else if (w->state == ENG_W_RUNNING && now - w->beat_seen > ENG_STUCK_NS) {
+			logmsg(LOG_WARNING, "engine worker %d (pid %d) stuck (no heartbeat for "
+			       "%llu ms): out of the path, restarted", q, w->pid,
+			       (unsigned long long)((now - w->beat_seen) / 1000000));
+			e->stuck++;
+			worker_out(a, q, SIGKILL);
+		} else if (w->state == ENG_W_RUNNING && now - w->since > ENG_BIND_NS) {
+			w->streak = 0;
+		}
+		all &= w->state == ENG_W_RUNNING;
+	}
+	if (all != e->up)
+		conf_write(a, all);
+}
+
+__u64 engine_deadline(const struct agent *a, __u64 next)
+{
+	__u64 t;
+
+	if (!a->eng || !a->eng->on)
+		return next;
+	t = mono_ns() + ENG_TICK_NS;
+	return t < next ? t : next;
+}
+
+void engine_close(struct agent *a, bool flush)
+{
+	struct engine *e = a->eng;
+
+	if (!e)
+		return;
+	if (e->on)
+		engine_stop(a);
+	if (flush && e->ifindex)
+		link_remove(a);
+	if (e->keys)
+		munmap(e->keys, KEYS_SIZE);
+	if (e->status)
+		munmap(e->status, STATUS_SIZE);
+	if (e->keys_fd >= 0)
+		close(e->keys_fd);
+	if (e->status_fd >= 0)
+		close(e->status_fd);
+	free(e);
+	a->eng = NULL;
+}
+
+/* The BPF side's counters, summed over the CPUs. */
+static void bpf_counters(struct agent *a, struct ipsecif_eng_counters *sum)
+{
+	int n = libbpf_num_possible_cpus(), i, d;
+	struct ipsecif_eng_counters *v;
+	__u32 zero = 0;
+
+	memset(sum, 0, sizeof(*sum));
+	v = n > 0 ? calloc(n, sizeof(*v)) : NULL;
+	if (!v || bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.eng_stats), &zero, v)) {
+		free(v);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		for (d = 0; d < 2; d++) {
+			sum->sent[d] += v[i].sent[d];
+			sum->back[d] += v[i].back[d];
+			sum->fallback[d] += v[i].fallback[d];
+			sum->bad[d] += v[i].bad[d];
+		}
+	free(v);
+}
+
+static const char *const wstate_name[] = {
+	[ENG_W_OFF] = "off", [ENG_W_STARTING] = "starting", [ENG_W_RUNNING] = "running",
+};
+
+static void show_dir(struct out *o, const char *key, const struct ipsecif_eng_counters *c, int d)
+{
+	out_open_object(o, key);
+	out_text(o, "  %s:", key);
+	print_u64(o, PRINT_ANY, "sent", " sent %llu", c->sent[d]);
+	print_u64(o, PRINT_ANY, "back", " back %llu", c->back[d]);
+	print_u64(o, PRINT_ANY, "fallback", " ciphered by BPF for want of a worker %llu",
+		  c->fallback[d]);
+	print_u64(o, PRINT_ANY, "bad", " bad %llu\n", c->bad[d]);
+	out_close(o);
+}
+
+static int engine_show(struct agent *a, bool json, char *out, size_t len)
+{
+	struct engine *e = a->eng;
+	struct ipsecif_eng_counters c;
+	__u64 now = mono_ns();
+	struct out o;
+	int q, s;
+
+	out_init(&o, out, len, json);
+	out_open_object(&o, NULL);
+	print_bool(&o, PRINT_JSON, "on", NULL, e && e->on);
+	print_bool(&o, PRINT_JSON, "up", NULL, e && e->up);
+	if (!e || !e->on) {
+		print_string(&o, PRINT_TEXT, NULL, "%s", "engine off: BPF ciphers everything\n");
+		out_close(&o);
+		return out_cut(&o) ? -EMSGSIZE : 0;
+	}
+	print_string(&o, PRINT_TEXT, NULL, "engine %s", e->up ? "up" : "down");
+	print_u64(&o, PRINT_ANY, "workers", ", %llu workers", e->n_workers);
+	print_u64(&o, PRINT_ANY, "keys", ", %llu keys", e->n_keys);
+	print_u64(&o, PRINT_ANY, "stuck", ", %llu taken out stuck", e->stuck);
+	print_u64(&o, PRINT_ANY, "died", ", %llu died\n", e->died);
+	out_open_object(&o, "min_text");
+	out_text(&o, "  to the engine from (text bytes):");
+	for (s = 1; s < IPSECIF_ENC_MAX; s++)
+		print_u64(&o, PRINT_ANY, ipsecif_enc_name(s), s == 1 ? " %llu" : ", %llu",
+			  e->min_text[s]);
+	out_text(&o, " (");
+	for (s = 1; s < IPSECIF_ENC_MAX; s++)
+		out_text(&o, s == 1 ? "%s" : ", %s", ipsecif_enc_name(s));
+	out_text(&o, ")\n");
+	out_close(&o);
+	bpf_counters(a, &c);
+	show_dir(&o, "in", &c, 0);
+	show_dir(&o, "out", &c, 1);
+	out_open_array(&o, "worker");
+	for (q = 0; q < e->n_workers; q++) {
+		const struct eng_worker *w = &e->w[q];
+		const struct ipsecif_eng_status *st = &e->status[q];
+
+		out_open_object(&o, NULL);
+		print_u64(&o, PRINT_ANY, "queue", "  worker %llu", q);
+		print_string(&o, PRINT_ANY, "state", " %s", wstate_name[w->state]);
+		print_s64(&o, PRINT_ANY, "pid", " pid %lld", w->pid);
+		print_s64(&o, PRINT_ANY, "cpu", " cpu %lld", w->cpu);
+		print_u64(&o, PRINT_ANY, "heartbeat_age_ms", " heartbeat %llu ms ago",
+			  w->beat_seen ? (now - w->beat_seen) / 1000000 : 0);
+		print_u64(&o, PRINT_ANY, "restarts", " restarts %llu\n", w->restarts);
+		print_u64(&o, PRINT_ANY, "frames", "    frames %llu", st->frames);
+		print_u64(&o, PRINT_ANY, "sealed", " sealed %llu", st->sealed);
+		print_u64(&o, PRINT_ANY, "opened", " opened %llu", st->opened);
+		print_u64(&o, PRINT_ANY, "bad_icv", " bad_icv %llu", st->bad_icv);
+		print_u64(&o, PRINT_ANY, "no_key", " no_key %llu", st->no_key);
+		print_u64(&o, PRINT_ANY, "bad_frame", " bad_frame %llu", st->bad_frame);
+		print_u64(&o, PRINT_ANY, "tx_full", " tx_full %llu\n", st->tx_full);
+		print_u64(&o, PRINT_ANY, "rx_depth", "    rx queue %llu", st->rx_depth);
+		print_u64(&o, PRINT_ANY, "tx_depth", " tx queue %llu", st->tx_depth);
+		print_u64(&o, PRINT_ANY, "rx_dropped", " rx_dropped %llu", st->rx_dropped);
+		print_u64(&o, PRINT_ANY, "rx_ring_full", " rx_ring_full %llu\n", st->rx_ring_full);
+		out_close(&o);
+	}
+	out_close(&o);
+	out_close(&o);
+	return out_cut(&o) ? -EMSGSIZE : 0;
+}
+
+int engine_cmd(struct agent *a, const struct ifcmd *c, bool json, char *out, size_t len)
+{
+	char err[512];
+	int ret;
+
+	out[0] = 0;
+	if (c->engine == IFCMD_ENGINE_SHOW)
+		return engine_show(a, json, out, len);
+	a->writes = false;
+	ret = engine_alloc(a);
+	if (ret)
+		return errmsg(out, len, ret, "ipsecif-agent: out of memory\n");
+	switch (c->engine) {
+	case IFCMD_ENGINE_ON:
+		ret = engine_start(a, c, err, sizeof(err));
+		if (ret)
+			return errmsg(out, len, ret, "ipsecif-agent: engine: %s\n", err);
+		return 0;
+	case IFCMD_ENGINE_OFF:
+		if (a->eng->on)
+			engine_stop(a);
+		return 0;
+	case IFCMD_ENGINE_MIN:
+		a->eng->min_text[c->eng_suite] = c->eng_min;
+		if (a->eng->on && a->eng->ifindex)
+			conf_write(a, a->eng->up);
+		return 0;
+	default:
+		return errmsg(out, len, -EINVAL, "ipsecif-agent: engine: no such command\n");
+	}
+}
