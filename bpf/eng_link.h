@@ -133,12 +133,10 @@ __noinline int eng_fallback_done(struct __sk_buff *skb, int err)
 {
 	struct scratch *s = scratch_get();
 	struct eng_fallback_state *fs;
-	struct ipsecif_eng_conf *conf;
 	__u32 zero = 0, region, hdr;
 
 	fs = bpf_map_lookup_elem(&eng_fallback_map, &zero);
-	conf = bpf_map_lookup_elem(&eng_conf, &zero);
-	if (!skb || !s || !fs || !conf)
+	if (!skb || !s || !fs)
 		return TC_ACT_SHOT;
 	region = fs->region;
 	hdr = fs->hdr == 8 + IPSECIF_CBC_IV_LEN ? 8 + IPSECIF_CBC_IV_LEN : 8 + IPSECIF_AEAD_IV_LEN;
@@ -160,7 +158,8 @@ __noinline int eng_fallback_done(struct __sk_buff *skb, int err)
 	    bpf_skb_store_bytes(skb, skb->len - ENG_TRL +
 				__builtin_offsetof(struct ipsecif_eng_trailer, op), &fs->op, 1, 0))
 		return TC_ACT_SHOT;
-	return bpf_redirect(conf->wifindex, 0);
+	/* Out of the worker's device, as the worker would have sent it: to BPF's end. */
+	return bpf_redirect(skb->ifindex, 0);
 }
 
 static __always_inline int eng_fallback(struct __sk_buff *skb)

@@ -31,7 +31,15 @@ struct {
 	__type(value, struct ipsecif_eng_keyslot);
 } eng_keys SEC(".maps");
 
-/* The workers' AF_XDP sockets, by rx queue of the workers' device. */
+/* The workers' devices (ipsecif-wQ): ifindex -> Q. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, IPSECIF_ENG_MAX_WORKERS);
+	__type(key, __u32);
+	__type(value, __u32);
+} eng_wdevs SEC(".maps");
+
+/* The workers' AF_XDP sockets, by worker (each on queue 0 of its device). */
 struct {
 	__uint(type, BPF_MAP_TYPE_XSKMAP);
 	__uint(max_entries, IPSECIF_ENG_MAX_WORKERS);
@@ -73,7 +81,7 @@ static __always_inline void eng_count(__u32 what, __u32 dir)
 }
 
 /*
- * Does the engine take this packet?  Its ifindex (the engine's link), or
+ * Does the engine take this packet?  Its ifindex (the SA's worker's link), or
  * 0: not up, the suite's threshold not met (below it BPF's cipher is the
  * cheaper, docs/BENCHMARKS.md), a frame too big for a worker's buffer,
  * or a key the workers do not hold.
@@ -82,10 +90,13 @@ static __always_inline __u32 eng_pick(__u32 key_id, __u32 enc, __u32 text, __u32
 {
 	struct ipsecif_eng_conf *conf;
 	struct ipsecif_eng_keyslot *ks;
-	__u32 zero = 0, slot, min;
+	__u32 zero = 0, slot, min, n;
 
 	conf = bpf_map_lookup_elem(&eng_conf, &zero);
 	if (!conf || !conf->up || enc >= IPSECIF_ENC_MAX)
+		return 0;
+	n = conf->n;
+	if (!n || n > IPSECIF_ENG_MAX_WORKERS)
 		return 0;
 	min = conf->min_text[enc];
 	if (!min || text < min || frame + ENG_TRL > IPSECIF_ENG_MAX_FRAME)
@@ -94,7 +105,8 @@ static __always_inline __u32 eng_pick(__u32 key_id, __u32 enc, __u32 text, __u32
 	ks = bpf_map_lookup_elem(&eng_keys, &slot);
 	if (!ks || ks->id != key_id)
 		return 0;
-	return conf->ifindex;
+	/* One worker an SA, so that its frames keep their order. */
+	return conf->ifindex[(key_id % n) & (IPSECIF_ENG_MAX_WORKERS - 1)];
 }
 
 /* The trailer's common part, in the scratch's tail; the AAD from s->aad. */

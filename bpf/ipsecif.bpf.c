@@ -322,7 +322,9 @@ int xdp_lan(struct xdp_md *ctx)
 SEC("xdp")
 int xdp_eng_wrk(struct xdp_md *ctx)
 {
-	return bpf_redirect_map(&eng_xsks, ctx->rx_queue_index, XDP_PASS);
+	__u32 ifindex = ctx->ingress_ifindex, *q = bpf_map_lookup_elem(&eng_wdevs, &ifindex);
+
+	return q ? bpf_redirect_map(&eng_xsks, *q, XDP_PASS) : XDP_PASS;
 }
 
 /* The workers' device, TC ingress: what no worker took. */

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The engine's supervisor: "engine on" makes the engine's veth pair
- * (ipsecif-eng, ipsecif-engw, a queue per worker), puts the link's three
- * programs on it (bpf/eng_link.h), makes the key table and the status
- * block (memfds), and starts one ipsecif-engine per queue.  The watchdog
+ * The engine's supervisor: "engine on" makes a veth pair a worker
+ * (ipsecif-eQ, ipsecif-wQ), puts the link's three programs on each
+ * (bpf/eng_link.h), makes the key table and the status block (memfds),
+ * and starts the workers, ipsecif-engine, one a link.  The watchdog
  * (engine_tick, every ENG_TICK_NS) tells BPF the engine is up only while
  * every worker is bound and its heartbeat moves; a worker that exits, or
  * whose heartbeat stands still for ENG_STUCK_NS (SIGSTOP, a livelock), is
@@ -69,10 +69,12 @@ const __u16 engine_default_min[IPSECIF_ENC_MAX] = {
 static int conf_write(struct agent *a, bool up)
 {
 	struct engine *e = a->eng;
-	struct ipsecif_eng_conf c = { .ifindex = e->ifindex, .wifindex = e->wifindex,
-				      .up = up };
+	struct ipsecif_eng_conf c = { .up = up, .n = e->n_workers };
 	__u32 zero = 0;
+	int q;
 
+	for (q = 0; q < e->n_workers; q++)
+		c.ifindex[q] = e->ifindex[q];
 	memcpy(c.min_text, e->min_text, sizeof(c.min_text));
 	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.eng_conf), &zero, &c, BPF_ANY))
 		return -errno;
@@ -86,6 +88,13 @@ static int conf_write(struct agent *a, bool up)
 	}
 	e->up = up;
 	return 0;
+}
+
+/* Worker q's link: BPF's end, the worker's. */
+static void link_names(int q, char *dev, char *wdev)
+{
+	snprintf(dev, IFNAMSIZ, IPSECIF_ENG_DEV, q);
+	snprintf(wdev, IFNAMSIZ, IPSECIF_ENG_WDEV, q);
 }
 
 /* A memfd of size bytes mapped read-write: its fd, or -errno. */
@@ -194,14 +203,15 @@ static int worker_spawn(struct agent *a, int q)
 {
 	struct engine *e = a->eng;
 	struct eng_worker *w = &e->w[q];
-	char qs[12], cs[12], fk[12], fs[12], fx[12], is[12];
-	char *argv[] = { "ipsecif-engine", "--dev", IPSECIF_ENG_WDEV, "--queue", qs,
+	char qs[12], cs[12], fk[12], fs[12], fx[12], is[12], dev[IFNAMSIZ], wdev[IFNAMSIZ];
+	char *argv[] = { "ipsecif-engine", "--dev", wdev, "--queue", qs,
 			 "--keys-fd", fk, "--status-fd", fs, "--index", is, "--xsks-fd", fx,
 			 w->cpu >= 0 ? "--cpu" : NULL, cs, NULL };
 	int xsks = bpf_map__fd(a->skel->maps.eng_xsks);
 	pid_t parent = getpid(), pid;
 
-	snprintf(qs, sizeof(qs), "%d", q);
+	link_names(q, dev, wdev);
+	snprintf(qs, sizeof(qs), "%d", 0);	/* a link a worker: its one queue */
 	snprintf(is, sizeof(is), "%d", q);
 	snprintf(cs, sizeof(cs), "%d", w->cpu);
 	snprintf(fk, sizeof(fk), "%d", ENG_FD_KEYS);
@@ -257,60 +267,79 @@ static int engine_path(struct engine *e)
 	return access(e->path, X_OK) ? -errno : 0;
 }
 
-static int rx_queues(const char *dev)
+/* An engine link already there as this one wants it: one queue, its MTU. */
+static bool link_fits(const char *dev)
 {
-	char path[128];
-	int n = 0;
+	char path[128], buf[16] = "";
+	int fd;
 
-	for (;; n++) {
-		snprintf(path, sizeof(path), "/sys/class/net/%s/queues/rx-%d", dev, n);
-		if (access(path, F_OK))
-			return n;
+	snprintf(path, sizeof(path), "/sys/class/net/%s/queues/rx-1", dev);
+	if (!access(path, F_OK))
+		return false;
+	snprintf(path, sizeof(path), "/sys/class/net/%s/mtu", dev);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		(void)!read(fd, buf, sizeof(buf) - 1);
+		close(fd);
 	}
+	return atoi(buf) == IPSECIF_ENG_MTU;
 }
 
-/* The link, with a queue a worker, and its programs. */
-static int link_ready(struct agent *a, char *err, size_t errlen)
+/* Worker q's link, made or taken as it is, and its three programs. */
+static int link_ready(struct agent *a, int q, char *err, size_t errlen)
 {
 	struct engine *e = a->eng;
+	char dev[IFNAMSIZ], wdev[IFNAMSIZ];
 	struct bpf_link *l = NULL;
+	__u32 key = q;
 	__u8 mac[6];
 	int ret;
 
-	if (!netdev_info(IPSECIF_ENG_WDEV, &e->wifindex, mac) &&
-	    rx_queues(IPSECIF_ENG_WDEV) != e->n_workers)
-		netdev_destroy(IPSECIF_ENG_DEV, NULL, 0);
-	if (netdev_info(IPSECIF_ENG_WDEV, &e->wifindex, mac)) {
-		ret = netdev_create_pair(IPSECIF_ENG_DEV, IPSECIF_ENG_WDEV, e->n_workers, err,
-					 errlen);
+	link_names(q, dev, wdev);
+	if (!netdev_info(wdev, &e->wifindex[q], mac) && !link_fits(wdev))
+		netdev_destroy(dev, NULL, 0);
+	if (netdev_info(wdev, &e->wifindex[q], mac)) {
+		ret = netdev_create_pair(dev, wdev, IPSECIF_ENG_MTU, 1, err, errlen);
 		if (ret)
 			return ret;
 	}
-	if (netdev_info(IPSECIF_ENG_DEV, &e->ifindex, mac) ||
-	    netdev_info(IPSECIF_ENG_WDEV, &e->wifindex, mac))
-		return errmsg(err, errlen, -ENODEV, "the engine's devices went as they were made");
-	ret = xdp_attach(a, a->skel->progs.xdp_eng_wrk, "engxdp", e->wifindex, &l);
+	if (netdev_info(dev, &e->ifindex[q], mac) || netdev_info(wdev, &e->wifindex[q], mac))
+		return errmsg(err, errlen, -ENODEV, "%s: gone as it was made", dev);
+	ret = bpf_map_update_elem(bpf_map__fd(a->skel->maps.eng_wdevs), &e->wifindex[q], &key,
+				  BPF_ANY) ? -errno : 0;
+	if (!ret)
+		ret = xdp_attach(a, a->skel->progs.xdp_eng_wrk, "engxdp", e->wifindex[q], &l);
 	bpf_link__destroy(l);	/* the pin holds it */
 	if (!ret)
-		ret = attach_tcx(a, a->skel->progs.tc_eng_fallback, "engfb", e->wifindex);
+		ret = attach_tcx(a, a->skel->progs.tc_eng_fallback, "engfb", e->wifindex[q]);
 	if (!ret)
-		ret = attach_tcx(a, a->skel->progs.tc_eng_back, "engback", e->ifindex);
-	return ret ? errmsg(err, errlen, ret, "the engine's programs on %s: %s",
-			    IPSECIF_ENG_WDEV, strerror(-ret)) : 0;
+		ret = attach_tcx(a, a->skel->progs.tc_eng_back, "engback", e->ifindex[q]);
+	return ret ? errmsg(err, errlen, ret, "the engine's programs on %s: %s", wdev,
+			    strerror(-ret)) : 0;
 }
 
-static void link_remove(struct agent *a)
+/* The links of workers from..63, and their pins (the kernel detached the programs). */
+static void links_remove(struct agent *a, int from)
 {
 	static const char *const kinds[] = { "engxdp", "engfb", "engback" };
 	struct engine *e = a->eng;
-	char path[300];
+	char dev[IFNAMSIZ], wdev[IFNAMSIZ], path[300];
+	int q, idx, wdx;
 	size_t k;
+	__u8 mac[6];
 
-	netdev_destroy(IPSECIF_ENG_DEV, NULL, 0);
-	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
-		snprintf(path, sizeof(path), "%s/link_%s_%d", a->pin_dir, kinds[k],
-			 k == 2 ? e->ifindex : e->wifindex);
-		unlink(path);
+	for (q = from; q < IPSECIF_ENG_MAX_WORKERS; q++) {
+		link_names(q, dev, wdev);
+		if (netdev_info(dev, &idx, mac) || netdev_info(wdev, &wdx, mac))
+			continue;
+		bpf_map_delete_elem(bpf_map__fd(a->skel->maps.eng_wdevs), &wdx);
+		netdev_destroy(dev, NULL, 0);
+		for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+			snprintf(path, sizeof(path), "%s/link_%s_%d", a->pin_dir, kinds[k],
+				 k == 2 ? idx : wdx);
+			unlink(path);
+		}
+		e->ifindex[q] = e->wifindex[q] = 0;
 	}
 }
 
@@ -371,9 +400,12 @@ static int engine_start(struct agent *a, const struct ifcmd *c, char *err, size_
 			return errmsg(err, errlen, ret, "the engine's status: %s", strerror(-ret));
 		e->status_fd = ret;
 	}
-	ret = link_ready(a, err, errlen);
-	if (ret)
-		return ret;
+	links_remove(a, e->n_workers);
+	for (q = 0; q < e->n_workers; q++) {
+		ret = link_ready(a, q, err, errlen);
+		if (ret)
+			return ret;
+	}
 	ret = conf_write(a, false);
 	if (ret)
 		return errmsg(err, errlen, ret, "the engine's settings: %s", strerror(-ret));
@@ -523,8 +555,8 @@ void engine_close(struct agent *a, bool flush)
 		return;
 	if (e->on)
 		engine_stop(a);
-	if (flush && e->ifindex)
-		link_remove(a);
+	if (flush)
+		links_remove(a, 0);
 	if (e->keys)
 		munmap(e->keys, KEYS_SIZE);
 	if (e->status)
@@ -666,7 +698,7 @@ int engine_cmd(struct agent *a, const struct ifcmd *c, bool json, char *out, siz
 		return 0;
 	case IFCMD_ENGINE_MIN:
 		a->eng->min_text[c->eng_suite] = c->eng_min;
-		if (a->eng->on && a->eng->ifindex)
+		if (a->eng->on)
 			conf_write(a, a->eng->up);
 		return 0;
 	default:

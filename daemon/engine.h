@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * The vector-crypto engine's supervisor (include/ipsecif_engine.h has
- * the design): the engine's veth pair and its programs, the key table the
+ * the design): the workers' veth pairs and their programs, the key table the
  * workers read, the workers themselves (ipsecif-engine, one per queue),
  * and their watchdog.  BPF ciphers whatever the engine does not take, so
  * every failure here only makes the data path slower, never lossy beyond
@@ -46,7 +46,8 @@ struct engine {
 	struct ipsecif_eng_key *keys;		/* IPSECIF_ENG_KEY_SLOTS, mlocked */
 	struct ipsecif_eng_status *status;	/* IPSECIF_ENG_MAX_WORKERS */
 	struct eng_worker w[IPSECIF_ENG_MAX_WORKERS];
-	int ifindex, wifindex;			/* ipsecif-eng, ipsecif-engw */
+	int ifindex[IPSECIF_ENG_MAX_WORKERS];	/* ipsecif-eQ, BPF's end of worker Q's link */
+	int wifindex[IPSECIF_ENG_MAX_WORKERS];	/* ipsecif-wQ, the worker's */
 	bool up;				/* as eng_conf says */
 	__u64 up_since, down_since;		/* mono_ns */
 	__u32 n_keys;

@@ -271,7 +271,7 @@ static int parse_engine(struct args *a, struct ifcmd *c)
 		if (!v)
 			return -EINVAL;
 		if (parse_num(v, 0, IPSECIF_ENG_MAX_FRAME, &n))
-			return bad(a, v, "the text length is 0 (never) to 3840 bytes");
+			return bad(a, v, "the text length is 0 (never) to 3414 bytes");
 		c->eng_min = n;
 	} else {
 		return bad(a, op, "engine takes on, off or min");

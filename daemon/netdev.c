@@ -93,9 +93,12 @@ static int link_change(struct nl_sock *sk, const char *name, unsigned int set_fl
 	return ret ? -EINVAL : 0;
 }
 
-/* A veth pair name and pname, mtu (0: the kernel's) and queues (0: one) each end. */
-static int veth_add(struct nl_sock *sk, const char *name, const char *pname, int mtu, int queues,
-		    char *err, size_t errlen)
+/*
+ * A veth pair name and pname: mtu (0: the kernel's) for name, peer_mtu for
+ * pname, queues (0: one) rx and tx queues each end.
+ */
+static int veth_add(struct nl_sock *sk, const char *name, const char *pname, int mtu,
+		    int peer_mtu, int queues, char *err, size_t errlen)
 {
 	struct rtnl_link *link = rtnl_link_veth_alloc(), *peer;
 	int ret;
@@ -107,6 +110,8 @@ static int veth_add(struct nl_sock *sk, const char *name, const char *pname, int
 		rtnl_link_set_mtu(link, mtu);
 	peer = rtnl_link_veth_get_peer(link);
 	rtnl_link_set_name(peer, pname);
+	if (peer_mtu)
+		rtnl_link_set_mtu(peer, peer_mtu);
 	if (queues) {
 		rtnl_link_set_num_rx_queues(link, queues);
 		rtnl_link_set_num_tx_queues(link, queues);
@@ -136,7 +141,7 @@ int netdev_create(const char *name, int mtu, char *err, size_t errlen)
 		       "(its veth peer adds a 'p')", name, IFNAMSIZ - 2);
 		goto out;
 	}
-	ret = veth_add(sk, name, pname, mtu, 0, err, errlen);
+	ret = veth_add(sk, name, pname, mtu, 0, 0, err, errlen);
 	if (ret)
 		goto out;
 	/* The data path's needs (docs/DATAPATH.md): set before the links go up. */
@@ -169,7 +174,7 @@ out:
 	return ret;
 }
 
-int netdev_create_pair(const char *name, const char *pname, int queues, char *err,
+int netdev_create_pair(const char *name, const char *pname, int mtu, int queues, char *err,
 		       size_t errlen)
 {
 	struct nl_sock *sk = nl_open();
@@ -179,7 +184,7 @@ int netdev_create_pair(const char *name, const char *pname, int queues, char *er
 
 	if (!sk)
 		return errmsg(err, errlen, -ENOMEM, "netlink: cannot connect");
-	ret = veth_add(sk, name, pname, 0, queues, err, errlen);
+	ret = veth_add(sk, name, pname, mtu, mtu, queues, err, errlen);
 	if (ret)
 		goto out;
 	/* Nothing but what BPF puts on the link: no IPv6 of its own, no ARP. */

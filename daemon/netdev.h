@@ -22,8 +22,8 @@ int netdev_peer_name(const char *name, char *peer, size_t len);
  * chatter, forwarding on the peer; both up.
  */
 int netdev_create(const char *name, int mtu, char *err, size_t errlen);
-/* A plain veth pair, up, with queues rx and tx queues each end (the engine's link). */
-int netdev_create_pair(const char *name, const char *pname, int queues, char *err,
+/* A plain veth pair, up, mtu and queues rx and tx queues each end (the engine's link). */
+int netdev_create_pair(const char *name, const char *pname, int mtu, int queues, char *err,
 		       size_t errlen);
 int netdev_destroy(const char *name, char *err, size_t errlen);
 /*

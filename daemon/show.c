@@ -295,7 +295,10 @@ void show_sa(struct out *o, struct agent *a, const struct table_sa *s)
 	print_u64(o, PRINT_ANY, "hard_time", " hard=%llu(s)", s->hard_time);
 	print_u64(o, PRINT_ANY, "age", " age=%llu(s)", (mono_ns() - s->added) / 1000000000ULL);
 	print_u64(o, PRINT_ANY, "bytes", "\n\tcurrent: bytes=%llu", st.bytes);
-	print_u64(o, PRINT_ANY, "packets", " packets=%llu\n", st.packets);
+	print_u64(o, PRINT_ANY, "packets", " packets=%llu", st.packets);
+	/* Of those, ciphered by the engine's workers. */
+	print_u64(o, st.engine ? PRINT_ANY : PRINT_JSON, "engine", " engine=%llu", st.engine);
+	out_text(o, "\n");
 	out_close(o);
 }
 

@@ -4,14 +4,16 @@
  *
  * BPF keeps all of ESP (SA lookup, sequence numbers, replay window,
  * trailer, RFC 6040, counters, routing); a worker does only the cipher,
- * with OpenSSL, on frames that reach it through an AF_XDP socket.  The
- * engine's own veth pair carries them:
+ * with OpenSSL, on frames that reach it through an AF_XDP socket.  Each
+ * worker Q has a veth pair of its own, and an SA's frames all go to one
+ * worker (key id % workers), so that none overtakes another of its SA
+ * by going through another worker (the replay window would drop it):
  *
- *   ipsecif-eng  (BPF side)  --frames to seal or open-->  ipsecif-engw
- *                                                      XDP: xsks[queue]
- *                                                        -> worker, or
- *                                                      TC: BPF's cipher
- *   ipsecif-eng  TC ingress  <--the same frames, done---  (the fallback)
+ *   ipsecif-eQ  (BPF side)  --frames to seal or open-->  ipsecif-wQ
+ *                                                     XDP: xsks[Q]
+ *                                                       -> worker Q, or
+ *                                                     TC: BPF's cipher
+ *   ipsecif-eQ  TC ingress  <--the same frames, done---  (the fallback)
  *   finishes them: out to the underlay, in to ipsecN
  *
  * A frame is the ESP packet as BPF built it, Ethernet header included,
@@ -30,16 +32,20 @@
 #include <linux/types.h>
 #include "ipsecif_crypto.h"
 
-#define IPSECIF_ENG_DEV		"ipsecif-eng"	/* BPF's end of the engine's veth pair */
-#define IPSECIF_ENG_WDEV	"ipsecif-engw"	/* the workers' end */
-#define IPSECIF_ENG_MAX_WORKERS	64		/* one per rx queue of ipsecif-engw */
+#define IPSECIF_ENG_DEV		"ipsecif-e%d"	/* BPF's end of worker %d's veth pair */
+#define IPSECIF_ENG_WDEV	"ipsecif-w%d"	/* the worker's end */
+#define IPSECIF_ENG_MAX_WORKERS	64
 #define IPSECIF_ENG_MAGIC	0x676e6569	/* "ieng", little-endian */
 /*
- * Largest frame, trailer included: a worker's umem frame (4096 bytes)
- * less the headroom the kernel keeps in it (XDP_PACKET_HEADROOM).
+ * The engine link's MTU, and so its largest frame, trailer included.  A
+ * veth with an XDP program (not frags-aware) takes an MTU up to a page
+ * less XDP's headroom and skb_shared_info (3,506 bytes with 4 KiB pages),
+ * and a worker's umem frame (4096 bytes) holds that behind the headroom
+ * the kernel keeps in it (XDP_PACKET_HEADROOM).
  */
 #define IPSECIF_ENG_FRAME_SIZE	4096
-#define IPSECIF_ENG_MAX_FRAME	(IPSECIF_ENG_FRAME_SIZE - 256)
+#define IPSECIF_ENG_MTU		3400
+#define IPSECIF_ENG_MAX_FRAME	(IPSECIF_ENG_MTU + 14)
 
 /* struct ipsecif_eng_trailer.op */
 enum ipsecif_eng_op {
@@ -143,13 +149,13 @@ struct ipsecif_eng_status {
 /*
  * BPF's view of the engine (the one-entry eng_conf map, agent-written).
  * A frame goes to the engine when up is set, its suite's threshold is not
- * 0 and its text is at least that long.
+ * 0 and its text is at least that long: to worker key id % n.
  */
 struct ipsecif_eng_conf {
-	__u32 ifindex;			/* ipsecif-eng */
 	__u32 up;			/* every worker bound */
+	__u32 n;			/* workers */
 	__u16 min_text[IPSECIF_ENC_MAX];	/* by enum ipsecif_enc; 0: never */
-	__u32 wifindex;			/* ipsecif-engw */
+	__u32 ifindex[IPSECIF_ENG_MAX_WORKERS];	/* ipsecif-eQ, by worker Q */
 };
 
 /*

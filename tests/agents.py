@@ -208,12 +208,12 @@ def two_lans(ul, lan, x_addr, y_addr, host_setup=()):
 
 
 @contextlib.contextmanager
-def pinging(ns, dst, seconds, interval="0.01"):
-    """ping -q from ns to dst every interval for seconds, in the background.  Yields a
-    function that waits for the end and returns (sent, received, ping's output); the ping
-    is killed if the block leaves early."""
+def pinging(ns, dst, seconds, interval="0.01", size=None):
+    """ping -q from ns to dst every interval for seconds (of size bytes of data), in the
+    background.  Yields a function that waits for the end and returns (sent, received,
+    ping's output); the ping is killed if the block leaves early."""
     p = subprocess.Popen(["ip", "netns", "exec", ns.name, "ping", "-q", "-i", interval,
-                          "-w", str(seconds), dst],
+                          "-w", str(seconds)] + (["-s", str(size)] if size else []) + [dst],
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
     def result(timeout=seconds + 15):

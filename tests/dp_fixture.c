@@ -240,8 +240,9 @@ static void cmd_engine(char **av, int ac)
 		puts("err usage: engine IFINDEX WIFINDEX UP MIN_CBC MIN_GCM MIN_CHACHA");
 		return;
 	}
-	c.ifindex = strtoul(av[1], NULL, 0);
-	c.wifindex = strtoul(av[2], NULL, 0);
+	c.n = 1;
+	c.ifindex[0] = strtoul(av[1], NULL, 0);
+	(void)av[2];	/* the fallback sends back through the device it runs on */
 	c.up = strtoul(av[3], NULL, 0);
 	c.min_text[IPSECIF_ENC_AES_CBC] = strtoul(av[4], NULL, 0);
 	c.min_text[IPSECIF_ENC_AES_GCM16] = strtoul(av[5], NULL, 0);

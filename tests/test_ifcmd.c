@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include "ifcmd.h"
+#include "ipsecif_crypto.h"
 #include "test.h"
 
 struct test_state T;
@@ -99,6 +100,22 @@ static void test_examples(void)
 	      "stats -o openmetrics: %s", err);
 	CHECK(!run("ipsec0", &c, err, sizeof(err)) && !c.stats, "a show is not stats");
 	test_end();
+
+	test_begin("ifcmd: engine [on [workers N] [cpus LIST] | off | min SUITE BYTES]");
+	CHECK(!run("engine", &c, err, sizeof(err)) && c.engine == IFCMD_ENGINE_SHOW && c.show &&
+	      !c.name[0], "engine: %s", err);
+	CHECK(!run("engine on", &c, err, sizeof(err)) && c.engine == IFCMD_ENGINE_ON &&
+	      !c.show && !c.eng_workers && !c.eng_n_cpus, "engine on: %s", err);
+	CHECK(!run("engine on workers 3 cpus 0,2,5", &c, err, sizeof(err)) &&
+	      c.eng_workers == 3 && c.eng_n_cpus == 3 && c.eng_cpus[0] == 0 &&
+	      c.eng_cpus[1] == 2 && c.eng_cpus[2] == 5, "engine on workers cpus: %s", err);
+	CHECK(!run("engine off", &c, err, sizeof(err)) && c.engine == IFCMD_ENGINE_OFF, "off");
+	CHECK(!run("engine min chacha20-poly1305 300", &c, err, sizeof(err)) &&
+	      c.engine == IFCMD_ENGINE_MIN && c.eng_suite == IPSECIF_ENC_CHACHA20_POLY1305 &&
+	      c.eng_min == 300, "engine min: %s", err);
+	CHECK(!run("engine min aes-gcm-16 0", &c, err, sizeof(err)) && c.eng_min == 0 &&
+	      c.eng_suite == IPSECIF_ENC_AES_GCM16, "engine min 0: %s", err);
+	test_end();
 }
 
 static const struct {
@@ -153,6 +170,20 @@ static const struct {
 	{ "stats -o", "-o", "-o needs a format" },
 	{ "stats openmetrics", "openmetrics", "stats takes -o openmetrics" },
 	{ "stats -o openmetrics ipsec0", "ipsec0", "-o openmetrics only" },
+	{ "engine start", "start", "engine takes on, off or min" },
+	{ "engine on workers", "workers", "workers needs a number" },
+	{ "engine on workers 0", "0", "1 to 64" },
+	{ "engine on workers 65", "65", "1 to 64" },
+	{ "engine on threads 2", "threads", "takes workers N and cpus LIST" },
+	{ "engine on cpus", "cpus", "cpus needs a list" },
+	{ "engine on cpus 0,x", "0,x", "CPU numbers separated by commas" },
+	{ "engine on cpus ,", ",", "a list like 0,1,2" },
+	{ "engine off now", "now", "nothing comes after" },
+	{ "engine min", "min", "needs a suite" },
+	{ "engine min des 100", "des", "the suites are" },
+	{ "engine min aes-cbc", "aes-cbc", "needs a text length" },
+	{ "engine min aes-cbc 4000", "4000", "0 (never) to 3414" },
+	{ "engine min aes-cbc -1", "-1", "0 (never) to 3414" },
 };
 
 static void test_bad(void)
