@@ -93,8 +93,8 @@ static int conf_write(struct agent *a, bool up)
 /* Worker q's link: BPF's end, the worker's. */
 static void link_names(int q, char *dev, char *wdev)
 {
-	snprintf(dev, IFNAMSIZ, IPSECIF_ENG_DEV, q);
-	snprintf(wdev, IFNAMSIZ, IPSECIF_ENG_WDEV, q);
+	snprintf(dev, IFNAMSIZ, IPSECIF_ENG_DEV, q & (IPSECIF_ENG_MAX_WORKERS - 1));
+	snprintf(wdev, IFNAMSIZ, IPSECIF_ENG_WDEV, q & (IPSECIF_ENG_MAX_WORKERS - 1));
 }
 
 /* A memfd of size bytes mapped read-write: its fd, or -errno. */
