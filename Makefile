@@ -23,7 +23,7 @@ SKELS    := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 LIB_OBJS := $(BUILD)/keys.o $(BUILD)/mtu.o $(BUILD)/setkey.o $(BUILD)/table.o $(BUILD)/ifcmd.o $(BUILD)/ctl.o \
 	    $(BUILD)/json.o
 TESTS    := $(BUILD)/test_crypto $(BUILD)/test_replay $(BUILD)/test_mtu $(BUILD)/test_setkey $(BUILD)/test_table $(BUILD)/test_ifcmd $(BUILD)/test_ctl \
-	    $(BUILD)/test_json
+	    $(BUILD)/test_json $(BUILD)/test_engcipher
 BENCHES  := $(BUILD)/bench_crypto $(BUILD)/bench_gen
 FIXTURES := $(BUILD)/dp_fixture
 PROGRAMS := $(BUILD)/ipsecif-agent $(BUILD)/ipsecifctl
@@ -77,6 +77,12 @@ $(BUILD)/%.o: daemon/%.c $(wildcard daemon/*.h) $(wildcard include/*.h) $(SKELS)
 $(BUILD)/test_%: tests/test_%.c tests/test.h tests/ctest.h tests/hex.h $(LIB_OBJS) $(SKELS)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB_OBJS) -o $@ $(LDLIBS_BPF) -lcrypto -lpthread
+
+# The cipher's test takes engcipher.o besides what every test takes.
+$(BUILD)/test_engcipher: tests/test_engcipher.c tests/test.h tests/ctest.h tests/hex.h $(LIB_OBJS) \
+			 $(BUILD)/engcipher.o $(SKELS)
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB_OBJS) $(BUILD)/engcipher.o -o $@ $(LDLIBS_BPF) -lcrypto
 
 $(BUILD)/ipsecif-agent: $(AGENT_OBJS) $(BUILD)/agent-client.o $(BUILD)/netdev.o $(LIB_OBJS)
 	$(call msg,CCLD,$@)
