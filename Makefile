@@ -14,6 +14,7 @@ CFLAGS     += -Wall -Wextra -Werror -std=gnu11 -Iinclude -Idaemon -I$(BUILD) \
 	      $(shell pkg-config --cflags libnl-route-3.0 2>/dev/null)
 LDLIBS_NL  := $(shell pkg-config --libs libnl-route-3.0 2>/dev/null)
 LDLIBS_BPF := -lbpf -lelf -lz
+LDLIBS_XDP := $(shell pkg-config --libs libxdp 2>/dev/null || echo -lxdp)
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_HDRS := $(wildcard bpf/*.h) $(wildcard include/*.h)
@@ -26,10 +27,12 @@ TESTS    := $(BUILD)/test_crypto $(BUILD)/test_replay $(BUILD)/test_mtu $(BUILD)
 	    $(BUILD)/test_json $(BUILD)/test_engcipher
 BENCHES  := $(BUILD)/bench_crypto $(BUILD)/bench_gen
 FIXTURES := $(BUILD)/dp_fixture
-PROGRAMS := $(BUILD)/ipsecif-agent $(BUILD)/ipsecifctl
+PROGRAMS := $(BUILD)/ipsecif-agent $(BUILD)/ipsecifctl $(BUILD)/ipsecif-engine
 # The agent, one noun a file (daemon/agentd.h lists them).
 AGENT_OBJS := $(patsubst %,$(BUILD)/%.o,main loop log pins attach lan iface sadb saapi script \
 		events state config server show seqstore)
+# An engine worker: the cipher (no I/O) and the AF_XDP loop.
+ENGINE_OBJS := $(BUILD)/engine-main.o $(BUILD)/worker.o $(BUILD)/engcipher.o
 
 # strongSwan's kernel-ipsecif plugin, built against the Debian source of
 # the charon installed here (scripts/fetch-strongswan.sh, cached in build/).
@@ -83,6 +86,10 @@ $(BUILD)/test_engcipher: tests/test_engcipher.c tests/test.h tests/ctest.h tests
 			 $(BUILD)/engcipher.o $(SKELS)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB_OBJS) $(BUILD)/engcipher.o -o $@ $(LDLIBS_BPF) -lcrypto
+
+$(BUILD)/ipsecif-engine: $(ENGINE_OBJS)
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_XDP) $(LDLIBS_BPF) -lcrypto
 
 $(BUILD)/ipsecif-agent: $(AGENT_OBJS) $(BUILD)/agent-client.o $(BUILD)/netdev.o $(LIB_OBJS)
 	$(call msg,CCLD,$@)
