@@ -26,7 +26,7 @@ LIB_OBJS := $(BUILD)/keys.o $(BUILD)/mtu.o $(BUILD)/setkey.o $(BUILD)/table.o $(
 TESTS    := $(BUILD)/test_crypto $(BUILD)/test_replay $(BUILD)/test_mtu $(BUILD)/test_setkey $(BUILD)/test_table $(BUILD)/test_ifcmd $(BUILD)/test_ctl \
 	    $(BUILD)/test_json $(BUILD)/test_engcipher
 BENCHES  := $(BUILD)/bench_crypto $(BUILD)/bench_gen
-FIXTURES := $(BUILD)/dp_fixture
+FIXTURES := $(BUILD)/dp_fixture $(BUILD)/eng_fixture $(BUILD)/eng_redirect.bpf.o
 PROGRAMS := $(BUILD)/ipsecif-agent $(BUILD)/ipsecifctl $(BUILD)/ipsecif-engine
 # The agent, one noun a file (daemon/agentd.h lists them).
 AGENT_OBJS := $(patsubst %,$(BUILD)/%.o,main loop log pins attach lan iface sadb saapi script \
@@ -102,6 +102,16 @@ $(BUILD)/ipsecifctl: $(BUILD)/ipsecifctl.o $(BUILD)/agent-client.o $(BUILD)/ctl.
 $(BUILD)/dp_fixture: tests/dp_fixture.c tests/hex.h $(LIB_OBJS) $(SKELS)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB_OBJS) -o $@ $(LDLIBS_BPF)
+
+# The engine worker's test: an XDP program sending every frame to the
+# xsks map, and the launcher that hands a worker its file descriptors.
+$(BUILD)/eng_redirect.bpf.o: tests/eng_redirect.bpf.c | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/eng_fixture: tests/eng_fixture.c tests/hex.h include/ipsecif_engine.h include/ipsecif_crypto.h
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests $< -o $@ $(LDLIBS_BPF)
 
 $(BUILD)/bench_%: tests/bench_%.c tests/ctest.h $(LIB_OBJS) $(SKELS)
 	$(call msg,CCLD,$@)
