@@ -161,7 +161,7 @@ swanconfdir   ?= $(sysconfdir)/strongswan.d/charon
 # node_exporter's textfile collector folder (Debian's prometheus-node-exporter).
 textfiledir   ?= /var/lib/prometheus/node-exporter
 UNITS := ipsecif-agent.service ipsecif-metrics.service ipsecif-metrics.timer
-MAN8 := man/ipsecifctl.8 man/ipsecif-agent.8
+MAN8 := man/ipsecifctl.8 man/ipsecif-agent.8 man/ipsecif-engine.8
 MAN5 := man/ipsecif.conf.5
 MAN7 := man/ipsecif.7
 MANS := $(MAN8) $(MAN5) $(MAN7)

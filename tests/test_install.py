@@ -30,6 +30,7 @@ LAYOUT = {   # PREFIX=/usr with the Debian directories, as debian/rules would
     "etc/ipsecif.conf": 0o600,
     "usr/share/man/man8/ipsecifctl.8": 0o644,
     "usr/share/man/man8/ipsecif-agent.8": 0o644,
+    "usr/share/man/man8/ipsecif-engine.8": 0o644,
     "usr/share/man/man5/ipsecif.conf.5": 0o644,
     "usr/share/man/man7/ipsecif.7": 0o644,
     "usr/share/bash-completion/completions/ipsecifctl": 0o644,
