@@ -89,15 +89,26 @@ static void publish(struct worker *w, __u64 now)
 	__atomic_store_n(&w->st->heartbeat_ns, now, __ATOMIC_RELEASE);
 }
 
-static void xdp_stats(struct worker *w)
+/*
+ * The kernel's counts, and the socket's error: ENETDOWN once the device
+ * is gone, after which nothing will arrive.  0 or -that error.
+ */
+static int xdp_stats(struct worker *w)
 {
 	struct xdp_statistics s;
 	socklen_t len = sizeof(s);
+	int fd = xsk_socket__fd(w->xsk), err = 0;
 
-	if (getsockopt(xsk_socket__fd(w->xsk), SOL_XDP, XDP_STATISTICS, &s, &len))
-		return;
-	w->n.rx_dropped = s.rx_dropped;
-	w->n.rx_ring_full = s.rx_ring_full;
+	if (!getsockopt(fd, SOL_XDP, XDP_STATISTICS, &s, &len)) {
+		w->n.rx_dropped = s.rx_dropped;
+		w->n.rx_ring_full = s.rx_ring_full;
+	}
+	len = sizeof(err);
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) || !err)
+		return 0;
+	fprintf(stderr, "ipsecif-engine: socket on %s queue %u: %s\n", w->o->dev, w->o->queue,
+		strerror(err));
+	return -err;
 }
 
 static void count(struct worker *w, int ret, const void *frame, __u32 len)
@@ -206,6 +217,7 @@ static int loop(struct worker *w)
 {
 	struct pollfd p = { .fd = xsk_socket__fd(w->xsk), .events = POLLIN };
 	__u64 now, swept = now_ns(), stats = 0;
+	int err;
 
 	while (!stop) {
 		if (poll(&p, 1, POLL_MS) < 0 && errno != EINTR)
@@ -222,7 +234,9 @@ static int loop(struct worker *w)
 			swept = now;
 		}
 		if (now - stats >= STATS_NS) {
-			xdp_stats(w);
+			err = xdp_stats(w);
+			if (err)
+				return err;
 			stats = now;
 		}
 		publish(w, now);

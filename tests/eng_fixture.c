@@ -266,6 +266,10 @@ int main(int argc, char **argv)
 		} else if (!strcmp(line, "status")) {
 			print_status(&status[index]);
 		} else if (!strcmp(line, "wait") || !strcmp(line, "quit")) {
+			if (child <= 0) {
+				printf("err no worker\n");
+				continue;
+			}
 			if (line[0] == 'q')
 				kill(child, SIGTERM);
 			if (waitpid(child, &st, 0) != child) {

@@ -23,6 +23,7 @@ import hashlib
 import hmac
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -163,9 +164,12 @@ class Worker:
             self.cmd(f"key {s.key_id} {s.enc} {s.auth} {s.icv} {s.key.hex()} "
                      f"{s.salt.hex() or '-'} {s.akey.hex() or '-'}")
 
-    def cmd(self, line):
+    def cmd(self, line, timeout=10):
+        """One command, one answer, which must come within timeout seconds."""
         self.proc.stdin.write(line + "\n")
         self.proc.stdin.flush()
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        assert ready, f"eng_fixture: no answer to {line.split()[0]} in {timeout} s"
         out = self.proc.stdout.readline().strip()
         assert not out.startswith("err"), out
         return out
@@ -439,3 +443,16 @@ def test_kill_and_term(env):
     assert w0.cmd("quit") == "exit 0"
     w0.proc.wait(timeout=5)
     assert not env.bound(0)
+
+
+def test_device_gone(env):
+    """The device deleted under a worker: the socket says ENETDOWN and the
+    worker exits 1 within the stats period, for its supervisor to see."""
+    for old in env.workers:
+        old.close()
+    w = Worker(env.ns, env.map_pin, 0)
+    env.workers.append(w)
+    t0 = time.time()
+    env.ns("ip", "link", "del", "enga")
+    assert w.cmd("wait", timeout=2) == "exit 1"
+    assert time.time() - t0 < 2
