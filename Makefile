@@ -14,6 +14,7 @@ CFLAGS     += -Wall -Wextra -Werror -std=gnu11 -Iinclude -Idaemon -I$(BUILD) \
 	      $(shell pkg-config --cflags libnl-route-3.0 2>/dev/null)
 LDLIBS_NL  := $(shell pkg-config --libs libnl-route-3.0 2>/dev/null)
 LDLIBS_BPF := -lbpf -lelf -lz
+LDLIBS_XDP := $(shell pkg-config --libs libxdp 2>/dev/null || echo -lxdp)
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_HDRS := $(wildcard bpf/*.h) $(wildcard include/*.h)
@@ -23,13 +24,15 @@ SKELS    := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 LIB_OBJS := $(BUILD)/keys.o $(BUILD)/mtu.o $(BUILD)/setkey.o $(BUILD)/table.o $(BUILD)/ifcmd.o $(BUILD)/ctl.o \
 	    $(BUILD)/json.o
 TESTS    := $(BUILD)/test_crypto $(BUILD)/test_replay $(BUILD)/test_mtu $(BUILD)/test_setkey $(BUILD)/test_table $(BUILD)/test_ifcmd $(BUILD)/test_ctl \
-	    $(BUILD)/test_json
+	    $(BUILD)/test_json $(BUILD)/test_engcipher
 BENCHES  := $(BUILD)/bench_crypto $(BUILD)/bench_gen
-FIXTURES := $(BUILD)/dp_fixture
-PROGRAMS := $(BUILD)/ipsecif-agent $(BUILD)/ipsecifctl
+FIXTURES := $(BUILD)/dp_fixture $(BUILD)/eng_fixture $(BUILD)/eng_redirect.bpf.o
+PROGRAMS := $(BUILD)/ipsecif-agent $(BUILD)/ipsecifctl $(BUILD)/ipsecif-engine
 # The agent, one noun a file (daemon/agentd.h lists them).
 AGENT_OBJS := $(patsubst %,$(BUILD)/%.o,main loop log pins attach lan iface sadb saapi script \
 		events state config server show seqstore engine)
+# An engine worker: the cipher (no I/O) and the AF_XDP loop.
+ENGINE_OBJS := $(BUILD)/engine-main.o $(BUILD)/worker.o $(BUILD)/engcipher.o
 
 # strongSwan's kernel-ipsecif plugin, built against the Debian source of
 # the charon installed here (scripts/fetch-strongswan.sh, cached in build/).
@@ -78,6 +81,16 @@ $(BUILD)/test_%: tests/test_%.c tests/test.h tests/ctest.h tests/hex.h $(LIB_OBJ
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB_OBJS) -o $@ $(LDLIBS_BPF) -lcrypto -lpthread
 
+# The cipher's test takes engcipher.o besides what every test takes.
+$(BUILD)/test_engcipher: tests/test_engcipher.c tests/test.h tests/ctest.h tests/hex.h $(LIB_OBJS) \
+			 $(BUILD)/engcipher.o $(SKELS)
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB_OBJS) $(BUILD)/engcipher.o -o $@ $(LDLIBS_BPF) -lcrypto
+
+$(BUILD)/ipsecif-engine: $(ENGINE_OBJS)
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_XDP) $(LDLIBS_BPF) -lcrypto
+
 $(BUILD)/ipsecif-agent: $(AGENT_OBJS) $(BUILD)/agent-client.o $(BUILD)/netdev.o $(LIB_OBJS)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_BPF) $(LDLIBS_NL) -lcrypto
@@ -89,6 +102,16 @@ $(BUILD)/ipsecifctl: $(BUILD)/ipsecifctl.o $(BUILD)/agent-client.o $(BUILD)/ctl.
 $(BUILD)/dp_fixture: tests/dp_fixture.c tests/hex.h $(LIB_OBJS) $(SKELS)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB_OBJS) -o $@ $(LDLIBS_BPF)
+
+# The engine worker's test: an XDP program sending every frame to the
+# xsks map, and the launcher that hands a worker its file descriptors.
+$(BUILD)/eng_redirect.bpf.o: tests/eng_redirect.bpf.c | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/eng_fixture: tests/eng_fixture.c tests/hex.h include/ipsecif_engine.h include/ipsecif_crypto.h
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests $< -o $@ $(LDLIBS_BPF)
 
 $(BUILD)/bench_%: tests/bench_%.c tests/ctest.h $(LIB_OBJS) $(SKELS)
 	$(call msg,CCLD,$@)
@@ -138,7 +161,7 @@ swanconfdir   ?= $(sysconfdir)/strongswan.d/charon
 # node_exporter's textfile collector folder (Debian's prometheus-node-exporter).
 textfiledir   ?= /var/lib/prometheus/node-exporter
 UNITS := ipsecif-agent.service ipsecif-metrics.service ipsecif-metrics.timer
-MAN8 := man/ipsecifctl.8 man/ipsecif-agent.8
+MAN8 := man/ipsecifctl.8 man/ipsecif-agent.8 man/ipsecif-engine.8
 MAN5 := man/ipsecif.conf.5
 MAN7 := man/ipsecif.7
 MANS := $(MAN8) $(MAN5) $(MAN7)

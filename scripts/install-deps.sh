@@ -11,7 +11,7 @@ make gcc pkg-config
 clang-16 llvm-16 lld-16 libclang-rt-16-dev
 libbpf-dev bpftool libelf-dev zlib1g-dev
 libnl-3-dev libnl-route-3-dev libnl-xfrm-3-dev
-libssl-dev
+libssl-dev libxdp-dev
 iproute2 iputils-ping kmod ethtool
 python3 python3-pytest python3-scapy python3-cryptography python3-prometheus-client
 mandoc

@@ -1,7 +1,11 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Network namespaces for tests: random names, removed afterwards."""
+import contextlib
+import ctypes
 import os
 import subprocess
+
+CLONE_NEWNET = 0x40000000
 
 
 def sh(*args, ns=None, check=True, timeout=None):
@@ -31,3 +35,19 @@ class Netns:
     def close(self):
         sh("ip", "netns", "del", self.name, check=False)
 
+
+
+@contextlib.contextmanager
+def in_netns(ns):
+    """This process in ns's network namespace for a moment: sockets made
+    there stay there (abstract socket names are per network namespace)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    old = os.open("/proc/self/ns/net", os.O_RDONLY)
+    new = os.open(f"/run/netns/{ns.name}", os.O_RDONLY)
+    try:
+        assert libc.setns(new, CLONE_NEWNET) == 0, ctypes.get_errno()
+        yield
+    finally:
+        assert libc.setns(old, CLONE_NEWNET) == 0, ctypes.get_errno()
+        os.close(old)
+        os.close(new)

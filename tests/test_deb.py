@@ -73,6 +73,7 @@ def contents(deb):
 def test_deb_install_run_purge(debs, host_bpffs, monkeypatch):
     paths = [p for deb in debs.values() for p in contents(deb)]
     assert "/usr/sbin/ipsecif-agent" in paths and "/etc/ipsecif.conf" in paths
+    assert "/usr/sbin/ipsecif-engine" in paths
     assert "/usr/lib/ipsec/plugins/libstrongswan-kernel-ipsecif.so" in paths
     aside = tempfile.mkdtemp(prefix="ipsecif-aside-")
     kept = [p for p in paths if os.path.lexists(p)]

@@ -21,6 +21,7 @@ from dp import ROOT
 LAYOUT = {   # PREFIX=/usr with the Debian directories, as debian/rules would
     "usr/sbin/ipsecif-agent": 0o755,
     "usr/sbin/ipsecifctl": 0o755,
+    "usr/sbin/ipsecif-engine": 0o755,
     "usr/lib/ipsec/plugins/libstrongswan-kernel-ipsecif.so": 0o644,
     "etc/strongswan.d/charon/kernel-ipsecif.conf": 0o644,
     "lib/systemd/system/ipsecif-agent.service": 0o644,
@@ -29,6 +30,7 @@ LAYOUT = {   # PREFIX=/usr with the Debian directories, as debian/rules would
     "etc/ipsecif.conf": 0o600,
     "usr/share/man/man8/ipsecifctl.8": 0o644,
     "usr/share/man/man8/ipsecif-agent.8": 0o644,
+    "usr/share/man/man8/ipsecif-engine.8": 0o644,
     "usr/share/man/man5/ipsecif.conf.5": 0o644,
     "usr/share/man/man7/ipsecif.7": 0o644,
     "usr/share/bash-completion/completions/ipsecifctl": 0o644,
@@ -65,7 +67,7 @@ def test_install_uninstall(destdir):
             assert os.readlink(p) == "ipsecifctl"
         else:
             assert os.stat(p).st_mode & 0o7777 == mode, path
-    for prog in ("ipsecif-agent", "ipsecifctl"):
+    for prog in ("ipsecif-agent", "ipsecifctl", "ipsecif-engine"):
         with open(os.path.join(ROOT, "build", prog), "rb") as a, \
              open(os.path.join(destdir, "usr/sbin", prog), "rb") as b:
             assert a.read() == b.read()

@@ -18,7 +18,7 @@ from agents import AGENT, ctl, freebsd_hosts, run_in, setkey
 from dp import ROOT
 
 MAN = os.path.join(ROOT, "man")
-PAGES = ["ipsecifctl.8", "ipsecif-agent.8", "ipsecif.conf.5", "ipsecif.7"]
+PAGES = ["ipsecifctl.8", "ipsecif-agent.8", "ipsecif-engine.8", "ipsecif.conf.5", "ipsecif.7"]
 
 
 def source(name):
@@ -67,6 +67,14 @@ def test_lint():
     r = subprocess.run(["mandoc", "-Tlint", "-W", "warning"] +
                        [os.path.join(MAN, p) for p in PAGES], capture_output=True, text=True)
     assert r.returncode == 0 and not r.stdout + r.stderr, r.stdout + r.stderr
+
+
+def test_options_in_ipsecif_engine_8():
+    """Every option of the engine worker (daemon/engine-main.c) is on its page."""
+    opts = re.findall(r'\{ "([a-z-]+)", required_argument', source("daemon/engine-main.c"))
+    assert len(opts) == 7, opts
+    page = rendered("ipsecif-engine.8")
+    assert [o for o in opts if not has_word(page, "--" + o)] == []
 
 
 def test_commands_in_ipsecifctl_8():

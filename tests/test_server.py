@@ -5,35 +5,16 @@ and one half-sent request held open, ipsecifctl still answers at once and an
 SA's time lifetime still ends on time; a client that never reads a large
 reply holds up no one; the held connections are closed at their deadline.
 """
-import contextlib
-import ctypes
 import json
-import os
 import socket
 import struct
 import subprocess
 import time
 
 from agents import CTL, agent_sites, ctl, sa_key, setkey
+from netns import in_netns
 
 MAGIC, VERSION, SETKEY = 0x46495349, 1, 2
-CLONE_NEWNET = 0x40000000
-
-
-@contextlib.contextmanager
-def in_netns(ns):
-    """This process in ns's network namespace for a moment: sockets made
-    there stay there (abstract socket names are per network namespace)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    old = os.open("/proc/self/ns/net", os.O_RDONLY)
-    new = os.open(f"/run/netns/{ns.name}", os.O_RDONLY)
-    try:
-        assert libc.setns(new, CLONE_NEWNET) == 0, ctypes.get_errno()
-        yield
-    finally:
-        assert libc.setns(old, CLONE_NEWNET) == 0, ctypes.get_errno()
-        os.close(old)
-        os.close(new)
 
 
 def connections(ns, n):
