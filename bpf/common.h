@@ -99,4 +99,8 @@ static __always_inline __u32 rotr32(__u32 v, int c)
 #define ESP_DROPPED	(-2)	/* counted; drop it */
 #define ESP_NOT_OURS	(-3)	/* leave it to the kernel */
 
+/* One load or store the compiler neither splits, merges nor repeats. */
+#define READ_ONCE(x)		(*(volatile typeof(x) *)&(x))
+#define WRITE_ONCE(x, v)	(*(volatile typeof(x) *)&(x) = (v))
+
 #endif /* IPSECIF_COMMON_H */

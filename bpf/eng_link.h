@@ -188,6 +188,7 @@ static __always_inline int eng_back_out(struct __sk_buff *skb, struct ipsecif_en
 		return TC_ACT_SHOT;
 	}
 	eng_count(ENG_BACK, DIR_OUT);
+	eng_came_back(t->key_id, t->seq);
 	return esp_out_neigh(t->key_id, t->reqid, t->len, t->family, t->nh, t->ifindex,
 			     PASSED_ENGINE);
 }
@@ -214,6 +215,7 @@ __noinline int eng_back_in(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	}
 	eng_count(ENG_BACK, DIR_IN);
+	eng_came_back(t->key_id, t->seq);
 	st->seq = t->seq;
 	st->text = t->text_len;
 	st->hdr = t->hdr;
@@ -270,6 +272,7 @@ static __always_inline int eng_back(struct __sk_buff *skb)
 	dir = t->dir;
 	id = t->key_id;
 	reqid = t->reqid;
+	eng_came_back(id, t->seq);
 	if (t->op == IPSECIF_ENG_BAD_ICV && dir == DIR_IN) {
 		eng_count(ENG_BACK, dir);
 		count(dir, id, reqid, IPSECIF_DROP_AUTH, 0);

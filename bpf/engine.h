@@ -81,12 +81,14 @@ static __always_inline void eng_count(__u32 what, __u32 dir)
 }
 
 /*
- * Does the engine take this packet?  Its ifindex (the SA's worker's link), or
- * 0: not up, the suite's threshold not met (below it BPF's cipher is the
- * cheaper, docs/BENCHMARKS.md), a frame too big for a worker's buffer,
- * or a key the workers do not hold.
+ * Does the engine take this packet (sequence number seq of the SA whose
+ * counters are c)?  Its ifindex (the SA's worker's link), or 0: not up,
+ * the suite's threshold not met (below it BPF's cipher is the cheaper,
+ * docs/BENCHMARKS.md) while none of the SA's packets is in the engine,
+ * a frame too big for a worker's buffer, or a key the workers do not hold.
  */
-static __always_inline __u32 eng_pick(__u32 key_id, __u32 enc, __u32 text, __u32 frame)
+static __always_inline __u32 eng_pick(__u32 key_id, __u32 enc, __u32 text, __u32 frame,
+				      struct ipsecif_sa_ctr *c, __u64 seq)
 {
 	struct ipsecif_eng_conf *conf;
 	struct ipsecif_eng_keyslot *ks;
@@ -99,14 +101,30 @@ static __always_inline __u32 eng_pick(__u32 key_id, __u32 enc, __u32 text, __u32
 	if (!n || n > IPSECIF_ENG_MAX_WORKERS)
 		return 0;
 	min = conf->min_text[enc];
-	if (!min || text < min || frame + ENG_TRL > IPSECIF_ENG_MAX_FRAME)
+	if (!min || frame + ENG_TRL > IPSECIF_ENG_MAX_FRAME)
+		return 0;
+	if (text < min && READ_ONCE(c->eng_back) >= READ_ONCE(c->eng_sent))
 		return 0;
 	slot = key_id & (IPSECIF_ENG_KEY_SLOTS - 1);
 	ks = bpf_map_lookup_elem(&eng_keys, &slot);
 	if (!ks || ks->id != key_id)
 		return 0;
 	/* One worker an SA, so that its frames keep their order. */
-	return conf->ifindex[(key_id % n) & (IPSECIF_ENG_MAX_WORKERS - 1)];
+	slot = key_id % n;
+	barrier_var(slot);	/* the mask below stays for the verifier */
+	/* Racing CPUs may each write theirs: either is in flight, which is all it says. */
+	if (seq > READ_ONCE(c->eng_sent))
+		WRITE_ONCE(c->eng_sent, seq);
+	return conf->ifindex[slot & (IPSECIF_ENG_MAX_WORKERS - 1)];
+}
+
+/* Back from the engine: sequence number seq of SA key_id is out of it. */
+static __always_inline void eng_came_back(__u32 key_id, __u64 seq)
+{
+	struct ipsecif_sa_ctr *c = bpf_map_lookup_elem(&sa_ctr, &key_id);
+
+	if (c && seq > READ_ONCE(c->eng_back))
+		WRITE_ONCE(c->eng_back, seq);
 }
 
 /* The trailer's common part, in the scratch's tail; the AAD from s->aad. */

@@ -183,9 +183,26 @@ __noinline int esp_in_load(struct xdp_md *ctx)
 }
 
 /*
+ * Room for the trailer where there is no tailroom (a veth's frames made
+ * from skbs often have none): the frame moved ENG_TRL bytes into the
+ * headroom, which XDP always has, through the scratch.  0 or -1.
+ */
+static __always_inline int esp_in_make_room(struct xdp_md *ctx, struct scratch *s)
+{
+	__u32 len = bpf_xdp_get_buff_len(ctx);
+
+	barrier_var(len);
+	if (len > IPSECIF_ENG_MAX_FRAME || len < 14 || bpf_xdp_adjust_head(ctx, -(int)ENG_TRL))
+		return -1;
+	if (bpf_xdp_load_bytes(ctx, ENG_TRL, s->buf, len) || bpf_xdp_store_bytes(ctx, 0, s->buf, len))
+		return -1;
+	return 0;
+}
+
+/*
  * To the engine: the frame as it came, with a trailer at its end that
  * says what to open and what the way back (eng_link.h) needs to finish.
- * ESP_IN_OPEN when the frame has no room for the trailer: BPF opens it.
+ * ESP_IN_OPEN when the frame cannot have one: BPF opens it.
  */
 __noinline int esp_in_engine(struct xdp_md *ctx)
 {
@@ -205,7 +222,7 @@ __noinline int esp_in_engine(struct xdp_md *ctx)
 	t->ecn = st->o.ecn;
 	__builtin_memcpy(t->dst, &st->o.dst, 16);
 	t->spi = st->sk.spi;
-	if (bpf_xdp_adjust_tail(ctx, ENG_TRL))
+	if (bpf_xdp_adjust_tail(ctx, ENG_TRL) && esp_in_make_room(ctx, s))
 		return esp_in_load(ctx);
 	len = bpf_xdp_get_buff_len(ctx);
 	if (len < ENG_TRL || bpf_xdp_store_bytes(ctx, len - ENG_TRL, t, ENG_TRL))
@@ -343,10 +360,7 @@ __noinline int esp_in_prepare(struct xdp_md *ctx)
 	st->a.seq_hi = st->seq >> 32;
 	st->a.esn = esn;
 
-	/* A linear frame only: a worker's socket takes no fragments. */
-	st->eng = 0;
-	if (ctx->data_end - ctx->data == bpf_xdp_get_buff_len(ctx))
-		st->eng = eng_pick(id, k->enc, text, bpf_xdp_get_buff_len(ctx));
+	st->eng = eng_pick(id, k->enc, text, bpf_xdp_get_buff_len(ctx), c, st->seq);
 	if (st->eng)
 		return ESP_IN_ENGINE;
 	return esp_in_load(ctx);

@@ -316,7 +316,7 @@ __noinline int esp_seal_prepare(__u32 reqid)
 	if (!(st->natt && st->family == AF_INET6))
 		st->eng = eng_pick(id, k->enc, text,
 				   14 + (st->family == AF_INET6 ? 40 : 20) + (st->natt ? 8 : 0) +
-				   8 + ivlen + text + k->icv_len);
+				   8 + ivlen + text + k->icv_len, c, seq);
 	pad = text - len - 2;
 	barrier_var(len);
 	if (len > IPSECIF_MAX_TEXT - 32 || pad > 15) {

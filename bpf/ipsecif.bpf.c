@@ -318,8 +318,13 @@ int xdp_lan(struct xdp_md *ctx)
 	return xdp_lan_fast(ctx);
 }
 
-/* The engine's link (bpf/eng_link.h): the workers' device, XDP. */
-SEC("xdp")
+/*
+ * The engine's link (bpf/eng_link.h): the worker's device, XDP.  Frames
+ * in fragments too (an underlay's xdp_frame handed on as it came): the
+ * worker's socket (XDP_USE_SG) gets each in one descriptor, as copy mode
+ * copies a frame whole into a umem frame when it fits, and they all do.
+ */
+SEC("xdp.frags")
 int xdp_eng_wrk(struct xdp_md *ctx)
 {
 	__u32 ifindex = ctx->ingress_ifindex, *q = bpf_map_lookup_elem(&eng_wdevs, &ifindex);

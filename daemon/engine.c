@@ -307,8 +307,11 @@ static int link_ready(struct agent *a, int q, char *err, size_t errlen)
 		return errmsg(err, errlen, -ENODEV, "%s: gone as it was made", dev);
 	ret = bpf_map_update_elem(bpf_map__fd(a->skel->maps.eng_wdevs), &e->wifindex[q], &key,
 				  BPF_ANY) ? -errno : 0;
+	/* No pin yet is no news: libbpf's warning about it is not shown. */
+	log_libbpf_quiet(true);
 	if (!ret)
 		ret = xdp_attach(a, a->skel->progs.xdp_eng_wrk, "engxdp", e->wifindex[q], &l);
+	log_libbpf_quiet(false);
 	bpf_link__destroy(l);	/* the pin holds it */
 	if (!ret)
 		ret = attach_tcx(a, a->skel->progs.tc_eng_fallback, "engfb", e->wifindex[q]);
@@ -507,10 +510,17 @@ void engine_tick(struct agent *a)
 		worker_reap(e, q, false);
 		if (w->state == ENG_W_OFF && !w->pid &&
 		    now - w->since >= ENG_BACKOFF_NS * (1 + (w->streak < 20 ? w->streak : 20))) {
+			int err;
+
 			w->restarts++;
 			w->streak++;
-			if (worker_spawn(a, q))
+			err = worker_spawn(a, q);
+			if (err) {
+				logmsg(LOG_WARNING, "engine worker %d: %s", q, strerror(-err));
 				w->since = now;
+			}
+			all = false;
+			continue;	/* just started: judged from the next look on */
 		}
 		if (hb != w->heartbeat) {
 			w->heartbeat = hb;

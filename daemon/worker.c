@@ -35,6 +35,13 @@
 #define SWEEP_NS	(50 * 1000000ULL)	/* keys gone within 100 ms of their slot */
 #define STATS_NS	(200 * 1000000ULL)
 
+#ifndef XDP_USE_SG
+#define XDP_USE_SG	(1 << 4)	/* linux/if_xdp.h, 6.6 */
+#endif
+#ifndef XDP_PKT_CONTD
+#define XDP_PKT_CONTD	(1 << 0)
+#endif
+
 struct worker {
 	const struct worker_opts *o;
 	const struct ipsecif_eng_key *keys;
@@ -51,6 +58,7 @@ struct worker {
 	struct xsk_ring_prod tx;
 	struct engcipher *ec;
 	__u32 tx_out;				/* on the tx ring, not yet completed */
+	bool chain;				/* the last rx descriptor had XDP_PKT_CONTD */
 	struct ipsecif_eng_status n;		/* counters, published each turn */
 };
 
@@ -178,28 +186,49 @@ static void kick(struct worker *w)
 static void rx_batch(struct worker *w)
 {
 	__u64 back[BATCH];
-	__u32 n, i, idx, tidx = 0, ntx, nback = 0;
+	__u32 n, i, idx, tidx = 0, ntx, nback = 0, want = 0, k = 0;
+	bool chain = w->chain;
 
 	n = xsk_ring_cons__peek(&w->rx, BATCH, &idx);
 	if (!n)
 		return;
-	/* As many as the tx ring has room for; the rest go back unsent. */
-	ntx = xsk_prod_nb_free(&w->tx, n);
-	if (ntx > n)
-		ntx = n;
+	/*
+	 * A multi-buffer frame (XDP_USE_SG: BPF's end may hand on an xdp
+	 * frame in fragments) comes in one descriptor when it fits a umem
+	 * frame, as every engine frame does; one in several is dropped.
+	 * First which go back, then as many as the tx ring has room for.
+	 */
+	for (i = 0; i < n; i++) {
+		const struct xdp_desc *d = xsk_ring_cons__rx_desc(&w->rx, idx + i);
+
+		want += !chain && !(d->options & XDP_PKT_CONTD);
+		chain = d->options & XDP_PKT_CONTD;
+	}
+	ntx = xsk_prod_nb_free(&w->tx, want);
+	if (ntx > want)
+		ntx = want;
 	if (ntx && xsk_ring_prod__reserve(&w->tx, ntx, &tidx) != ntx)
 		ntx = 0;
 	for (i = 0; i < n; i++) {
 		const struct xdp_desc *d = xsk_ring_cons__rx_desc(&w->rx, idx + i);
 		void *frame = xsk_umem__get_data(w->area, d->addr);
-		int ret = engcipher_frame(w->ec, frame, d->len);
+		bool part = w->chain || (d->options & XDP_PKT_CONTD);
+		int ret;
 
+		w->chain = d->options & XDP_PKT_CONTD;
+		if (part) {
+			w->n.bad_frame++;
+			back[nback++] = d->addr;
+			continue;
+		}
+		ret = engcipher_frame(w->ec, frame, d->len);
 		count(w, ret, frame, d->len);
-		if (i < ntx) {
-			struct xdp_desc *t = xsk_ring_prod__tx_desc(&w->tx, tidx + i);
+		if (k < ntx) {
+			struct xdp_desc *t = xsk_ring_prod__tx_desc(&w->tx, tidx + k++);
 
 			t->addr = d->addr;
 			t->len = d->len;
+			t->options = 0;
 		} else {
 			w->n.tx_full++;
 			back[nback++] = d->addr;
@@ -313,7 +342,7 @@ static int setup_xsk(struct worker *w)
 		.tx_size = RING_SIZE,
 		/* Our own XDP program redirects to the xsks map: libxdp loads none. */
 		.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
-		.bind_flags = XDP_COPY | XDP_USE_NEED_WAKEUP,
+		.bind_flags = XDP_COPY | XDP_USE_NEED_WAKEUP | XDP_USE_SG,
 	};
 	int err;
 
@@ -324,10 +353,13 @@ static int setup_xsk(struct worker *w)
 			w->o->queue, strerror(-err));
 		return err;
 	}
+	/* Keyed by our index: each worker has a device of its own, and queue 0 on it. */
 	if (w->o->xsks_fd >= 0) {
-		err = xsk_socket__update_xskmap(w->xsk, w->o->xsks_fd);
-		if (err) {
-			fprintf(stderr, "ipsecif-engine: xsks map, key %u: %s\n", w->o->queue,
+		int fd = xsk_socket__fd(w->xsk);
+
+		if (bpf_map_update_elem(w->o->xsks_fd, &w->o->index, &fd, BPF_ANY)) {
+			err = -errno;
+			fprintf(stderr, "ipsecif-engine: xsks map, key %u: %s\n", w->o->index,
 				strerror(-err));
 			return err;
 		}

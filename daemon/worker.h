@@ -10,11 +10,11 @@
 #include <linux/types.h>
 
 struct worker_opts {
-	const char *dev;	/* the workers' device (ipsecif-engw) */
-	__u32 queue;		/* its rx queue, and the key in the xsks map */
+	const char *dev;	/* the worker's device (ipsecif-wQ) */
+	__u32 queue;		/* its rx queue (0: a device a worker) */
 	int keys_fd;		/* memfd: the key table, mapped read-only */
 	int status_fd;		/* memfd: the workers' status blocks */
-	__u32 index;		/* ours among them */
+	__u32 index;		/* ours among them, and our key in the xsks map */
 	int xsks_fd;		/* the XSKMAP to join, or -1 */
 	int cpu;		/* to pin to, or -1 */
 };

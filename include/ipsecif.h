@@ -157,6 +157,14 @@ struct ipsecif_sa_ctr {
 	__u64 packets;
 	__u32 expired;			/* IPSECIF_SA_EXP_*: events already sent */
 	__u32 pad;
+	/*
+	 * The engine (bpf/engine.h): the highest sequence number sent to it,
+	 * and the last back.  While one is in it, the SA's packets below the
+	 * threshold go through it too, behind it, not past it: the far end's
+	 * window (or ours, inbound) would drop what came later than 64 others.
+	 */
+	__u64 eng_sent;
+	__u64 eng_back;
 };
 
 /* struct ipsecif_sa_ctr.expired */
@@ -248,7 +256,7 @@ _Static_assert(sizeof(struct ipsecif_replay) == 16 + 8 * IPSECIF_REPLAY_WORDS, "
 _Static_assert(sizeof(struct ipsecif_rtest) == 40, "rtest layout");
 _Static_assert(sizeof(struct ipsecif_iface) == 16 + 32 + 12 + 4, "iface layout");
 _Static_assert(sizeof(struct ipsecif_sa) == 24 + 32 + 56, "sa layout");
-_Static_assert(sizeof(struct ipsecif_sa_ctr) == 32, "sa_ctr layout");
+_Static_assert(sizeof(struct ipsecif_sa_ctr) == 48, "sa_ctr layout");
 _Static_assert(sizeof(struct ipsecif_event) == 32, "event layout");
 _Static_assert(sizeof(struct ipsecif_sa_key) == 24, "sa key layout");
 #endif

@@ -186,3 +186,23 @@ def test_foreign_frames_on_the_link_are_dropped(engine):
     assert trailer(back)["op"] == 7
     assert engine.run("tc_eng_back", back)[0] == TC_ACT_SHOT
     assert t.stats()["crypto"] == 1
+
+
+def test_small_packets_wait_behind_the_engine(engine):
+    """Below the threshold a packet takes BPF's cipher, unless one of its SA's is in the
+    engine: then it goes behind it, so that it cannot overtake it (the far end's window
+    would drop the one overtaken by 64 others)."""
+    t = Out(engine, SUITES[0])
+    engine.engkey(t.sa_id)
+    engine.engine(ENG_IF, ENG_WIF, up=True, mins=(1000, 1000, 1000))
+    big, small = inner_packet(4, 1200), inner_packet(4, 10)
+    ret, f1 = t.send(big)
+    assert trailer(f1)["op"] == OP_SEAL
+    ret, f2 = t.send(small)                     # the big one is still in the engine
+    assert ret == TC_ACT_REDIRECT and trailer(f2)["op"] == OP_SEAL and trailer(f2)["seq"] == 2
+    for f in (f1, f2):
+        ret, out = engine.run("tc_eng_back", through_fallback(engine, f))
+        assert ret == TC_ACT_REDIRECT
+    ret, out = t.send(small)                    # none in flight: BPF's
+    assert ret == TC_ACT_REDIRECT and bytes(t.open(out)) == bytes(small)
+    assert t.stats()["engine"] == 2 and t.stats()["packets"] == 3
