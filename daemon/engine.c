@@ -41,11 +41,13 @@
 #include "ifcmd.h"
 #include "json.h"
 #include "netdev.h"
+#include "state.h"
 
 #define ENG_TICK_NS	(20 * 1000000ULL)
 #define ENG_STUCK_NS	(60 * 1000000ULL)	/* the worker polls every 10 ms */
 #define ENG_BIND_NS	(3000 * 1000000ULL)	/* to start and bind its socket */
 #define ENG_BACKOFF_NS	(100 * 1000000ULL)	/* before a restart, times restarts in a row */
+#define ENG_SETTINGS_MAGIC	0x73676e65	/* "engs" */
 
 /* The fds a worker inherits, at these numbers (ipsecif-engine's argv says them too). */
 #define ENG_FD_KEYS	3
@@ -75,7 +77,7 @@ static int conf_write(struct agent *a, bool up)
 
 	for (q = 0; q < e->n_workers; q++)
 		c.ifindex[q] = e->ifindex[q];
-	memcpy(c.min_text, e->min_text, sizeof(c.min_text));
+	memcpy(c.min_text, e->set.min_text, sizeof(c.min_text));
 	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.eng_conf), &zero, &c, BPF_ANY))
 		return -errno;
 	if (up != e->up) {
@@ -207,7 +209,8 @@ static int worker_spawn(struct agent *a, int q)
 	char *argv[] = { "ipsecif-engine", "--dev", wdev, "--queue", qs,
 			 "--keys-fd", fk, "--status-fd", fs, "--index", is, "--xsks-fd", fx,
 			 w->cpu >= 0 ? "--cpu" : NULL, cs, NULL };
-	int xsks = bpf_map__fd(a->skel->maps.eng_xsks);
+	int xsks = bpf_map__fd(a->skel->maps.eng_xsks), null;
+	bool foreground = a->foreground;
 	pid_t parent = getpid(), pid;
 
 	link_names(q, dev, wdev);
@@ -233,6 +236,16 @@ static int worker_spawn(struct agent *a, int q)
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGPIPE, SIG_DFL);
+		/*
+		 * Not the agent's standard streams: while it starts they are
+		 * its caller's (and its ready pipe), whose end waits for them
+		 * to close.  A daemon's worker says why it failed by its exit
+		 * status, which the agent logs; in front, on the terminal.
+		 */
+		null = open("/dev/null", O_RDWR);
+		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 ||
+		    (!foreground && dup2(null, 2) < 0))
+			_exit(126);
 		if (dup2(e->keys_fd, 100) < 0 || dup2(e->status_fd, 101) < 0 ||
 		    dup2(xsks, 102) < 0 || dup2(100, ENG_FD_KEYS) < 0 ||
 		    dup2(101, ENG_FD_STATUS) < 0 || dup2(102, ENG_FD_XSKS) < 0)
@@ -357,7 +370,8 @@ static int engine_alloc(struct agent *a)
 	if (!e)
 		return -ENOMEM;
 	e->keys_fd = e->status_fd = -1;
-	memcpy(e->min_text, engine_default_min, sizeof(e->min_text));
+	e->set.magic = ENG_SETTINGS_MAGIC;
+	memcpy(e->set.min_text, engine_default_min, sizeof(e->set.min_text));
 	for (k = 0; k < IPSECIF_ENG_MAX_WORKERS; k++)
 		e->cpus[k] = -1;
 	a->eng = e;
@@ -376,19 +390,21 @@ static void engine_stop(struct agent *a)
 	e->on = false;
 }
 
-static int engine_start(struct agent *a, const struct ifcmd *c, char *err, size_t errlen)
+/* The engine on as e->set says. */
+static int engine_start(struct agent *a, char *err, size_t errlen)
 {
 	struct engine *e = a->eng;
+	const struct eng_settings *set = &e->set;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	int q, ret;
 
 	if (e->on)
 		engine_stop(a);
-	e->n_workers = c->eng_workers ? c->eng_workers : (cpus > 0 ? (int)cpus : 1);
+	e->n_workers = set->workers ? (int)set->workers : (cpus > 0 ? (int)cpus : 1);
 	if (e->n_workers > IPSECIF_ENG_MAX_WORKERS)
 		e->n_workers = IPSECIF_ENG_MAX_WORKERS;
 	for (q = 0; q < IPSECIF_ENG_MAX_WORKERS; q++)
-		e->w[q].cpu = c->eng_n_cpus ? c->eng_cpus[q % c->eng_n_cpus] : -1;
+		e->w[q].cpu = set->n_cpus ? set->cpus[q % set->n_cpus] : -1;
 	ret = engine_path(e);
 	if (ret)
 		return errmsg(err, errlen, ret, "%s: the worker, ipsecif-engine: %s",
@@ -644,7 +660,7 @@ static int engine_show(struct agent *a, bool json, char *out, size_t len)
 	out_text(&o, "  to the engine from (text bytes):");
 	for (s = 1; s < IPSECIF_ENC_MAX; s++)
 		print_u64(&o, PRINT_ANY, ipsecif_enc_name(s), s == 1 ? " %llu" : ", %llu",
-			  e->min_text[s]);
+			  e->set.min_text[s]);
 	out_text(&o, " (");
 	for (s = 1; s < IPSECIF_ENC_MAX; s++)
 		out_text(&o, s == 1 ? "%s" : ", %s", ipsecif_enc_name(s));
@@ -684,10 +700,35 @@ static int engine_show(struct agent *a, bool json, char *out, size_t len)
 	return out_cut(&o) ? -EMSGSIZE : 0;
 }
 
-int engine_cmd(struct agent *a, const struct ifcmd *c, bool json, char *out, size_t len)
+int engine_adopt(struct agent *a)
 {
+	struct eng_settings set;
 	char err[512];
 	int ret;
+
+	if (state_engine_load(a, &set, sizeof(set)) || set.magic != ENG_SETTINGS_MAGIC ||
+	    set.workers > IPSECIF_ENG_MAX_WORKERS || set.n_cpus > IPSECIF_ENG_MAX_WORKERS)
+		set = (struct eng_settings){ .on = 0 };
+	ret = engine_alloc(a);
+	if (ret)
+		return ret;
+	if (!set.on) {
+		links_remove(a, 0);	/* an earlier agent's, if it left any */
+		return 0;
+	}
+	a->eng->set = set;
+	ret = engine_start(a, err, sizeof(err));
+	if (ret)
+		logmsg(LOG_ERR, "engine: %s (BPF ciphers everything)", err);
+	return ret;
+}
+
+int engine_cmd(struct agent *a, const struct ifcmd *c, bool json, char *out, size_t len)
+{
+	struct eng_settings was;
+	struct engine *e;
+	char err[512];
+	int ret, k;
 
 	out[0] = 0;
 	if (c->engine == IFCMD_ENGINE_SHOW)
@@ -696,22 +737,37 @@ int engine_cmd(struct agent *a, const struct ifcmd *c, bool json, char *out, siz
 	ret = engine_alloc(a);
 	if (ret)
 		return errmsg(out, len, ret, "ipsecif-agent: out of memory\n");
+	e = a->eng;
+	was = e->set;
 	switch (c->engine) {
 	case IFCMD_ENGINE_ON:
-		ret = engine_start(a, c, err, sizeof(err));
-		if (ret)
+		e->set.on = 1;
+		e->set.workers = c->eng_workers;
+		e->set.n_cpus = c->eng_n_cpus;
+		for (k = 0; k < c->eng_n_cpus; k++)
+			e->set.cpus[k] = c->eng_cpus[k];
+		ret = engine_start(a, err, sizeof(err));
+		if (ret) {
+			e->set = was;
 			return errmsg(out, len, ret, "ipsecif-agent: engine: %s\n", err);
-		return 0;
+		}
+		break;
 	case IFCMD_ENGINE_OFF:
-		if (a->eng->on)
+		e->set.on = 0;
+		if (e->on)
 			engine_stop(a);
-		return 0;
+		break;
 	case IFCMD_ENGINE_MIN:
-		a->eng->min_text[c->eng_suite] = c->eng_min;
-		if (a->eng->on)
-			conf_write(a, a->eng->up);
-		return 0;
+		e->set.min_text[c->eng_suite] = c->eng_min;
+		if (e->on)
+			conf_write(a, e->up);
+		break;
 	default:
 		return errmsg(out, len, -EINVAL, "ipsecif-agent: engine: no such command\n");
 	}
+	/* For an agent that adopts this one's data path (engine_adopt). */
+	ret = state_engine_save(a, &e->set, sizeof(e->set));
+	if (ret)
+		logmsg(LOG_WARNING, "engine: its settings not saved: %s", strerror(-ret));
+	return 0;
 }

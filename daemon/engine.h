@@ -37,11 +37,21 @@ struct eng_worker {
 	int cpu;		/* -1: not pinned */
 };
 
+/* What engine commands set, kept beside the state file for an adopting agent. */
+struct eng_settings {
+	__u32 magic;				/* ENG_SETTINGS_MAGIC */
+	__u32 on;
+	__u32 workers;				/* 0: one per online CPU */
+	__u32 n_cpus;
+	__s32 cpus[IPSECIF_ENG_MAX_WORKERS];	/* worker q on cpus[q % n_cpus] */
+	__u16 min_text[IPSECIF_ENC_MAX];
+};
+
 struct engine {
+	struct eng_settings set;
 	bool on;
 	int n_workers;
 	int cpus[IPSECIF_ENG_MAX_WORKERS];	/* a worker's CPU, or -1 */
-	__u16 min_text[IPSECIF_ENC_MAX];	/* by suite: 0 never */
 	int keys_fd, status_fd;			/* memfds */
 	struct ipsecif_eng_key *keys;		/* IPSECIF_ENG_KEY_SLOTS, mlocked */
 	struct ipsecif_eng_status *status;	/* IPSECIF_ENG_MAX_WORKERS */
@@ -65,6 +75,11 @@ void engine_key_remove(struct agent *a, __u32 id);
 void engine_tick(struct agent *a);
 /* When the watchdog next looks: next, or sooner. */
 __u64 engine_deadline(const struct agent *a, __u64 next);
+/*
+ * An adopting agent: the engine as the last one's commands left it (its
+ * workers died with it), or its leftover links gone.  0 or -errno.
+ */
+int engine_adopt(struct agent *a);
 /* Workers stopped; with flush, the engine's devices and pins gone too. */
 void engine_close(struct agent *a, bool flush);
 /* Defaults (docs/BENCHMARKS.md): the text length from which each suite goes to the engine. */

@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include "agent.h"
 #include "attach.h"
+#include "engine.h"
 #include "config.h"
 #include "ctl.h"
 #include "loop.h"
@@ -92,6 +93,7 @@ static int agent_start(const struct options *opt)
 	if (!ret && adopt) {
 		attach_adopt(&a);
 		sadb_reap(&a);
+		engine_adopt(&a);	/* a failure leaves BPF's cipher, logged */
 	}
 	if (!ret)
 		ret = server_open(&a, err, sizeof(err));

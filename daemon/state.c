@@ -353,12 +353,57 @@ bad:
 		      "remove it and %s to start afresh", path, a->pin_dir);
 }
 
+/* The engine's settings (engine.c) beside the state file, as net-INODE.engine. */
+static void engine_path(const struct agent *a, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s.engine", STATE_DIR, strrchr(a->pin_dir, '/') + 1);
+}
+
+int state_engine_save(struct agent *a, const void *buf, size_t len)
+{
+	char path[200], tmp[210];
+	int fd, ret = 0;
+
+	mkdir_p(STATE_DIR, 0700);
+	engine_path(a, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, buf, len) != (ssize_t)len || fsync(fd))
+		ret = errno ? -errno : -EIO;
+	close(fd);
+	if (!ret && rename(tmp, path))
+		ret = -errno;
+	if (ret)
+		unlink(tmp);
+	return ret;
+}
+
+int state_engine_load(struct agent *a, void *buf, size_t len)
+{
+	char path[200];
+	int fd, ret;
+	ssize_t n;
+
+	engine_path(a, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len);
+	ret = n == (ssize_t)len ? 0 : n < 0 ? -errno : -EINVAL;
+	close(fd);
+	return ret;
+}
+
 void state_remove(struct agent *a)
 {
 	char path[192];
 
 	state_close(a);
 	state_path(a, path, sizeof(path));
+	unlink(path);
+	engine_path(a, path, sizeof(path));
 	unlink(path);
 	rmdir(STATE_DIR);	/* only when no other namespace's agent keeps one */
 }

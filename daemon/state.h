@@ -12,4 +12,8 @@ void state_remove(struct agent *a);
 /* What state_save keeps between saves let go (the file stays). */
 void state_close(struct agent *a);
 
+/* The engine's settings beside the state file (engine.c): 0 or -errno; load: -ENOENT, none. */
+int state_engine_save(struct agent *a, const void *buf, size_t len);
+int state_engine_load(struct agent *a, void *buf, size_t len);
+
 #endif /* IPSECIF_STATE_H */

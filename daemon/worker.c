@@ -249,7 +249,8 @@ static int loop(struct worker *w)
 	int err;
 
 	while (!stop) {
-		if (poll(&p, 1, POLL_MS) < 0 && errno != EINTR)
+		/* Into poll only with nothing waiting: a busy ring costs no system call. */
+		if (!xsk_cons_nb_avail(&w->rx, 1) && poll(&p, 1, POLL_MS) < 0 && errno != EINTR)
 			return -errno;
 		rx_batch(w);
 		now = now_ns();
@@ -344,9 +345,20 @@ static int setup_xsk(struct worker *w)
 		.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
 		.bind_flags = XDP_COPY | XDP_USE_NEED_WAKEUP | XDP_USE_SG,
 	};
-	int err;
+	int err, tries;
 
-	err = xsk_socket__create(&w->xsk, w->o->dev, w->o->queue, w->umem, &w->rx, &w->tx, &sc);
+	/*
+	 * A worker started in a dead one's place may find the queue still
+	 * bound for a moment (the kernel releases a socket's umem after an
+	 * RCU grace period): EBUSY, tried again for up to a second.
+	 */
+	for (tries = 0;; tries++) {
+		err = xsk_socket__create(&w->xsk, w->o->dev, w->o->queue, w->umem, &w->rx,
+					 &w->tx, &sc);
+		if (err != -EBUSY || tries == 50 || stop)
+			break;
+		usleep(20000);
+	}
 	if (err) {
 		w->xsk = NULL;
 		fprintf(stderr, "ipsecif-engine: socket on %s queue %u: %s\n", w->o->dev,

@@ -322,13 +322,26 @@ def case_xdp_fwd(t):
     t.site_progs = {"A+B": [(t.a, prog, "xdp_fwd_plain")]}  # one program, both sites
 
 
-def ipsecif(t, suite, xdp):
+def engine_up(g):
+    def up():
+        r = sh("ip", "netns", "exec", g.name, CTL, "-j", "engine", check=False)
+        return r.returncode == 0 and json.loads(r.stdout)["up"]
+    wait_for(up, "the engine up")
+
+
+def ipsecif(t, suite, xdp, engine=False):
+    """engine: the vector-crypto engine on at both gateways, ENGINE_WORKERS workers each
+    (default 1: two gateways share the machine's CPUs)."""
     alg = {d: SUITES[suite].format(**{f"k{n}": os.urandom(n).hex() for n in (16, 20, 32, 36)})
            for d in ("ab", "ba")}
     for g, me, peer, ul, peer_ul, far, out, inn in (
             (t.a, IN_A, IN_B, UL_A, UL_B, NET_SINK, "ab", "ba"),
             (t.b, IN_B, IN_A, UL_B, UL_A, NET_SRC, "ba", "ab")):
         sh("ip", "netns", "exec", g.name, AGENT, "start")
+        if engine:
+            sh("ip", "netns", "exec", g.name, CTL, "engine", "on", "workers",
+               os.environ.get("ENGINE_WORKERS", "1"))
+            engine_up(g)
         cmd = ["ipsec0", "create", "tunnel", ul, peer_ul, "inet", f"{me}/32", peer]
         sh("ip", "netns", "exec", g.name, CTL, *cmd + (["xdpfwd"] if xdp else []))
         if xdp:
@@ -344,7 +357,8 @@ def ipsecif(t, suite, xdp):
     for site, g in (("A", t.a), ("B", t.b)):
         ino = g("stat", "-L", "-c", "%i", "/proc/self/ns/net").stdout.strip()
         ids = []
-        for p in ("xdp_esp_in", "tc_esp_out", "xdp_lan"):
+        for p in ("xdp_esp_in", "tc_esp_out", "xdp_lan") + \
+                (("tc_eng_back", "tc_eng_fallback", "xdp_eng_wrk") if engine else ()):
             j = json.loads(g("bpftool", "-j", "prog", "show", "pinned",
                              f"{BPFFS}/net-{ino}/prog_{p}").stdout)
             ids.append((g, j["id"], p))
@@ -479,6 +493,8 @@ CASES = {
     "xdp-fwd": case_xdp_fwd,
     **{f"ipsecif-{s}": (lambda t, s=s: ipsecif(t, s, False)) for s in SUITES},
     **{f"ipsecif-{s}-xdp": (lambda t, s=s: ipsecif(t, s, True)) for s in SUITES},
+    **{f"ipsecif-{s}-engine": (lambda t, s=s: ipsecif(t, s, False, True)) for s in SUITES},
+    **{f"ipsecif-{s}-xdp-engine": (lambda t, s=s: ipsecif(t, s, True, True)) for s in SUITES},
     "wireguard-go": case_wireguard,
     "strongswan-chacha": lambda t: case_strongswan(t, "chacha20poly1305"),
     "strongswan-gcm": lambda t: case_strongswan(t, "aes128gcm16"),
