@@ -31,6 +31,7 @@
 #include <net/if.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -47,6 +48,7 @@
 #define ENG_STUCK_NS	(60 * 1000000ULL)	/* the worker polls every 10 ms */
 #define ENG_BIND_NS	(3000 * 1000000ULL)	/* to start and bind its socket */
 #define ENG_BACKOFF_NS	(100 * 1000000ULL)	/* before a restart, times restarts in a row */
+#define ENG_NICE	(-5)
 #define ENG_SETTINGS_MAGIC	0x73676e65	/* "engs" */
 
 /* The fds a worker inherits, at these numbers (ipsecif-engine's argv says them too). */
@@ -231,6 +233,12 @@ static int worker_spawn(struct agent *a, int q)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
 			_exit(1);
+		/*
+		 * Ahead of ordinary processes, as the softirqs that feed it are:
+		 * a worker waiting for a CPU holds its SA's packets (and those
+		 * queued behind them) for as long.
+		 */
+		setpriority(PRIO_PROCESS, 0, ENG_NICE);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGTERM, SIG_DFL);

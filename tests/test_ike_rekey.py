@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from agents import map_dump, percpu_drops
+from agents import ctl, map_dump, percpu_drops, poll
 from charon import wait_for
 from test_ike import INNER, ping, sites, start_charons  # noqa: F401  (fixture)
 
@@ -93,6 +93,27 @@ def test_rekey_lossless(sites):
     """The issue's bar: at least 10 CHILD_SA and 2 IKE_SA rekeys, none lossy."""
     r = flow(sites, 65, child_rekey=5, ike_rekey="25s")
     check(r, child_rekeys=10, ike_rekeys=2)
+
+
+def test_rekey_lossless_engine(sites):
+    """The same through the engine's workers, both sites (AES-GCM with ESN): a rekey
+    puts each new SA's key in the workers' table, the old one's goes, and nothing is
+    lost between them."""
+    for s in sites:
+        ctl(s.ns, "engine", "on", "workers", "1")
+        poll(lambda: json.loads(ctl(s.ns, "-j", "engine").stdout)["up"], 10, "the engine up")
+    r = flow(sites, 35, child_rekey=5, ike_rekey="15s")
+    engines = {s.name: json.loads(ctl(s.ns, "-j", "engine").stdout) for s in sites}
+    for name, e in engines.items():
+        print(name, "engine", {k: e[k] for k in ("up", "keys", "stuck", "died")}, e["out"],
+              e["in"], [{k: w[k] for k in ("frames", "rx_dropped", "rx_ring_full", "tx_full")}
+                        for w in e["worker"]])
+    check(r, child_rekeys=5, ike_rekeys=1)
+    for s in sites:
+        e = engines[s.name]
+        assert s.ipsec0()["engine"] > 1000, "the stream went through the workers"
+        assert e["up"] and not e["stuck"] and not e["died"]
+        assert not any(w["bad_icv"] or w["no_key"] for w in e["worker"]), e["worker"]
 
 
 def test_reauth(sites):
