@@ -16,11 +16,12 @@ counters (`ipsecifctl -j setkey -D`) and the kernel's (`ip -s xfrm state`)
 agree packet for packet, with no replay or integrity failure on either
 side.  The same with NAT-T (UDP 4500 both ends, `encap espinudp`).
 """
+import json
 import os
 
 import pytest
 
-from agents import agent, ctl, sas, show, wait_gone
+from agents import agent, ctl, poll, sas, show, wait_gone
 from netns import Netns
 from sites import Capture, transfer
 from test_freebsd import setkey
@@ -224,6 +225,35 @@ def test_kernel_natt(site, n, suite):
     spi_out, spi_in = 0x3000 + n, 0x4000 + n
     configure(a, guest, suite, False, 4, spi_out, spi_in, natt=True)
     exchange(x, a, guest, spi_out, spi_in)
+
+
+# One of each cipher the workers run (ChaCha20-Poly1305, AES-GCM, AES-CBC with HMAC),
+# and each outer family; test_engine.py has every suite against BPF's.
+ENGINE_CASES = [(SUITES[1], True, 4), (SUITES[3], True, 4), (SUITES[0], False, 6)]
+
+
+@pytest.mark.parametrize("n,suite,esn,outer", [(n,) + c for n, c in enumerate(ENGINE_CASES)],
+                         ids=[f"{s.name}-{'esn' if e else 'noesn'}-outer{o}"
+                              for s, e, o in ENGINE_CASES])
+def test_kernel_esp_engine(site, n, suite, esn, outer):
+    """The same through the engine's workers (OpenSSL) against the kernel's ESP: what
+    they seal the kernel opens, what the kernel seals they open, byte for byte (the
+    transfers' hashes), the counters exact."""
+    x, a, guest = site
+    spi_out, spi_in = 0x5000 + n, 0x6000 + n
+    ctl(a, "engine", "on", "workers", "1")
+    try:
+        poll(lambda: json.loads(ctl(a, "-j", "engine").stdout)["up"], 10, "the engine up")
+        configure(a, guest, suite, esn, outer, spi_out, spi_in)
+        exchange(x, a, guest, spi_out, spi_in)
+        ours = sas(a)
+        print(suite.name, "engine", ours[spi_out]["engine"], "of", ours[spi_out]["packets"],
+              "out;", ours[spi_in]["engine"], "of", ours[spi_in]["packets"], "in")
+        assert ours[spi_out]["engine"] > 1000 and ours[spi_in]["engine"] > 1000
+        e = json.loads(ctl(a, "-j", "engine").stdout)
+        assert not any(w["bad_icv"] or w["no_key"] or w["bad_frame"] for w in e["worker"])
+    finally:
+        ctl(a, "engine", "off")
 
 
 TSHARK_SUITES = [s for s in SUITES if s.tshark]
