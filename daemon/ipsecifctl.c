@@ -144,6 +144,7 @@ static const struct command {
 	{ "setkey", do_setkey, "[-j] setkey -c | -f FILE | -D | -DP | -F" },
 	{ "lan", do_ifcmd, "lan add|del DEV" },
 	{ "stats", do_ifcmd, "stats [-o openmetrics]" },
+	{ "engine", do_ifcmd, "[-j] engine [on [workers N] [cpus LIST] | off | min SUITE BYTES]" },
 	{ "help", do_help, "help" },
 	{ NULL, do_ifcmd, "[-j] [NAME [create [reqid N]] [destroy] [reqid N]\n"
 			  "                  [[inet|inet6] tunnel SRC DST] [-tunnel]\n"

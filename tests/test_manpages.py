@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from agents import AGENT, ctl, freebsd_hosts, run_in, setkey
+from agents import AGENT, ctl, freebsd_hosts, poll, run_in, setkey
 from dp import ROOT
 
 MAN = os.path.join(ROOT, "man")
@@ -115,7 +115,8 @@ def test_drop_reasons_in_ipsecif_7():
 def test_completion_words():
     comp = source("scripts/ipsecifctl.bash-completion")
     words = set(re.search(r'_ipsecifctl_ifwords="([^"]*)"', comp).group(1).split())
-    want = ifcmd_words() - {"lan", "stats", "add", "del", "-o", "openmetrics"}
+    want = ifcmd_words() - {"lan", "stats", "add", "del", "-o", "openmetrics", "engine", "on",
+                            "off", "min", "workers", "cpus"}
     assert want <= words, sorted(want - words)
     for c in table_commands():
         assert has_word(comp, c), c
@@ -151,12 +152,16 @@ def test_json_fields_in_ipsecifctl_8(host_bpffs):
                 json.loads(ctl(a, "-j", "setkey", "-D").stdout),
                 json.loads(ctl(a, "-j", "setkey", "-DP").stdout),
                 json.loads(run_in(a, AGENT, "status", "-j").stdout)]
+        ctl(a, "engine", "on", "workers", "1")
+        poll(lambda: json.loads(ctl(a, "-j", "engine").stdout)["up"], 10, "the engine up")
+        docs.append(json.loads(ctl(a, "-j", "engine").stdout))
         fields = set()
         for d in docs:
             keys(d, fields)
         drops = keys(docs[0]["interfaces"][0]["drops"], set())
     assert {"interfaces", "sas", "policies", "pin_dir", "natt", "inner"} <= fields
     page = rendered("ipsecifctl.8")
+    assert {"worker", "min_text", "heartbeat_age_ms", "engine"} <= fields
     missing = sorted(f for f in fields if not has_word(page, f))
     assert not missing, missing
     # The drop reasons, the keys of "drops", are ipsecif(7)'s.
