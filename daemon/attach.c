@@ -379,11 +379,11 @@ const char *attach_out_state(const struct agent *a, const char *name)
 {
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = 1);
 	char peer[IFNAMSIZ], path[256];
-	__u8 mac[6];
 	int idx, fd, ret;
 
 	netdev_peer_name(name, peer, sizeof(peer));
-	if (netdev_info(peer, &idx, mac))
+	idx = if_nametoindex(peer);	/* one ioctl: a show asks this of every interface */
+	if (!idx)
 		return NULL;
 	tc_pin_path(a, idx, path, sizeof(path));
 	fd = bpf_obj_get(path);

@@ -31,7 +31,7 @@ static void on_signal(int sig)
 }
 
 /* How long poll may sleep, in ms. */
-static int tick_ms(const struct agent *a)
+static int tick_ms(struct agent *a)
 {
 	__u64 now = mono_ns(), next = sadb_deadline(a, now + 1000000000ULL);
 

@@ -584,24 +584,37 @@ static void lifetimes_tick(struct agent *a)
 
 void sadb_tick(struct agent *a)
 {
-	__u64 now;
+	__u64 now = mono_ns();
 
-	lifetimes_tick(a);				/* active -> dying, -> grave */
-	holds_end(a, 0);				/* held -> active */
+	/*
+	 * Before the deadline the poll slept towards, no SA's time has
+	 * come: what changes SAs between that look and this one (the data
+	 * path's events) only marks or removes them.  Two walks of every SA
+	 * fewer on each wake-up, which thousands of SAs make the cost of a
+	 * command otherwise.
+	 */
+	if (now >= a->sa_due) {
+		lifetimes_tick(a);			/* active -> dying, -> grave */
+		holds_end(a, 0);			/* held -> active */
+	}
 	now = mono_ns();
 	ends_finish(a, SA_LINGERING, 0, now, true);	/* lingering -> grave */
 	ends_finish(a, SA_GRAVE, 0, now, false);	/* grave -> gone */
 }
 
-__u64 sadb_deadline(const struct agent *a, __u64 next)
+/*
+ * The SAs' own next time (~0: none), looked for again only once it has
+ * come or the tables changed (every change ends in a save, which forgets
+ * it): a wake-up of the poll loop does not walk thousands of SAs.  Until
+ * then a new look finds the same: a hold past it counts from then on.
+ */
+static __u64 sas_next(struct agent *a, __u64 now)
 {
-	__u64 now = mono_ns();
+	__u64 next = ~0ULL;
 	size_t i;
-	int k;
 
-	for (k = 0; k < a->n_ends; k++)
-		if (a->ends[k].state != SA_LARVAL && a->ends[k].until < next)
-			next = a->ends[k].until;
+	if (a->sas_next_known && now < a->sas_next)
+		return a->sas_next;
 	for (i = 0; i < a->t.n_sas; i++) {
 		const struct table_sa *s = &a->t.sas[i];
 		__u64 soft = s->added + s->soft_time * 1000000000ULL;
@@ -614,6 +627,22 @@ __u64 sadb_deadline(const struct agent *a, __u64 next)
 		if (s->hard_time && hard < next)
 			next = hard;
 	}
+	a->sas_next = next;
+	a->sas_next_known = true;
+	return next;
+}
+
+__u64 sadb_deadline(struct agent *a, __u64 next)
+{
+	__u64 now = mono_ns(), sas = sas_next(a, now);
+	int k;
+
+	for (k = 0; k < a->n_ends; k++)
+		if (a->ends[k].state != SA_LARVAL && a->ends[k].until < next)
+			next = a->ends[k].until;
+	if (sas < next)
+		next = sas;
+	a->sa_due = next;	/* sadb_tick walks the SAs once it has come */
 	return next;
 }
 

@@ -61,8 +61,8 @@ void sadb_release(struct agent *a, __u32 reqid);
 
 /* Every transition whose time has come. */
 void sadb_tick(struct agent *a);
-/* When the next one falls due (CLOCK_MONOTONIC ns), at most limit. */
-__u64 sadb_deadline(const struct agent *a, __u64 limit);
+/* When the next one falls due (CLOCK_MONOTONIC ns), at most limit; sadb_tick waits for it. */
+__u64 sadb_deadline(struct agent *a, __u64 limit);
 /* An adopting agent: slots and sa_out entries of SAs the tables do not know go. */
 void sadb_reap(struct agent *a);
 /* Stopping: lingering SAs end now, graves once no program can use their slots. */

@@ -108,16 +108,78 @@ static void show_global(struct out *o, const struct agent *a)
 	out_close(o);
 }
 
+/*
+ * One show of the interfaces: what each of thousands would otherwise look
+ * up again (every SA searched for its reqid's, the same underlay asked
+ * for the same tunnel source).
+ */
+struct show_ctx {
+	struct sa_pos {
+		__u32 reqid, pos;
+	} *by_reqid;			/* the SAs by reqid, then position; NULL: none */
+	bool in_known;			/* in, dev, other: for family and src */
+	int family, in, dev;
+	union ipsecif_addr src;
+	__u32 other;
+};
+
+static int sa_pos_cmp(const void *x, const void *y)
+{
+	const struct sa_pos *p = x, *q = y;
+
+	if (p->reqid != q->reqid)
+		return p->reqid < q->reqid ? -1 : 1;
+	return p->pos < q->pos ? -1 : p->pos > q->pos;
+}
+
+/* For a show of many interfaces; without (no memory, or one interface) each searches all. */
+static void show_ctx_init(struct show_ctx *c, struct agent *a, bool many)
+{
+	size_t i;
+
+	memset(c, 0, sizeof(*c));
+	if (!many || !a->t.n_sas || !(c->by_reqid = calloc(a->t.n_sas, sizeof(*c->by_reqid))))
+		return;
+	for (i = 0; i < a->t.n_sas; i++)
+		c->by_reqid[i] = (struct sa_pos){ a->t.sas[i].reqid, i };
+	qsort(c->by_reqid, a->t.n_sas, sizeof(*c->by_reqid), sa_pos_cmp);
+}
+
+/* reqid's SAs: [*lo, *hi) of by_reqid, or with none all of the table. */
+static const struct sa_pos *show_ctx_sas(const struct show_ctx *c, const struct table *t,
+					 __u32 reqid, size_t *lo, size_t *hi)
+{
+	size_t l = 0, h = t->n_sas, m;
+
+	*lo = 0;
+	*hi = t->n_sas;
+	if (!c->by_reqid)
+		return NULL;
+	while (l < h) {		/* the first of reqid or above */
+		m = l + (h - l) / 2;
+		if (c->by_reqid[m].reqid < reqid)
+			l = m + 1;
+		else
+			h = m;
+	}
+	*lo = *hi = l;
+	while (*hi < t->n_sas && c->by_reqid[*hi].reqid == reqid)
+		++*hi;
+	return c->by_reqid;
+}
+
 /* ipsecN's SAs and counters, after its ifconfig lines or inside its JSON object. */
-static void show_traffic(struct out *o, struct agent *a, const struct table_iface *f)
+static void show_traffic(struct out *o, struct agent *a, const struct show_ctx *c,
+			 const struct table_iface *f)
 {
 	struct ipsecif_stats st;
-	size_t i;
+	size_t k, lo, hi;
+	const struct sa_pos *pos = show_ctx_sas(c, &a->t, f->reqid, &lo, &hi);
 	bool in;
 
 	out_open_array(o, "sas");
-	for (i = 0; i < a->t.n_sas; i++) {
-		const struct table_sa *s = &a->t.sas[i];
+	for (k = lo; k < hi; k++) {
+		const struct table_sa *s = &a->t.sas[pos ? pos[k].pos : k];
 
 		if (s->reqid != f->reqid || table_sa_iface(&a->t, s, &in) != f)
 			continue;
@@ -156,13 +218,24 @@ static void show_flags(struct out *o, __u32 flags)
  * null, with a warning when another owner's XDP program holds it) and
  * tc_esp_out on ipsecN's peer ("tcx", "filter" on kernels without tcx).
  */
-static void show_attached(struct out *o, const struct agent *a, const struct table_iface *f)
+static void show_attached(struct out *o, const struct agent *a, struct show_ctx *c,
+			  const struct table_iface *f)
 {
 	const char *how = attach_out_state(a, f->name);
 	char dev[IF_NAMESIZE] = "", msg[160];
 	__u32 other;
-	int idx, in = attach_in_state(a, f, &idx, &other);
+	int idx, in;
 
+	/* Interfaces whose tunnels start from one address share its answer. */
+	if (f->tunnel && c->in_known && c->family == f->family &&
+	    !memcmp(&c->src, &f->src, sizeof(c->src))) {
+		in = c->in;
+		idx = c->dev;
+		other = c->other;
+	} else {
+		in = attach_in_state(a, f, &idx, &other);
+		*c = (struct show_ctx){ c->by_reqid, f->tunnel, f->family, in, idx, f->src, other };
+	}
 	if (idx)
 		attach_dev_name(idx, dev);
 	out_open_object(o, "attached");
@@ -188,7 +261,8 @@ static void show_attached(struct out *o, const struct agent *a, const struct tab
 	out_close(o);
 }
 
-static void show_iface(struct out *o, struct agent *a, const struct table_iface *f)
+static void show_iface(struct out *o, struct agent *a, struct show_ctx *c,
+		       const struct table_iface *f)
 {
 	char s[INET6_ADDRSTRLEN] = "", d[INET6_ADDRSTRLEN] = "";
 	long mtu = dev_attr(f->name, "mtu"), flags = dev_attr(f->name, "flags");
@@ -216,8 +290,8 @@ static void show_iface(struct out *o, struct agent *a, const struct table_iface 
 	} else {
 		print_null(o, "tunnel");
 	}
-	show_attached(o, a, f);
-	show_traffic(o, a, f);
+	show_attached(o, a, c, f);
+	show_traffic(o, a, c, f);
 	out_close(o);
 }
 
@@ -242,17 +316,20 @@ static void show_lan(struct out *o, const struct agent *a)
 
 int show_ifaces(struct agent *a, const char *name, bool json, char *out, size_t len)
 {
+	struct show_ctx c;
 	struct out o;
 	size_t i;
 
 	if (name[0] && !table_find(&a->t, name))
 		return errmsg(out, len, -ENODEV, "ipsecifctl: %s: no such interface\n", name);
+	show_ctx_init(&c, a, !name[0]);
 	out_init(&o, out, len, json);
 	out_open_object(&o, NULL);
 	out_open_array(&o, "interfaces");
 	for (i = 0; i < a->t.n_ifaces; i++)
 		if (!name[0] || !strcmp(a->t.ifaces[i].name, name))
-			show_iface(&o, a, &a->t.ifaces[i]);
+			show_iface(&o, a, &c, &a->t.ifaces[i]);
+	free(c.by_reqid);
 	out_close(&o);
 	if (json || !name[0]) {
 		show_lan(&o, a);

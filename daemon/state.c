@@ -232,6 +232,8 @@ void state_save(struct agent *a)
 {
 	struct state_mirror *m = a->state;
 
+	a->sas_next_known = false;	/* the tables changed: their next time is looked for anew */
+
 	/* Records past the snapshot's size (and 64 kB) cost more to read than a new one. */
 	if (m && m->appended < (m->snapshot > 65536 ? m->snapshot : 65536) && !state_append(a, m))
 		return;
