@@ -51,7 +51,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all deps check test bench bench-crypto bench-scale bench-charon demo fuzz clean install-plugin \
+.PHONY: all deps check test bench bench-crypto bench-crossover bench-scale bench-charon demo fuzz clean install-plugin \
 	soak install uninstall man-lint
 
 FUZZ_SECONDS ?= 180
@@ -235,6 +235,12 @@ bench: deps $(BACKPORTS)/root/.wireguard-go-$(WG_GO_VERSION)
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)WG_GO=$(BACKPORTS)/root/usr/bin/wireguard-go WG_GO_VERSION=$(WG_GO_VERSION) \
 		/usr/bin/python3 scripts/bench.py $(BENCH_ARGS)
+
+# Where the engine starts to pay, per suite and size (scripts/bench_crossover.py,
+# CROSSOVER_ARGS; docs/BENCHMARKS.md "The engine").
+bench-crossover: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)/usr/bin/python3 scripts/bench_crossover.py $(CROSSOVER_ARGS)
 
 # 4,096 interfaces on one agent, set up one ipsecifctl command per step:
 # ms per interface as they grow, show and flush times, memory, an agent

@@ -64,7 +64,7 @@
 const __u16 engine_default_min[IPSECIF_ENC_MAX] = {
 	[IPSECIF_ENC_AES_CBC] = 128,
 	[IPSECIF_ENC_AES_GCM16] = 128,
-	[IPSECIF_ENC_CHACHA20_POLY1305] = 256,
+	[IPSECIF_ENC_CHACHA20_POLY1305] = 512,
 };
 
 #define KEYS_SIZE	(IPSECIF_ENG_KEY_SLOTS * sizeof(struct ipsecif_eng_key))

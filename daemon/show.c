@@ -187,6 +187,11 @@ static void show_traffic(struct out *o, struct agent *a, const struct show_ctx *
 		print_u64(o, PRINT_ANY, "spi", "\tsa %llu ", s->spi);
 		print_string(o, PRINT_ANY, "dir", "%s", in ? "in" : "out");
 		print_bool(o, PRINT_ANY, "dying", " dying", s->expired & IPSECIF_SA_EXP_SOFT);
+		/* By direction: the packets, and those the engine ciphered (the rest: BPF). */
+		stats_sum(a->skel->maps.sa_stats, s->id, &st);
+		print_u64(o, PRINT_ANY, "packets", " packets %llu", st.packets);
+		print_u64(o, st.engine ? PRINT_ANY : PRINT_JSON, "engine", " engine %llu",
+			  st.engine);
 		out_text(o, "\n");
 		out_close(o);
 	}

@@ -494,7 +494,7 @@ CASES = {
     **{f"ipsecif-{s}": (lambda t, s=s: ipsecif(t, s, False)) for s in SUITES},
     **{f"ipsecif-{s}-xdp": (lambda t, s=s: ipsecif(t, s, True)) for s in SUITES},
     **{f"ipsecif-{s}-engine": (lambda t, s=s: ipsecif(t, s, False, True)) for s in SUITES},
-    **{f"ipsecif-{s}-xdp-engine": (lambda t, s=s: ipsecif(t, s, True, True)) for s in SUITES},
+    "ipsecif-chacha-xdp-engine": lambda t: ipsecif(t, "chacha", True, True),
     "wireguard-go": case_wireguard,
     "strongswan-chacha": lambda t: case_strongswan(t, "chacha20poly1305"),
     "strongswan-gcm": lambda t: case_strongswan(t, "aes128gcm16"),
@@ -565,8 +565,9 @@ def measure_pps(t, seconds, threads=None, cpus=None, perf=None, gen_bin=GEN):
     return (n1 - n0) / (t1 - t0), {k: v * 1e9 for k, v in cost.items()}, idle  # ns per packet
 
 
-def iperf(t, seconds, udp=False, flows=1, clients=1, cpus=None):
-    """Gbit/s received, and CPU s per GB; seconds 0: a smoke run of a few MB."""
+def iperf(t, seconds, udp=False, flows=1, clients=1, cpus=None, payload=None, rate="0"):
+    """Gbit/s received, and CPU s per GB; seconds 0: a smoke run of a few MB.  payload:
+    UDP's datagram size (UDP_PAYLOAD if None), rate its bit rate (0: as fast as it goes)."""
     servers, clis = [], []
     for i in range(clients):
         srv = ["iperf3", "-s", "-1", "-p", str(PORT + i)]
@@ -580,7 +581,7 @@ def iperf(t, seconds, udp=False, flows=1, clients=1, cpus=None):
         cmd = ["iperf3", "-c", SINK, "-p", str(PORT + i), "-J", "-P", str(flows)]
         cmd += ["-t", str(seconds)] if seconds else ["-n", "1M" if udp else "4M"]
         if udp:
-            cmd += ["-u", "-b", "0", "-l", str(UDP_PAYLOAD)]
+            cmd += ["-u", "-b", rate, "-l", str(payload or UDP_PAYLOAD)]
         if cpus:
             cmd = ["taskset", "-c", cpus[i % len(cpus)]] + cmd
         clis.append(t.spawn(t.src, cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -705,6 +706,16 @@ TARGETS = [
      "plain", "tcp", 0.4),
     ("XDP line-rate path 64-byte pps >= 0.5 x no-crypto XDP forward", "ipsecif-chacha-xdp",
      "xdp-fwd", "pps", 0.5),
+    # The engine (#17): ratios within one run.
+    ("engine: ChaCha20-Poly1305 TCP >= 2.5 x wireguard-go", "ipsecif-chacha-engine",
+     "wireguard-go", "tcp", 2.5),
+    ("engine: ChaCha20-Poly1305 TCP >= 0.6 x plain routing", "ipsecif-chacha-engine",
+     "plain", "tcp", 0.6),
+    ("engine: AES-GCM-128 TCP >= 3 x in BPF", "ipsecif-gcm-engine", "ipsecif-gcm", "tcp", 3.0),
+    ("engine: AES-GCM-128 UDP 1400 B >= 0.6 x plain routing", "ipsecif-gcm-engine", "plain",
+     "udp", 0.6),
+    ("engine: 64-byte pps >= 0.95 x without (the crossover sends them to BPF)",
+     "ipsecif-chacha-engine", "ipsecif-chacha", "pps", 0.95),
     ("two cores >= 1.7 x one core, ipsecif, 4 TCP flows", "ipsecif-chacha-2core",
      "ipsecif-chacha-1core", "tcp", 1.7),
     ("two cores >= 1.7 x one core, XDP line-rate path, 64-byte pps", "ipsecif-chacha-xdp-2core",

@@ -24,7 +24,7 @@ def test_every_case_gives_every_figure(host_bpffs):
     assert r.returncode == 0, r.stderr
     out = json.load(open(js))
     cases = out["cases"]
-    assert len(cases) == 18, sorted(cases)
+    assert len(cases) == 22, sorted(cases)
     for name, c in cases.items():
         assert not c["errors"], (name, c["errors"])
         want = ("pps", "tcp") if name.endswith("core") else ("pps", "tcp", "udp")
@@ -54,3 +54,19 @@ def test_charon_mode_smoke():
     assert out["ping_replies"] == [5] * len(out["ping_tunnels"])
     assert min(out["sa_packets_min"]) >= 5
     assert all(v > 0 for v in out["rss_kb"].values()) and out["left_sas"] == {"a": 0, "b": 0}
+
+
+def test_crossover_smoke(host_bpffs):
+    """make bench-crossover's measurement, one suite and size, briefly: both modes give a
+    rate and a CPU cost per packet."""
+    js = os.path.join(OUT, "crossover-smoke.json")
+    if os.path.exists(js):
+        os.unlink(js)
+    r = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "scripts", "bench_crossover.py"),
+                        "--suites", "gcm", "--sizes", "1000", "--seconds", "1", "--pps", "2000",
+                        "--json", js], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    row = json.load(open(js))["gcm"]["rows"][0]
+    assert row["size"] == 1000
+    for mode in ("engine", "bpf"):
+        assert row[mode]["pps"] > 500 and row[mode]["ns"] > 0, row

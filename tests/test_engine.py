@@ -118,6 +118,9 @@ def test_every_suite_through_the_engine(hosts, name):
     assert out_eng >= 2 * 1000 * 1000 // 1400 and in_eng >= 2 * 1000 * 1000 // 1400
     assert out_eng < out_pk and in_eng < in_pk
     assert not out_drops and not in_drops, out_drops
+    by_dir = {x["dir"]: x for x in show(a, "ipsec0")["sas"]}
+    assert (by_dir["out"]["packets"], by_dir["out"]["engine"]) == (out_pk, out_eng)
+    assert (by_dir["in"]["packets"], by_dir["in"]["engine"]) == (in_pk, in_eng)
     b_in = counts(b, SPI_AB)
     assert b_in[1] == 0 and not b_in[2], "B opened all, in BPF"
     e = engine(a)
