@@ -58,7 +58,8 @@ def tunnel(ns, local, remote, inner, peer_inner, keys):
 
 
 @pytest.fixture
-def hosts():
+def hosts(host_bpffs):
+    """The bpffs on the host: an agent restart must find its pins (test_agent_restart_...)."""
     with freebsd_hosts() as (a, b):
         ctl(a, "engine", "on", "workers", "2")
         engine_up(a)
@@ -108,14 +109,14 @@ def test_every_suite_through_the_engine(hosts, name):
         assert bytes(inner[ICMP].payload)[-100:] == b"\xa5" * 100
 
     # Both ways, content checked: A's workers seal the data and open the other way's.
-    transfer(a, b, IN_B, size=2 * 1000 * 1000)
-    transfer(b, a, IN_A, size=2 * 1000 * 1000)
+    transfer(a, b, IN_B, size=1000 * 1000)
+    transfer(b, a, IN_A, size=1000 * 1000)
     out_pk, out_eng, out_drops = counts(a, SPI_AB)
     in_pk, in_eng, in_drops = counts(a, SPI_BA)
     print(f"{name}: A out {out_pk} packets, {out_eng} by the engine; "
           f"in {in_pk}, {in_eng} by the engine")
     # Every data segment is over the threshold; the ACKs, under it, are BPF's.
-    assert out_eng >= 2 * 1000 * 1000 // 1400 and in_eng >= 2 * 1000 * 1000 // 1400
+    assert out_eng >= 1000 * 1000 // 1400 and in_eng >= 1000 * 1000 // 1400
     assert out_eng < out_pk and in_eng < in_pk
     assert not out_drops and not in_drops, out_drops
     by_dir = {x["dir"]: x for x in show(a, "ipsec0")["sas"]}

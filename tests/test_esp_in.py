@@ -428,7 +428,8 @@ def test_bpftool_reads_the_maps(dp, tmp_path):
                              check=True, capture_output=True, text=True).stdout
         ctr = [e["formatted"]["value"] for e in json.loads(out) if e["formatted"]["key"] == t.sa_id]
         # One inner packet: IPv4 20 + UDP 8 + 100 bytes; no sequence number taken (inbound).
-        assert ctr == [{"seq": 0, "bytes": 128, "packets": 1, "expired": 0, "pad": 0}], ctr
+        assert ctr == [{"seq": 0, "bytes": 128, "packets": 1, "expired": 0, "pad": 0,
+                        "eng_sent": 0, "eng_back": 0}], ctr
         out = subprocess.run(["bpftool", "-j", "map", "dump", "pinned", str(fs / "sa_stats")],
                              check=True, capture_output=True, text=True).stdout
         per_cpu = [e["formatted"] for e in json.loads(out) if e["formatted"]["key"] == t.sa_id]

@@ -121,7 +121,7 @@ def test_setkey_json(hosts):
     assert set(shown["drops"]) >= {"no_sa", "replay", "auth", "expired"}
     assert not any(shown["drops"].values()), shown["drops"]
     text = ctl(a, "ipsec0").stdout
-    assert "\tsa 10000 out\n" in text and "packets 8 bytes 672 drops 0" in text, text
+    assert "\tsa 10000 out packets 4\n" in text and "packets 8 bytes 672 drops 0" in text, text
     pols = json.loads(ctl(a, "-j", "setkey", "-DP").stdout)["policies"]
     assert sorted((p["dir"], p["inner"]) for p in pols) == \
         [("in", "ipv4"), ("in", "ipv6"), ("out", "ipv4"), ("out", "ipv6")]

@@ -101,6 +101,8 @@ def raw_maps():
     seen = {}
     for m in json.loads(subprocess.run(["bpftool", "-j", "map", "show"], check=True,
                                        capture_output=True, text=True).stdout):
+        if m.get("type") == "xskmap":
+            continue      # AF_XDP sockets (the engine's): no value user space can read
         r = subprocess.run(["bpftool", "-j", "map", "dump", "id", str(m["id"])],
                            capture_output=True, text=True)
         if r.returncode:

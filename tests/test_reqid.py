@@ -90,6 +90,8 @@ def state(ns):
     ifs = json.loads(ctl(ns, "-j").stdout)["interfaces"]
     for i in ifs:
         del i["packets"], i["bytes"], i["drops"]
+        for s in i["sas"]:
+            del s["packets"], s["engine"]
     sa_view = {spi: (s["reqid"], s["state"]) for spi, s in sas(ns).items()}
     maps = [map_dump(ns, m) for m in ("ifaces", "if_reqid")]
     sa_maps = [sorted((e["key"] if isinstance(e["key"], int) else e["key"]["spi"],
