@@ -169,8 +169,10 @@ static __always_inline int eng_fallback(struct __sk_buff *skb)
 	int r;
 
 	r = eng_fallback_load(skb);
-	if (r == ESP_DROPPED)
+	if (r == ESP_DROPPED) {
+		eng_count(ENG_BAD, DIR_IN);	/* not the engine's: counted as tc_eng_back does */
 		return TC_ACT_SHOT;
+	}
 	if (r == ESP_NOT_OURS)
 		return eng_fallback_done(skb, 1);
 	fs = bpf_map_lookup_elem(&eng_fallback_map, &zero);
