@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Sites for the network tests: a gateway with ipsec0, data paths attached, transfers."""
+import json
 import os
 import signal
 import subprocess
@@ -197,6 +198,13 @@ class Capture:
             self.p.wait()
         if os.path.exists(self.path):
             os.unlink(self.path)
+
+
+def link_drops(ns, dev):
+    """What the kernel counts as dropped on dev, both ways: a veth whose peer's ring
+    or backlog was full counts the packet here, and nothing else ever sees it."""
+    st = json.loads(ns("ip", "-j", "-s", "link", "show", "dev", dev).stdout)[0]["stats64"]
+    return st["rx"]["dropped"] + st["tx"]["dropped"]
 
 
 def veth(a, a_dev, b, b_dev, a_addrs=(), b_addrs=()):

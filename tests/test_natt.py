@@ -17,7 +17,7 @@ import subprocess
 import pytest
 
 from agents import agent_sites, map_dump, percpu_drops, sas, show, tunnel_end
-from sites import Capture, transfer, veth
+from sites import Capture, link_drops, transfer, veth
 
 NAT_PORT = 14500
 A, NAT_IN, NAT_OUT, B = "10.0.0.2", "10.0.0.1", "198.51.100.1", "198.51.100.2"
@@ -63,6 +63,8 @@ def test_natt_through_napt(natted):
     assert sas(a)[0x1000]["natt"] == [0, 0]     # link0 supplies the ports
     # On the NAT's wan0: xdp_esp_in takes ESP before a capture on B's ul0 would see it.
     cap = Capture(nat, "wan0")
+    path = ((a, "ul0"), (nat, "lan0"), (nat, "wan0"), (b, "ul0"))
+    drops0 = sum(link_drops(ns, dev) for ns, dev in path)
     try:
         # A first: its packets make the NAT's mapping, which B's then use.
         for src, dst in ((a, "172.16.0.2"), (b, "172.16.0.1")):
@@ -85,12 +87,19 @@ def test_natt_through_napt(natted):
     assert {(p.src, p[UDP].sport, p[UDP].dport) for p in got} == {(NAT_OUT, NAT_PORT, 4500)}
     # The NAT dropped no plain ESP: there was none to drop.
     assert "packets 0 bytes 0" in nat("nft", "list", "chain", "ip", "filter", "nofwd").stdout
-    # Each SA's two ends agree exactly.
+    # Each SA's two ends agree exactly, but for what a veth on the way counted as dropped
+    # (its peer's ring full, under load: TCP sends it again); neither end dropped any.
     sa, sb = sas(a), sas(b)
-    for spi, tx, rx in ((0x1000, sa, sb), (0x2000, sb, sa)):
-        assert tx[spi]["packets"] == rx[spi]["packets"] > 1000, spi
-        assert tx[spi]["bytes"] == rx[spi]["bytes"], spi
-    assert not any(show(b, "ipsec0")["drops"].values())
+    lost = {spi: tx[spi]["packets"] - rx[spi]["packets"]
+            for spi, tx, rx in ((0x1000, sa, sb), (0x2000, sb, sa))}
+    dropped = sum(link_drops(ns, dev) for ns, dev in path) - drops0
+    assert min(lost.values()) >= 0 and sum(lost.values()) <= dropped, (lost, dropped)
+    for spi, rx in ((0x1000, sb), (0x2000, sa)):
+        assert rx[spi]["packets"] > 1000, spi
+        if not lost[spi]:
+            assert sa[spi]["bytes"] == sb[spi]["bytes"], spi
+    for ns in (a, b):
+        assert not any(show(ns, "ipsec0")["drops"].values()), show(ns, "ipsec0")["drops"]
 
 
 PEER = r"""
