@@ -117,10 +117,13 @@ class Out:
 
 
 def inner_packet(family, size=100, tos=0):
+    # Port 9 both ways: scapy dissects sport 53 (its default) as DNS, and random bytes as
+    # DNS can recurse past Python's limit once scapy.all has bound every layer.
     payload = Raw(os.urandom(size))
     if family == 4:
-        return IP(src="10.100.0.5", dst="10.200.0.5", tos=tos, flags="DF") / UDP(dport=9) / payload
-    return IPv6(src="fd00:100::5", dst="fd00:200::5", tc=tos) / UDP(dport=9) / payload
+        return (IP(src="10.100.0.5", dst="10.200.0.5", tos=tos, flags="DF") /
+                UDP(sport=9, dport=9) / payload)
+    return IPv6(src="fd00:100::5", dst="fd00:200::5", tc=tos) / UDP(sport=9, dport=9) / payload
 
 
 MATRIX = list(itertools.product(SUITES, (4, 6), (4, 6), (False, True)))
