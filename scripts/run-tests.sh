@@ -42,7 +42,7 @@ done
 if [ -n "$pytest_dir" ]; then
 	echo "== pytest $pytest_dir"
 	out=$(mktemp)
-	"$PYTHON" -m pytest -q -p no:cacheprovider "$pytest_dir" 2>&1 | tee "$out"
+	"$PYTHON" -m pytest -q -p no:cacheprovider --durations=25 "$pytest_dir" 2>&1 | tee "$out"
 	last=$(grep -E '^=*.*[0-9]+ (passed|failed|error)' "$out" | tail -n 1)
 	rm -f "$out"
 	p=$(echo "$last" | sed -n 's/.*[^0-9]\([0-9][0-9]*\) passed.*/\1/p;s/^\([0-9][0-9]*\) passed.*/\1/p' | head -n 1)
