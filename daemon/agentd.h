@@ -147,6 +147,7 @@ struct agent {
 	size_t mtu_turn;		/* the first interface whose device mtu_tick reads */
 	struct engine *eng;		/* engine.c, once an engine command came */
 	bool foreground, stop, flush;
+	bool tc_filter;			/* --tc-hook filter: new peers get a TC filter (attach.c) */
 };
 
 /* CLOCK_MONOTONIC in ns: whole seconds would age an SA by a second at once. */

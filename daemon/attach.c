@@ -6,8 +6,8 @@
  * the agent and a new agent swaps its own program in atomically.
  * tc_esp_out is at the ingress of ipsecN's veth peer (there, unlike at
  * ipsecN's own egress, local TCP no longer carries a partial checksum,
- * docs/DATAPATH.md): a tcx link pinned as link_tc_IFINDEX, or on kernels
- * without tcx a TC filter (fixed handle 1, priority 1).
+ * docs/DATAPATH.md): a tcx link pinned as link_tc_IFINDEX, or a TC filter
+ * (fixed handle 1, priority 1) on kernels without tcx and with --tc-hook filter.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -70,6 +70,14 @@ int attach_tcx(struct agent *a, const struct bpf_program *p, const char *kind, i
 	return ret;
 }
 
+static bool tc_link_pinned(const struct agent *a, int idx)
+{
+	char path[256];
+
+	tc_pin_path(a, idx, path, sizeof(path));
+	return !access(path, F_OK);
+}
+
 /* The old-style filter (handle 1, priority 1) off idx, once the tcx link runs. */
 static void tc_filter_drop(int idx)
 {
@@ -116,6 +124,14 @@ int attach_out(struct agent *a, const char *name, char *err, size_t errlen)
 	netdev_peer_name(name, peer, sizeof(peer));
 	if (netdev_info(peer, &idx, mac))
 		return errmsg(err, errlen, -ENODEV, "%s: no peer device", name);
+	/*
+	 * --tc-hook filter: a peer without a hook gets the filter, whose attach
+	 * and removal wait for no RCU grace period (a tcx link's each wait one,
+	 * 12 to 17 ms here, holding rtnl: docs/BENCHMARKS.md, Scale); one with
+	 * a pinned link keeps it, its program swapped in place.
+	 */
+	if (a->tc_filter && !tc_link_pinned(a, idx))
+		goto filter;
 	ret = attach_tcx(a, a->skel->progs.tc_esp_out, "tc", idx);
 	if (!ret) {
 		/* An older agent's filter goes only now: tc_esp_out ran throughout. */
@@ -125,6 +141,7 @@ int attach_out(struct agent *a, const char *name, char *err, size_t errlen)
 	if (ret != -EINVAL && ret != -EOPNOTSUPP)
 		return errmsg(err, errlen, ret, "%s: the tcx link on %s: %s", name, peer,
 			      strerror(-ret));
+filter:
 	ret = tc_filter_attach(a, idx, peer);
 	return ret ? errmsg(err, errlen, ret, "%s: attaching to %s: %s", name, peer,
 			    strerror(-ret)) : 0;

@@ -3,7 +3,7 @@
  * ipsecif-agent: owns the BPF objects of one network namespace and serves
  * ipsecifctl on a control socket.
  *
- *   ipsecif-agent start [-f] [-v] [--config FILE]
+ *   ipsecif-agent start [-f] [-v] [--config FILE] [--tc-hook link|filter]
  *                                     start (returns once ready; -f: stay in front)
  *   ipsecif-agent status [-j]         is it running, and what does it hold
  *   ipsecif-agent stop [--flush]      stop; the data path keeps running unless --flush
@@ -33,7 +33,7 @@
 #include "state.h"
 
 struct options {
-	bool foreground, json, flush;
+	bool foreground, json, flush, tc_filter, bad;
 	const char *config;
 };
 
@@ -44,7 +44,7 @@ struct options {
 static int agent_start(const struct options *opt)
 {
 	struct agent a = { .lock_fd = -1, .sock = -1, .stop_fd = -1,
-			   .foreground = opt->foreground };
+			   .foreground = opt->foreground, .tc_filter = opt->tc_filter };
 	char err[512] = "";
 	int pfd[2] = { -1, -1 }, ret;
 	bool adopt = false;
@@ -182,7 +182,8 @@ static const struct command {
 	int (*run)(const struct options *opt);
 	const char *usage;
 } commands[] = {
-	{ "start", do_start, "start [-f|--foreground] [-v] [--config FILE]" },
+	{ "start", do_start, "start [-f|--foreground] [-v] [--config FILE] "
+			     "[--tc-hook link|filter]" },
 	{ "status", do_status, "status [-j]" },
 	{ "stop", do_stop, "stop [--flush]" },
 };
@@ -208,6 +209,16 @@ static bool parse_option(const char *cmd, int argc, char **argv, int *i, struct 
 		log_verbose(true);
 	else if (!strcmp(cmd, "start") && !strcmp(o, "--config") && *i + 1 < argc)
 		opt->config = argv[++*i];
+	else if (!strcmp(cmd, "start") && !strcmp(o, "--tc-hook")) {
+		const char *v = *i + 1 < argc ? argv[++*i] : "";
+
+		opt->tc_filter = !strcmp(v, "filter");
+		if (!opt->tc_filter && strcmp(v, "link")) {
+			fprintf(stderr, "ipsecif-agent: --tc-hook '%s': not \"link\" or \"filter\"\n",
+				v);
+			opt->bad = true;
+		}
+	}
 	else if (!strcmp(cmd, "status") && !strcmp(o, "-j"))
 		opt->json = true;
 	else if (!strcmp(cmd, "stop") && !strcmp(o, "--flush"))
@@ -242,6 +253,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (opt.bad)
+		return 2;
 	if (!c) {
 		fprintf(stderr, "ipsecif-agent: '%s': unknown command\n", argv[1]);
 		usage(stderr);

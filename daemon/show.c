@@ -412,7 +412,9 @@ void show_status(struct agent *a, bool json, char *buf, size_t len)
 	print_s64(&o, PRINT_ANY, "pid", "running, pid %lld", getpid());
 	print_string(&o, PRINT_ANY, "pin_dir", ", pins in %s", a->pin_dir);
 	print_u64(&o, PRINT_ANY, "interfaces", ", %llu interfaces", a->t.n_ifaces);
-	print_u64(&o, PRINT_ANY, "sas", ", %llu SAs\n", a->t.n_sas);
+	print_u64(&o, PRINT_ANY, "sas", ", %llu SAs", a->t.n_sas);
+	print_string(&o, PRINT_ANY, "tc_hook", ", new interfaces' tc_esp_out as a %s\n",
+		     a->tc_filter ? "filter" : "link");
 	out_close(&o);
 }
 

@@ -125,8 +125,9 @@ def gateway_names(kind):
     return f"ipsecif-{kind}-a-{tag}", f"ipsecif-{kind}-b-{tag}"
 
 
-def gateways(a, b):
-    """Namespaces a (ul0 10.0.0.1/16) and b (10.0.0.2/16) on one veth, an agent in each."""
+def gateways(a, b, start=("start",)):
+    """Namespaces a (ul0 10.0.0.1/16) and b (10.0.0.2/16) on one veth, an agent in each
+    started with the arguments start."""
     for ns in (a, b):
         sh("ip", "netns", "add", ns)
         sh("ip", "link", "set", "lo", "up", ns=ns)
@@ -134,7 +135,7 @@ def gateways(a, b):
     for ns, addr in ((a, "10.0.0.1/16"), (b, "10.0.0.2/16")):
         sh("ip", "addr", "add", addr, "dev", "ul0", ns=ns)
         sh("ip", "link", "set", "ul0", "up", ns=ns)
-        sh(AGENT, "start", ns=ns)
+        sh(AGENT, *start, ns=ns)
 
 
 def close_gateways(a, b):
@@ -189,15 +190,19 @@ def main():
     ap.add_argument("--checkpoints", default="64,512,1024,2048,4096")
     ap.add_argument("--json")
     ap.add_argument("--no-restart", action="store_true")
+    ap.add_argument("--tc-hook", choices=("link", "filter"), default="link",
+                    help="ipsecif-agent start --tc-hook: tc_esp_out's hook on the peers")
     args = ap.parse_args()
+    start = ("start", "--tc-hook", args.tc_hook)
     points = sorted({int(c) for c in args.checkpoints.split(",") if int(c) <= args.max}
                     | {args.max})
-    res = {"interfaces": args.max, "ms_per_iface": {}}
+    res = {"interfaces": args.max, "tc_hook": args.tc_hook, "ms_per_iface": {}}
     a, b = gateway_names("scale")
     ping = None
     own_bpffs()
     try:
-        gateways(a, b)
+        gateways(a, b, start)
+        print(f"tc_esp_out on the peers as a {args.tc_hook}", flush=True)
         # B: the far end of ipsec0 alone.
         me, peer = inner(0)
         sh(CTL, "ipsec0", "create", "reqid", "1", ns=b)
@@ -247,7 +252,7 @@ def main():
                                      peer], stdout=subprocess.PIPE, text=True)
             time.sleep(0.5)
             t_stop, _ = timed(lambda: sh(AGENT, "stop", ns=a, timeout=300))
-            t_start, _ = timed(lambda: sh(AGENT, "start", ns=a, timeout=600))
+            t_start, _ = timed(lambda: sh(AGENT, *start, ns=a, timeout=600))
             st = json.loads(sh(AGENT, "status", "-j", ns=a).stdout)
             time.sleep(0.5)
             ping.send_signal(signal.SIGINT)

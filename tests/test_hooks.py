@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from agents import agent, ctl, pin_dir, pinging, run_in, wait_gone
+from agents import AGENT, agent, ctl, pin_dir, pinging, run_in, wait_gone
 from test_freebsd import hosts  # noqa: F401  (fixture)
 from test_restart import bring_up
 import tcxcount
@@ -164,3 +164,39 @@ def test_xdp_filter_and_tunnel_share_ul0(hosts):
         assert sa_packets(a)[10001] >= before[10001] + 3
     finally:
         a("xdp-filter", "unload", "ul0", check=False)
+
+
+def test_tc_hook_filter(hosts):
+    """--tc-hook filter: new interfaces get a TC filter, no tcx link; it carries the tunnel,
+    stays a filter across a restart in that mode, and a bad value is refused by name."""
+    a, b = hosts
+    for argv, said in ((["--tc-hook", "tcx"], "--tc-hook 'tcx': not \"link\" or \"filter\""),
+                       (["--tc-hook"], "--tc-hook '': not")):
+        r = run_in(a, AGENT, "start", *argv, check=False)
+        assert r.returncode == 2 and said in r.stderr, r
+    assert json.loads(run_in(a, AGENT, "status", "-j").stdout)["tc_hook"] == "link"
+    agent(a, "stop")
+    wait_gone(a)
+    agent(a, "start", "--tc-hook", "filter")
+    assert json.loads(run_in(a, AGENT, "status", "-j").stdout)["tc_hook"] == "filter"
+    bring_up(a, b)
+    tunnel_up(a)
+    pins = pin_dir(a)
+    assert attached(a)["tc_esp_out"] == "filter"
+    assert "tc_esp_out" in tc_filters(a) and "handle 0x1" in tc_filters(a)
+    assert not [p for p in os.listdir(pins) if p.startswith("link_tc_")]
+    before = sa_packets(a)
+    assert ping(a, "172.16.0.5") == 0
+    assert sa_packets(a)[10000] >= before[10000] + 3
+    # Restarted in the same mode: the filter is replaced in place, no packet lost.
+    agent(a, "stop")
+    wait_gone(a)
+    with pinging(a, "172.16.0.5", 3) as result:
+        time.sleep(1)
+        agent(a, "start", "--tc-hook", "filter")
+        sent, rcvd, out = result()
+    assert sent > 100 and rcvd == sent, out
+    assert attached(a)["tc_esp_out"] == "filter"
+    assert not [p for p in os.listdir(pins) if p.startswith("link_tc_")]
+    ctl(a, "ipsec0", "destroy")
+    assert "ipsec0p" not in a("ip", "-o", "link").stdout
