@@ -16,6 +16,49 @@
 char LICENSE[] SEC("license") = "GPL";
 
 /*
+ * Raise SA req->id's sequence counter to req->to, never lower it: a
+ * compare-and-swap, so that no number the data path takes meanwhile is
+ * taken twice (numbers skipped are never sealed: RFC 4303 §3.3.3 asks
+ * only that they increase).  Then, at once, its new limit: tc_esp_out reads
+ * the limit before it takes a number, so a number it seals under the new
+ * one was taken after the counter jumped.  Numbers taken past the old
+ * limit before the new one lands are dropped (seq_unreserved): the
+ * nanoseconds between these two writes, never a number of another SA's.
+ */
+SEC("syscall")
+int seq_raise(struct ipsecif_seq_req *req)
+{
+	struct ipsecif_sa_ctr *c;
+	struct ipsecif_sa *sa;
+	__u32 id = req->id, reqid;
+	__u64 old;
+	int i;
+
+	c = bpf_map_lookup_elem(&sa_ctr, &id);
+	if (!c) {
+		req->err = -ENOENT;
+		return 0;
+	}
+	req->err = -EAGAIN;
+	for (i = 0; i < 16; i++) {
+		old = READ_ONCE(c->seq);
+		if (old >= req->to || __sync_val_compare_and_swap(&c->seq, old, req->to) == old) {
+			req->err = 0;
+			break;
+		}
+	}
+	if (req->err)
+		return 0;
+	reqid = req->reqid;
+	sa = bpf_map_lookup_elem(&sa_out, &reqid);
+	if (sa && sa->id == id) {
+		WRITE_ONCE(sa->seq_mark, req->seq_mark);
+		WRITE_ONCE(sa->seq_limit, req->seq_limit);
+	}
+	return 0;
+}
+
+/*
  * Install key req->id, first step.  The slot must be free: keys are never
  * changed in place under a running SA; the daemon allocates a new slot
  * instead.  Makes the AES context; the suites with material to seal

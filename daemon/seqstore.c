@@ -14,6 +14,15 @@
  *
  *   DIR/secret   32 random bytes, 0600
  *   DIR/seq      struct seq_file, then its records
+ *   DIR/lock     flock(2)ed while a reservation is made and written
+ *
+ * Every agent on the host (one a network namespace) shares the store: a
+ * key may move between namespaces across a reboot, and two may even hold
+ * one key at once.  So a reservation is a transaction under DIR/lock:
+ * the file is read again and merged in (each key's highest number wins),
+ * the numbers are taken from that, and the file is written before the
+ * lock goes.  Without it one agent's write dropped another's newer
+ * records, and two agents sealing with one key took the same numbers.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <bpf/bpf.h>
@@ -54,6 +64,7 @@ struct seqstore {
 	struct seq_rec *recs;
 	size_t n, cap;
 	bool dirty;			/* reservations not yet on disk */
+	int lock_fd;			/* DIR/lock, held from store_lock to the sync */
 	__u64 next_tick;
 };
 
@@ -89,12 +100,16 @@ static int read_secret(struct seqstore *s, char *err, size_t errlen)
 	return 0;
 }
 
-static int read_recs(struct seqstore *s, char *err, size_t errlen)
+/* DIR/seq's records into *recs (*n of them; none when there is no file yet). */
+static int read_file(const struct seqstore *s, struct seq_rec **recs, size_t *n, char *err,
+		     size_t errlen)
 {
 	struct seq_file h;
 	char path[240];
 	FILE *f;
 
+	*recs = NULL;
+	*n = 0;
 	snprintf(path, sizeof(path), "%s/seq", s->dir);
 	f = fopen(path, "re");
 	if (!f)
@@ -103,23 +118,32 @@ static int read_recs(struct seqstore *s, char *err, size_t errlen)
 	if (fread(&h, sizeof(h), 1, f) != 1 || h.magic != SEQ_MAGIC || h.version != 1 ||
 	    h.rec_size != sizeof(struct seq_rec) || h.n > (1U << 24))
 		goto bad;
-	s->recs = calloc(h.n + 1, sizeof(*s->recs));
-	if (!s->recs) {
+	*recs = calloc(h.n + 1, sizeof(**recs));
+	if (!*recs) {
 		fclose(f);
 		return errmsg(err, errlen, -ENOMEM, "out of memory");
 	}
-	s->cap = h.n + 1;
-	if (fread(s->recs, sizeof(*s->recs), h.n, f) != h.n || fgetc(f) != EOF)
+	if (fread(*recs, sizeof(**recs), h.n, f) != h.n || fgetc(f) != EOF)
 		goto bad;
-	s->n = h.n;
+	*n = h.n;
 	fclose(f);
 	return 0;
 bad:
 	fclose(f);
+	free(*recs);
+	*recs = NULL;
 	/* Never guess: a store that does not read back could repeat nonces. */
 	return errmsg(err, errlen, -EBADMSG, "%s does not read back as a sequence-number store; "
 		      "manual keys are refused until it is fixed (removing it is safe only with "
 		      "new keys)", path);
+}
+
+static int read_recs(struct seqstore *s, char *err, size_t errlen)
+{
+	int ret = read_file(s, &s->recs, &s->n, err, errlen);
+
+	s->cap = s->n + !!s->recs;
+	return ret;
 }
 
 int seqstore_open(struct agent *a, char *err, size_t errlen)
@@ -130,6 +154,7 @@ int seqstore_open(struct agent *a, char *err, size_t errlen)
 
 	if (!s)
 		return errmsg(err, errlen, -ENOMEM, "out of memory");
+	s->lock_fd = -1;
 	snprintf(s->dir, sizeof(s->dir), "%s", dir && dir[0] ? dir : SEQSTORE_DIR);
 	ret = mkdir_p(s->dir, 0700);
 	if (ret)
@@ -152,6 +177,8 @@ void seqstore_close(struct agent *a)
 {
 	if (!a->seq)
 		return;
+	if (a->seq->lock_fd >= 0)
+		close(a->seq->lock_fd);
 	explicit_bzero(a->seq->secret, sizeof(a->seq->secret));
 	free(a->seq->recs);
 	free(a->seq);
@@ -211,6 +238,59 @@ static struct seq_rec *rec_find(struct seqstore *s, const __u8 fp[SEQ_FP_LEN], b
 }
 
 /*
+ * The store locked against the other agents and brought up to date: the
+ * file's records merged in, each key's highest number kept (ours may be
+ * higher: a reservation whose write failed is skipped, never reused).
+ */
+static int store_lock(struct seqstore *s, char *err, size_t errlen)
+{
+	struct seq_rec *recs, *r;
+	char path[240];
+	size_t n, i;
+	int ret;
+
+	if (s->lock_fd >= 0)
+		return 0;
+	snprintf(path, sizeof(path), "%s/lock", s->dir);
+	s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (s->lock_fd < 0)
+		return errmsg(err, errlen, -errno, "%s: %s", path, strerror(errno));
+	if (flock(s->lock_fd, LOCK_EX)) {
+		ret = errmsg(err, errlen, -errno, "%s: %s", path, strerror(errno));
+		goto unlock;
+	}
+	ret = read_file(s, &recs, &n, err, errlen);
+	if (ret)
+		goto unlock;
+	for (i = 0; i < n; i++) {
+		r = rec_find(s, recs[i].fp, true);
+		if (!r) {
+			ret = errmsg(err, errlen, -ENOMEM, "out of memory");
+			break;
+		}
+		if (recs[i].hwm > r->hwm) {
+			r->hwm = recs[i].hwm;
+			s->dirty = true;	/* written back as read: harmless */
+		}
+	}
+	free(recs);
+	if (!ret)
+		return 0;
+unlock:
+	close(s->lock_fd);
+	s->lock_fd = -1;
+	return ret;
+}
+
+static void store_unlock(struct seqstore *s)
+{
+	if (s->lock_fd >= 0) {
+		close(s->lock_fd);
+		s->lock_fd = -1;
+	}
+}
+
+/*
  * An extension holds as many as the SA has used so far, within bounds:
  * few writes at a high rate, little skipped by a restart at a low one.
  */
@@ -233,8 +313,18 @@ int seqstore_fingerprint(struct agent *a, const struct ipsecif_key_params *p, __
 
 int seqstore_take(struct agent *a, const __u8 *fp, __u64 *start, __u64 *limit)
 {
-	struct seq_rec *r = a->seq ? rec_find(a->seq, fp, true) : NULL;
+	struct seq_rec *r;
+	char err[256];
+	int ret;
 
+	if (!a->seq)
+		return -EROFS;
+	ret = store_lock(a->seq, err, sizeof(err));
+	if (ret) {
+		logmsg(LOG_ERR, "the sequence-number store: %s", err);
+		return ret;
+	}
+	r = rec_find(a->seq, fp, true);
 	if (!r)
 		return -ENOMEM;
 	/* An SA's first reservation is the least: what a restart skips stays small. */
@@ -245,16 +335,13 @@ int seqstore_take(struct agent *a, const __u8 *fp, __u64 *start, __u64 *limit)
 	return 0;
 }
 
-int seqstore_sync(struct agent *a, char *err, size_t errlen)
+static int write_recs(struct seqstore *s, char *err, size_t errlen)
 {
-	struct seqstore *s = a->seq;
 	struct seq_file h = { SEQ_MAGIC, 1, 0, sizeof(struct seq_rec) };
 	char path[240], tmp[248];
 	bool ok;
 	int fd;
 
-	if (!s || !s->dirty)
-		return 0;
 	h.n = s->n;
 	snprintf(path, sizeof(path), "%s/seq", s->dir);
 	snprintf(tmp, sizeof(tmp), "%s.new", path);
@@ -281,9 +368,41 @@ int seqstore_sync(struct agent *a, char *err, size_t errlen)
 	return 0;
 }
 
+int seqstore_sync(struct agent *a, char *err, size_t errlen)
+{
+	struct seqstore *s = a->seq;
+	int ret;
+
+	if (!s)
+		return 0;
+	if (!s->dirty) {
+		store_unlock(s);
+		return 0;
+	}
+	ret = store_lock(s, err, errlen);	/* held already when numbers were taken */
+	if (ret)
+		return ret;
+	ret = write_recs(s, err, errlen);
+	store_unlock(s);
+	return ret;
+}
+
 __u64 seqstore_mark(__u64 seq_now, __u64 limit)
 {
 	return seq_now + (limit - seq_now) / 2;
+}
+
+/* SA t's counter up to at least to, then its limit (seq_raise, bpf/ipsecif.bpf.c). */
+static int seq_raise(struct agent *a, const struct table_sa *t, __u64 to, __u64 limit)
+{
+	struct ipsecif_seq_req req = { .id = t->id, .to = to, .reqid = t->reqid,
+				       .seq_limit = limit, .seq_mark = seqstore_mark(to, limit) };
+	/* The kernel copies a syscall program's context back into req. */
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &req, .ctx_size_in = sizeof(req));
+
+	if (bpf_prog_test_run_opts(bpf_program__fd(a->skel->progs.seq_raise), &opts))
+		return -errno;
+	return req.err;
 }
 
 void seqstore_extend(struct agent *a, __u32 id)
@@ -295,30 +414,50 @@ void seqstore_extend(struct agent *a, __u32 id)
 	struct table_sa *t;
 	char err[256];
 	ssize_t i = sadb_by_id(a, id);
-	__u64 limit;
+	__u64 from, limit, old;
+	int ret;
 
 	if (i < 0 || !a->t.sas[i].seq_limit || !a->seq)
 		return;
 	t = &a->t.sas[i];
 	if (bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.sa_ctr), &id, &ctr))
 		return;
-	/*
-	 * The key's numbers after this SA's limit belong to a later SA of
-	 * the same key: this one cannot go on without sealing them too.
-	 */
-	r = rec_find(a->seq, t->seq_fp, false);
-	if (!r || r->hwm != t->seq_limit) {
-		logmsg(LOG_WARNING, "SA %u: a later SA of the same key holds the next sequence "
-		       "numbers: it seals nothing past %llu", t->spi,
-		       (unsigned long long)t->seq_limit);
+	ret = store_lock(a->seq, err, sizeof(err));
+	r = ret ? NULL : rec_find(a->seq, t->seq_fp, false);
+	if (!r) {
+		logmsg(LOG_ERR, "SA %u: reserving sequence numbers: %s", t->spi,
+		       ret ? err : "its key is not in the store");
+		store_unlock(a->seq);
 		return;
 	}
-	limit = r->hwm + chunk_for(t->seq_limit - t->seq_start);
+	/*
+	 * The numbers after the SA's limit are its next ones unless another
+	 * SA of the same key, here or in another agent, took them: then its
+	 * next are the key's next, and its counter jumps there.
+	 */
+	old = r->hwm;
+	from = r->hwm > t->seq_limit ? r->hwm : t->seq_limit;
+	limit = from + chunk_for(t->seq_limit - t->seq_start);
 	r->hwm = limit;
 	a->seq->dirty = true;
 	if (seqstore_sync(a, err, sizeof(err))) {
+		r->hwm = old;	/* not on disk: the next look tries again */
 		logmsg(LOG_ERR, "SA %u: reserving sequence numbers: %s", t->spi, err);
 		return;
+	}
+	if (from > t->seq_limit) {
+		ret = seq_raise(a, t, from, limit);
+		if (ret) {
+			logmsg(LOG_ERR, "SA %u: its counter to %llu: %s: it seals nothing past %llu",
+			       t->spi, (unsigned long long)from, strerror(-ret),
+			       (unsigned long long)t->seq_limit);
+			return;
+		}
+		logmsg(LOG_NOTICE, "SA %u: another SA of its key holds %llu to %llu: it goes on "
+		       "from %llu", t->spi, (unsigned long long)t->seq_limit + 1,
+		       (unsigned long long)from, (unsigned long long)from + 1);
+		t->seq_start = from;
+		ctr.seq = ctr.seq > from ? ctr.seq : from;
 	}
 	t->seq_limit = limit;
 	a->dirty = true;

@@ -148,8 +148,8 @@ struct ipsecif_sa {
  * number in them, the packets sent between the agent's read and its write
  * would have their numbers handed out again: the same AEAD nonce twice
  * under one key (RFC 4106 §3.1, RFC 7634 §2), and lost lifetime counts.
- * The agent creates the entry with the SA, never writes it again, and
- * removes it with the key.
+ * The agent creates the entry with the SA, never writes it again (but
+ * through seq_raise, below), and removes it with the key.
  */
 struct ipsecif_sa_ctr {
 	__u64 seq;			/* outbound: last sequence number sent */
@@ -165,6 +165,23 @@ struct ipsecif_sa_ctr {
 	 */
 	__u64 eng_sent;
 	__u64 eng_back;
+};
+
+/*
+ * seq_raise's context (a syscall program): SA id's counter raised to at
+ * least to, atomically against the data path's increments, and the SA's
+ * new reservation into sa_out right after (nanoseconds, not a system call,
+ * in which the data path drops what it took past the old limit).  The agent's
+ * one write of sa_ctr: a manual key's next reserved numbers are not
+ * always the ones after its SA's (daemon/seqstore.c).
+ */
+struct ipsecif_seq_req {
+	__u32 id;
+	__s32 err;			/* out: 0 or -errno */
+	__u64 to;
+	__u32 reqid;			/* then sa_out[reqid], if still SA id's: */
+	__u32 pad;
+	__u64 seq_limit, seq_mark;	/* its new limit and mark, at once */
 };
 
 /* struct ipsecif_sa_ctr.expired */

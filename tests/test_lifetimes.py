@@ -13,7 +13,8 @@ from test_freebsd import hosts, setkey  # noqa: F401  (fixture)
 KEY = "0x" + "11" * 20
 
 
-def up(a, b, a_out="", b_in=""):
+def up(a, b, a_out="", b_in="", keys=(KEY, KEY)):
+    """The example's tunnel; keys: A's outbound SA's (10000) and B's (10001)."""
     for ns, reqid, me, peer in ((a, 100, "192.168.0.3", "192.168.0.5"),
                                 (b, 200, "192.168.0.5", "192.168.0.3")):
         ctl(ns, "ipsec0", "create", "reqid", str(reqid))
@@ -21,9 +22,9 @@ def up(a, b, a_out="", b_in=""):
         ctl(ns, "ipsec0", "inet", "172.16.0.%s/16" % me[-1], "172.16.0.%s" % peer[-1])
         lim = a_out if ns is a else b_in
         r = setkey(ns, f"add 192.168.0.3 192.168.0.5 esp 10000 -m tunnel -u {reqid} {lim} "
-                       f"-E aes-gcm-16 {KEY};\n"
+                       f"-E aes-gcm-16 {keys[0]};\n"
                        f"add 192.168.0.5 192.168.0.3 esp 10001 -m tunnel -u {reqid} "
-                       f"-E aes-gcm-16 {KEY};\n")
+                       f"-E aes-gcm-16 {keys[1]};\n")
         assert r.returncode == 0, r.stderr
 
 

@@ -114,7 +114,9 @@ def test_sealing_goes_on_past_a_reservation(hosts):
     the data path asks half way, the agent writes more to the store first."""
     import subprocess
     a, b = hosts
-    up(a, b)
+    # A key each way: B's reservation is not A's next numbers (that case is the jump,
+    # test_one_key_in_two_agents_never_the_same_number).
+    up(a, b, keys=("0x" + "33" * 20, GCM))
     n = 100000
     subprocess.run(["ip", "netns", "exec", a.name, "/usr/bin/python3", "-c", UDP, str(n)],
                    check=True, timeout=120)
@@ -124,3 +126,59 @@ def test_sealing_goes_on_past_a_reservation(hosts):
     assert drops["seq_unreserved"] == 0, drops
     assert out["packets"] == n, out
     assert ping(a, 2) == 2
+
+
+def store_records():
+    """(fingerprint, highest reserved number) of each key in the store's file."""
+    data = open(os.path.join(os.environ["IPSECIF_LIB_DIR"], "seq"), "rb").read()
+    magic, version, n, size = struct.unpack("=IIII", data[:16])
+    assert (magic, version) == (0x51535049, 1) and len(data) == 16 + n * size
+    return [(data[o:o + size - 8], struct.unpack("=Q", data[o + size - 8:o + size])[0])
+            for o in range(16, len(data), size)]
+
+
+def test_agents_sharing_the_store_keep_each_others_records(hosts):
+    """Two agents (one a namespace) write one store: neither's write drops the other's
+    reservation, which a reboot would otherwise start again (nonces repeated)."""
+    a, b = hosts
+    before = len(store_records()) if os.path.exists(
+        os.path.join(os.environ["IPSECIF_LIB_DIR"], "seq")) else 0
+    up(a, b, keys=("0x" + os.urandom(20).hex(), "0x" + os.urandom(20).hex()))
+    recs = store_records()
+    # A's outbound key and B's: two new records, each with its first reservation.
+    assert len(recs) == before + 2, recs
+    assert [hwm for _, hwm in recs[-2:]] == [65536, 65536]
+    assert ping(a, 3) == 3
+
+
+def ivs_both_ways(a, b, n):
+    """The IVs A and B seal for n pings from A, caught on their way out of ul0."""
+    caps = [Capture(ns, "ul0", ["ip", "proto", "50", "and", "src", src])
+            for ns, src in ((a, "192.168.0.3"), (b, "192.168.0.5"))]
+    try:
+        assert ping(a, n) == n
+        return [{iv for _, _, iv in ivs(c.packets())} for c in caps]
+    finally:
+        for c in caps:
+            c.close()
+
+
+def test_one_key_in_two_agents_never_the_same_number(hosts):
+    """One key sealing in two agents at once (both directions keyed alike, both ends on
+    this host) takes disjoint numbers from the store: no IV is sealed by both, and the
+    agent whose next numbers the other holds jumps its counter past them."""
+    import subprocess
+    a, b = hosts
+    up(a, b)
+    by_a, by_b = ivs_both_ways(a, b, 5)
+    assert len(by_a) == 5 and len(by_b) == 5, (by_a, by_b)
+    assert not by_a & by_b, sorted(by_a & by_b)
+    # B took its numbers after A's: A's next ones are B's, so A goes on past B's.
+    b_from = min(by_b)
+    subprocess.run(["ip", "netns", "exec", a.name, "/usr/bin/python3", "-c", UDP, "70000"],
+                   check=True, timeout=120)
+    a_now, b_now = ivs_both_ways(a, b, 3)
+    assert min(a_now) > b_from + 65536 > max(b_now), (a_now, b_from, b_now)
+    # A's jump drops what it took past its old limit in the nanoseconds before the new one.
+    drops = json.loads(ctl(a, "-j", "ipsec0").stdout)["interfaces"][0]["drops"]
+    assert drops["seq_unreserved"] <= 4, drops
