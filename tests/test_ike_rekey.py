@@ -91,7 +91,7 @@ def check(r, child_rekeys, ike_rekeys):
 
 def test_rekey_lossless(sites):
     """The issue's bar: at least 10 CHILD_SA and 2 IKE_SA rekeys, none lossy."""
-    r = flow(sites, 65, child_rekey=5, ike_rekey="25s")
+    r = flow(sites, 40, child_rekey=3, ike_rekey="15s")
     check(r, child_rekeys=10, ike_rekeys=2)
 
 
@@ -102,7 +102,7 @@ def test_rekey_lossless_engine(sites):
     for s in sites:
         ctl(s.ns, "engine", "on", "workers", "1")
         poll(lambda: json.loads(ctl(s.ns, "-j", "engine").stdout)["up"], 10, "the engine up")
-    r = flow(sites, 25, child_rekey=4, ike_rekey="11s")
+    r = flow(sites, 20, child_rekey=4, ike_rekey="10s")
     engines = {s.name: json.loads(ctl(s.ns, "-j", "engine").stdout) for s in sites}
     for name, e in engines.items():
         print(name, "engine", {k: e[k] for k in ("up", "keys", "stuck", "died")}, e["out"],
