@@ -173,14 +173,28 @@ static void reap(struct worker *w)
 	}
 }
 
-/* Copy mode sends only when asked (sendto), whatever the flags say. */
+/*
+ * Copy mode sends only when asked (sendto), whatever the flags say, and
+ * then at most its budget (32 frames, the kernel's TX_BATCH_SIZE) a call:
+ * EAGAIN means more are waiting, so ask again until the ring is empty or
+ * the device pushes back (EBUSY, ENOBUFS).  Frames left there would wait
+ * for the next wake-up, up to POLL_MS with nothing arriving.
+ */
 static void kick(struct worker *w)
 {
+	int i;
+
 	if (!w->tx_out)
 		return;
-	if (sendto(xsk_socket__fd(w->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 &&
-	    errno != EAGAIN && errno != EBUSY && errno != ENOBUFS && errno != ENETDOWN)
-		fprintf(stderr, "ipsecif-engine: sendto: %s\n", strerror(errno));
+	for (i = 0; i < RING_SIZE / 32; i++) {
+		if (sendto(xsk_socket__fd(w->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0) >= 0)
+			return;
+		if (errno == EAGAIN)
+			continue;
+		if (errno != EBUSY && errno != ENOBUFS && errno != ENETDOWN)
+			fprintf(stderr, "ipsecif-engine: sendto: %s\n", strerror(errno));
+		return;
+	}
 }
 
 static void rx_batch(struct worker *w)
@@ -249,8 +263,14 @@ static int loop(struct worker *w)
 	int err;
 
 	while (!stop) {
-		/* Into poll only with nothing waiting: a busy ring costs no system call. */
-		if (!xsk_cons_nb_avail(&w->rx, 1) && poll(&p, 1, POLL_MS) < 0 && errno != EINTR)
+		/*
+		 * Into poll only with nothing waiting: a busy ring costs no system
+		 * call.  Frames the device pushed back on the tx ring are asked for
+		 * again within a millisecond, not at the next arrival.
+		 */
+		if (!xsk_cons_nb_avail(&w->rx, 1) &&
+		    poll(&p, 1, xsk_prod_nb_free(&w->tx, RING_SIZE) < RING_SIZE ? 1 : POLL_MS) < 0 &&
+		    errno != EINTR)
 			return -errno;
 		rx_batch(w);
 		now = now_ns();
