@@ -65,8 +65,16 @@ struct seqstore {
 	size_t n, cap;
 	bool dirty;			/* reservations not yet on disk */
 	int lock_fd;			/* DIR/lock, held from store_lock to the sync */
+	dev_t dev;			/* DIR/seq as this agent last read or wrote it: */
+	ino_t ino;			/* a new inode is another agent's write */
 	__u64 next_tick;
 };
+
+static int rec_cmp(const void *x, const void *y)
+{
+	return memcmp(((const struct seq_rec *)x)->fp, ((const struct seq_rec *)y)->fp,
+		      SEQ_FP_LEN);
+}
 
 static int read_secret(struct seqstore *s, char *err, size_t errlen)
 {
@@ -127,6 +135,8 @@ static int read_file(const struct seqstore *s, struct seq_rec **recs, size_t *n,
 		goto bad;
 	*n = h.n;
 	fclose(f);
+	/* Sorted by fingerprint, for rec_find (a store written before was in key order). */
+	qsort(*recs, *n, sizeof(**recs), rec_cmp);
 	return 0;
 bad:
 	fclose(f);
@@ -138,9 +148,28 @@ bad:
 		      "new keys)", path);
 }
 
+/* DIR/seq's identity now (0, 0 when there is none). */
+static void file_id(const struct seqstore *s, dev_t *dev, ino_t *ino)
+{
+	char path[240];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/seq", s->dir);
+	if (stat(path, &st)) {
+		*dev = 0;
+		*ino = 0;
+		return;
+	}
+	*dev = st.st_dev;
+	*ino = st.st_ino;
+}
+
 static int read_recs(struct seqstore *s, char *err, size_t errlen)
 {
-	int ret = read_file(s, &s->recs, &s->n, err, errlen);
+	int ret;
+
+	file_id(s, &s->dev, &s->ino);
+	ret = read_file(s, &s->recs, &s->n, err, errlen);
 
 	s->cap = s->n + !!s->recs;
 	return ret;
@@ -214,13 +243,22 @@ static int fingerprint(const struct seqstore *s, const struct ipsecif_key_params
 	return 0;
 }
 
+/* Key fp's record, found by bisection; with add, made where it sorts (zero numbers). */
 static struct seq_rec *rec_find(struct seqstore *s, const __u8 fp[SEQ_FP_LEN], bool add)
 {
-	size_t i;
+	size_t lo = 0, hi = s->n, mid;
+	int c;
 
-	for (i = 0; i < s->n; i++)
-		if (!memcmp(s->recs[i].fp, fp, SEQ_FP_LEN))
-			return &s->recs[i];
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = memcmp(fp, s->recs[mid].fp, SEQ_FP_LEN);
+		if (!c)
+			return &s->recs[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
 	if (!add)
 		return NULL;
 	if (s->n == s->cap) {
@@ -232,9 +270,11 @@ static struct seq_rec *rec_find(struct seqstore *s, const __u8 fp[SEQ_FP_LEN], b
 		s->recs = r;
 		s->cap = cap;
 	}
-	memset(&s->recs[s->n], 0, sizeof(s->recs[0]));
-	memcpy(s->recs[s->n].fp, fp, SEQ_FP_LEN);
-	return &s->recs[s->n++];
+	memmove(&s->recs[lo + 1], &s->recs[lo], (s->n - lo) * sizeof(s->recs[0]));
+	memset(&s->recs[lo], 0, sizeof(s->recs[0]));
+	memcpy(s->recs[lo].fp, fp, SEQ_FP_LEN);
+	s->n++;
+	return &s->recs[lo];
 }
 
 /*
@@ -247,6 +287,8 @@ static int store_lock(struct seqstore *s, char *err, size_t errlen)
 	struct seq_rec *recs, *r;
 	char path[240];
 	size_t n, i;
+	dev_t dev;
+	ino_t ino;
 	int ret;
 
 	if (s->lock_fd >= 0)
@@ -259,6 +301,10 @@ static int store_lock(struct seqstore *s, char *err, size_t errlen)
 		ret = errmsg(err, errlen, -errno, "%s: %s", path, strerror(errno));
 		goto unlock;
 	}
+	/* Every write is a new file renamed in: the one we read or wrote last, unchanged. */
+	file_id(s, &dev, &ino);
+	if (dev == s->dev && ino == s->ino)
+		return 0;
 	ret = read_file(s, &recs, &n, err, errlen);
 	if (ret)
 		goto unlock;
@@ -274,8 +320,11 @@ static int store_lock(struct seqstore *s, char *err, size_t errlen)
 		}
 	}
 	free(recs);
-	if (!ret)
+	if (!ret) {
+		s->dev = dev;
+		s->ino = ino;
 		return 0;
+	}
 unlock:
 	close(s->lock_fd);
 	s->lock_fd = -1;
@@ -364,6 +413,7 @@ static int write_recs(struct seqstore *s, char *err, size_t errlen)
 		fsync(fd);
 		close(fd);
 	}
+	file_id(s, &s->dev, &s->ino);	/* under the lock: ours */
 	s->dirty = false;
 	return 0;
 }
