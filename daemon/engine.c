@@ -38,6 +38,7 @@
 #include "ipsecif.skel.h"
 #include "attach.h"
 #include "engine.h"
+#include "show.h"
 #include "errmsg.h"
 #include "ifcmd.h"
 #include "json.h"
@@ -606,24 +607,10 @@ void engine_close(struct agent *a, bool flush)
 /* The BPF side's counters, summed over the CPUs. */
 static void bpf_counters(struct agent *a, struct ipsecif_eng_counters *sum)
 {
-	int n = libbpf_num_possible_cpus(), i, d;
-	struct ipsecif_eng_counters *v;
 	__u32 zero = 0;
 
-	memset(sum, 0, sizeof(*sum));
-	v = n > 0 ? calloc(n, sizeof(*v)) : NULL;
-	if (!v || bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.eng_stats), &zero, v)) {
-		free(v);
-		return;
-	}
-	for (i = 0; i < n; i++)
-		for (d = 0; d < 2; d++) {
-			sum->sent[d] += v[i].sent[d];
-			sum->back[d] += v[i].back[d];
-			sum->fallback[d] += v[i].fallback[d];
-			sum->bad[d] += v[i].bad[d];
-		}
-	free(v);
+	_Static_assert(sizeof(*sum) % sizeof(__u64) == 0, "counters of __u64 words");
+	percpu_sum(a->skel->maps.eng_stats, &zero, sum, sizeof(*sum));
 }
 
 static const char *const wstate_name[] = {

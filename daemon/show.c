@@ -30,22 +30,28 @@ const char *const ipsecif_drop_names[] = {
 _Static_assert(sizeof(ipsecif_drop_names) / sizeof(ipsecif_drop_names[0]) == IPSECIF_DROP_MAX,
 	       "a name for every drop reason");
 
+int percpu_sum(const struct bpf_map *map, const void *key, void *sum, size_t size)
+{
+	int ncpu = libbpf_num_possible_cpus(), ret = 0;
+	/* The kernel hands a per-CPU value out rounded up to 8 bytes a CPU. */
+	size_t words = size / sizeof(__u64), stride = (size + 7) / 8, i, j;
+	__u64 *v = ncpu > 0 ? calloc(ncpu, stride * 8) : NULL, *out = sum;
+
+	memset(sum, 0, size);
+	if (!v)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(bpf_map__fd(map), key, v))
+		ret = -errno;
+	for (i = 0; !ret && i < (size_t)ncpu; i++)
+		for (j = 0; j < words; j++)
+			out[j] += v[i * stride + j];
+	free(v);
+	return ret;
+}
+
 void stats_sum(const struct bpf_map *map, __u32 key, struct ipsecif_stats *sum)
 {
-	int i, j, ncpu = libbpf_num_possible_cpus();
-	struct ipsecif_stats *st = ncpu > 0 ? calloc(ncpu, sizeof(*st)) : NULL;
-
-	memset(sum, 0, sizeof(*sum));
-	if (st && !bpf_map_lookup_elem(bpf_map__fd(map), &key, st))
-		for (i = 0; i < ncpu; i++) {
-			sum->packets += st[i].packets;
-			sum->bytes += st[i].bytes;
-			sum->fast += st[i].fast;
-			sum->engine += st[i].engine;
-			for (j = 0; j < IPSECIF_DROP_MAX; j++)
-				sum->drops[j] += st[i].drops[j];
-		}
-	free(st);
+	percpu_sum(map, &key, sum, sizeof(*sum));
 }
 
 /* Packets, bytes, the fast path's share and the drops by name; lead: the text line's start. */

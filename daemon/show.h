@@ -13,6 +13,8 @@ struct ipsecif_stats;
 extern const char *const ipsecif_drop_names[];
 
 /* The per-CPU sums of one slot of sa_stats or if_stats. */
+/* A per-CPU map's value at key summed over the CPUs, as __u64 words: 0 or -errno (sum zeroed). */
+int percpu_sum(const struct bpf_map *map, const void *key, void *sum, size_t size);
 void stats_sum(const struct bpf_map *map, __u32 key, struct ipsecif_stats *sum);
 
 /* ipsecifctl [-j] [NAME]: the interfaces (or one), their SAs and counters, the LAN devices. */
