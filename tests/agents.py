@@ -22,10 +22,26 @@ def is_bpffs(path):
 CTL = os.path.join(ROOT, "build", "ipsecifctl")
 
 
+# Each namespace is a host of its own to the tests, with a sequence-number store
+# (daemon/seqstore.c) of its own under the run's IPSECIF_LIB_DIR, as two hosts
+# have: one store for both ends of a tunnel keyed alike both ways would have
+# one end's counter jump past the other's numbers (and drop what was in
+# flight across the jump).  STORES[ns.name] names a folder a test shares.
+STORES = {}
+
+
+def store_dir(ns):
+    base = os.environ.get("IPSECIF_LIB_DIR")
+    return STORES.get(ns.name) or (os.path.join(base, ns.name) if base else None)
+
+
 def run_in(ns, tool, *args, check=True):
     """Run one of our programs in ns; by default it must succeed."""
+    env = None
+    if tool == AGENT and args[:1] == ("start",) and store_dir(ns):
+        env = dict(os.environ, IPSECIF_LIB_DIR=store_dir(ns))
     r = subprocess.run(["ip", "netns", "exec", ns.name, tool] + list(args),
-                       capture_output=True, text=True, timeout=30)
+                       capture_output=True, text=True, timeout=30, env=env)
     if check:
         assert r.returncode == 0, r.stderr
     return r

@@ -12,8 +12,9 @@ from agents import BPFFS, is_bpffs
 
 # The agents' sequence-number store (daemon/seqstore.c) is the machine's,
 # in /var/lib/ipsecif, and outlives everything: the tests' agents keep
-# theirs in a folder of this run's, so that the keys the tests reuse never
-# touch the machine's, and each run starts from nothing.
+# theirs in a folder of this run's (one a namespace: agents.store_dir), so
+# that the keys the tests reuse never touch the machine's, and each run
+# starts from nothing.
 LIB_DIR = tempfile.mkdtemp(prefix="ipsecif-lib-")
 os.environ["IPSECIF_LIB_DIR"] = LIB_DIR
 atexit.register(shutil.rmtree, LIB_DIR, True)

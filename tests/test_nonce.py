@@ -8,13 +8,14 @@ read off the wire.
 
     a (agent)  ul0 192.168.0.3 ---- 192.168.0.5 ul0  b (agent)
 """
+import contextlib
 import json
 import os
 import struct
 
 import pytest
 
-from agents import agent, ctl, wait_gone
+from agents import STORES, agent, ctl, store_dir, wait_gone
 from sites import Capture
 from test_freebsd import hosts, setkey  # noqa: F401  (fixture)
 from test_lifetimes import ping, up
@@ -73,7 +74,7 @@ def test_no_nonce_twice_across_flush_and_start(hosts):
 def test_the_store_holds_no_key_and_is_root_only(hosts):
     a, b = hosts
     up(a, b)
-    d = os.environ["IPSECIF_LIB_DIR"]
+    d = store_dir(a)
     assert os.stat(d).st_mode & 0o777 == 0o700
     for name in ("seq", "secret"):
         assert os.stat(os.path.join(d, name)).st_mode & 0o777 == 0o600, name
@@ -128,28 +129,46 @@ def test_sealing_goes_on_past_a_reservation(hosts):
     assert ping(a, 2) == 2
 
 
-def store_records():
-    """(fingerprint, highest reserved number) of each key in the store's file."""
-    data = open(os.path.join(os.environ["IPSECIF_LIB_DIR"], "seq"), "rb").read()
+def store_records(d):
+    """(fingerprint, highest reserved number) of each key in store d's file."""
+    path = os.path.join(d, "seq")
+    if not os.path.exists(path):
+        return []
+    data = open(path, "rb").read()
     magic, version, n, size = struct.unpack("=IIII", data[:16])
     assert (magic, version) == (0x51535049, 1) and len(data) == 16 + n * size
     return [(data[o:o + size - 8], struct.unpack("=Q", data[o + size - 8:o + size])[0])
             for o in range(16, len(data), size)]
 
 
-def test_agents_sharing_the_store_keep_each_others_records(hosts):
+@contextlib.contextmanager
+def one_store(a, b, d):
+    """a's and b's agents started afresh on the one store d, as on one host."""
+    try:
+        for ns in (a, b):
+            agent(ns, "stop", "--flush")
+            wait_gone(ns)
+            STORES[ns.name] = str(d)
+            agent(ns, "start")
+        yield
+    finally:
+        for ns in (a, b):
+            STORES.pop(ns.name, None)
+
+
+def test_agents_sharing_the_store_keep_each_others_records(hosts, tmp_path):
     """Two agents (one a namespace) write one store: neither's write drops the other's
     reservation, which a reboot would otherwise start again (nonces repeated)."""
     a, b = hosts
-    before = dict(store_records()) if os.path.exists(
-        os.path.join(os.environ["IPSECIF_LIB_DIR"], "seq")) else {}
-    up(a, b, keys=("0x" + os.urandom(20).hex(), "0x" + os.urandom(20).hex()))
-    recs = dict(store_records())
-    # A's outbound key and B's: two new records, each with its first reservation.
-    new = {fp: hwm for fp, hwm in recs.items() if fp not in before}
-    assert sorted(new.values()) == [65536, 65536], (new, len(recs), len(before))
-    assert all(recs[fp] >= hwm for fp, hwm in before.items())
-    assert ping(a, 3) == 3
+    with one_store(a, b, tmp_path):
+        before = dict(store_records(tmp_path))
+        up(a, b, keys=("0x" + os.urandom(20).hex(), "0x" + os.urandom(20).hex()))
+        recs = dict(store_records(tmp_path))
+        # A's outbound key and B's: two new records, each with its first reservation.
+        new = {fp: hwm for fp, hwm in recs.items() if fp not in before}
+        assert sorted(new.values()) == [65536, 65536], (new, len(recs), len(before))
+        assert all(recs[fp] >= hwm for fp, hwm in before.items())
+        assert ping(a, 3) == 3
 
 
 def ivs_both_ways(a, b, n):
@@ -164,22 +183,24 @@ def ivs_both_ways(a, b, n):
             c.close()
 
 
-def test_one_key_in_two_agents_never_the_same_number(hosts):
-    """One key sealing in two agents at once (both directions keyed alike, both ends on
-    this host) takes disjoint numbers from the store: no IV is sealed by both, and the
-    agent whose next numbers the other holds jumps its counter past them."""
+def test_one_key_in_two_agents_never_the_same_number(hosts, tmp_path):
+    """One key sealing in two agents on one host at once (both directions keyed alike)
+    takes disjoint numbers from the store: no IV is sealed by both, and the agent whose
+    next numbers the other holds jumps its counter past them."""
     import subprocess
     a, b = hosts
-    up(a, b)
-    by_a, by_b = ivs_both_ways(a, b, 5)
-    assert len(by_a) == 5 and len(by_b) == 5, (by_a, by_b)
-    assert not by_a & by_b, sorted(by_a & by_b)
-    # B took its numbers after A's: A's next ones are B's, so A goes on past B's.
-    b_from = min(by_b)
-    subprocess.run(["ip", "netns", "exec", a.name, "/usr/bin/python3", "-c", UDP, "70000"],
-                   check=True, timeout=120)
-    a_now, b_now = ivs_both_ways(a, b, 3)
-    assert min(a_now) > b_from + 65536 > max(b_now), (a_now, b_from, b_now)
-    # A's jump drops what it took past its old limit in the nanoseconds before the new one.
-    drops = json.loads(ctl(a, "-j", "ipsec0").stdout)["interfaces"][0]["drops"]
-    assert drops["seq_unreserved"] <= 4, drops
+    with one_store(a, b, tmp_path):
+        up(a, b)
+        by_a, by_b = ivs_both_ways(a, b, 5)
+        assert len(by_a) == 5 and len(by_b) == 5, (by_a, by_b)
+        assert not by_a & by_b, sorted(by_a & by_b)
+        # B took its numbers after A's: A's next ones are B's, so A goes on past B's.
+        b_from = min(by_b)
+        subprocess.run(["ip", "netns", "exec", a.name, "/usr/bin/python3", "-c", UDP, "70000"],
+                       check=True, timeout=120)
+        a_now, b_now = ivs_both_ways(a, b, 3)
+        assert min(a_now) > b_from + 65536 > max(b_now), (a_now, b_from, b_now)
+        # A's jump drops what it took past its old limit in the nanoseconds before the new
+        # one (seq_unreserved), and B what was in flight across it (too_old, RFC 4303 §3.4.3).
+        drops = json.loads(ctl(a, "-j", "ipsec0").stdout)["interfaces"][0]["drops"]
+        assert drops["seq_unreserved"] <= 4, drops
