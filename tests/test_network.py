@@ -65,6 +65,12 @@ def net(host_bpffs):
         veth(m, "m1", b, "ul0", ["198.51.100.254/24", "2001:db8:2::fe/64"],
              ["198.51.100.2/24", "2001:db8:2::2/64"])
         veth(b, "lan0", y, "eth0", ["10.2.0.1/24", "fd02::1/64"], ["10.2.0.2/24", "fd02::2/64"])
+        # In order through M, as through one router's NIC queue: without NAPI a veth
+        # hands each packet to the backlog of the CPU that sent it, and A's two CPUs
+        # sending one SA's packets reorder them past the 64-packet window (too_old at
+        # B, one run in five here).  GRO gives M's ends NAPI, one ring for all CPUs.
+        for dev in ("m0", "m1"):
+            m("ethtool", "-K", dev, "gro", "on")
         routed(x, "10.1.0.1", "fd01::1")
         routed(y, "10.2.0.1", "fd02::1")
         routed(a, "192.0.2.254", "2001:db8:1::fe")
