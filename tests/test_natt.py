@@ -44,6 +44,9 @@ def natted(host_bpffs):
     with agent_sites(2, plain=1) as (a, b, nat):
         veth(a, "ul0", nat, "lan0", [f"{A}/24"], [f"{NAT_IN}/24"])
         veth(nat, "wan0", b, "ul0", [f"{NAT_OUT}/24"], [f"{B}/24"])
+        # In order through the NAT, as through one NIC queue (see test_network's M).
+        for dev in ("lan0", "wan0"):
+            nat("ethtool", "-K", dev, "gro", "on")
         a("ip", "route", "add", "default", "via", NAT_IN)
         nat("sysctl", "-qw", "net.ipv4.ip_forward=1")
         r = subprocess.run(["ip", "netns", "exec", nat.name, "nft", "-f", "-"], input=NFT,
