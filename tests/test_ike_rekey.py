@@ -91,7 +91,7 @@ def check(r, child_rekeys, ike_rekeys):
 
 def test_rekey_lossless(sites):
     """The issue's bar: at least 10 CHILD_SA and 2 IKE_SA rekeys, none lossy."""
-    r = flow(sites, 40, child_rekey=3, ike_rekey="15s")
+    r = flow(sites, 65, child_rekey=5, ike_rekey="25s")
     check(r, child_rekeys=10, ike_rekeys=2)
 
 
