@@ -141,18 +141,20 @@ def endpoint(addr, port):
 
 
 def tunnel_end(ns, name, reqid, src, dst, spi_out, spi_in, inner=(), ifargs=(),
-               sport=None, dport=None, proto="esp", suite="aes-gcm-16"):
+               sport=None, dport=None, proto="esp", suite="aes-gcm-16", replay=None):
     """ipsecN with reqid, tunnel src -> dst, inner addresses ("inet ADDR PEER" word lists),
-    interface words ifargs, and the SA pair spi_out (src -> dst) and spi_in back."""
+    interface words ifargs, and the SA pair spi_out (src -> dst) and spi_in back, with a
+    replay window of replay packets (setkey's default, 64, if None)."""
     ctl(ns, name, "create", "reqid", str(reqid))
     fam = "inet6" if ":" in src else "inet"
     ctl(ns, name, fam, "tunnel", src, dst, *ifargs)
     for words in inner:
         ctl(ns, name, *words)
     s, d = endpoint(src, sport), endpoint(dst, dport)
-    r = setkey(ns, f"add {s} {d} {proto} {spi_out} -m tunnel -u {reqid} "
+    r_opt = f"-r {replay // 8} " if replay else ""
+    r = setkey(ns, f"add {s} {d} {proto} {spi_out} -m tunnel -u {reqid} {r_opt}"
                    f"-E {suite} {sa_key(spi_out, suite)};\n"
-                   f"add {d} {s} {proto} {spi_in} -m tunnel -u {reqid} "
+                   f"add {d} {s} {proto} {spi_in} -m tunnel -u {reqid} {r_opt}"
                    f"-E {suite} {sa_key(spi_in, suite)};\n")
     assert r.returncode == 0, r.stderr
 

@@ -77,10 +77,13 @@ def net(host_bpffs):
         routed(b, "198.51.100.254", "2001:db8:2::fe")
         for ns in (a, m, b):
             forwarding(ns)
+        # A window of 1,024: each gateway seals one SA's packets on both its CPUs (its
+        # local TCP's sends and those its ACKs clock), in their backlogs' turns, and
+        # a transfer has been seen to reorder past 64 (too_old, one run in ten).
         for i, (name, (oa, ob, in4, in6)) in enumerate(TUNNELS.items()):
             for ns, me, peer, k in ((a, oa, ob, 0), (b, ob, oa, 1)):
                 tunnel_end(ns, name, 100 + i + 100 * k, me, peer, 0x1000 + 16 * i + k,
-                           0x1000 + 16 * i + 1 - k,
+                           0x1000 + 16 * i + 1 - k, replay=1024,
                            inner=[["inet", f"{in4[k]}/32", in4[1 - k]],
                                   ["inet6", f"{in6[k]}/128", in6[1 - k]]])
         # The LANs: IPv4 through ipsec0 (outer IPv4), IPv6 through ipsec1 (outer IPv6).
