@@ -19,7 +19,7 @@
  *   seqstore.c  manual keys' sequence numbers, reserved on disk
  *   config.c  --config FILE
  *   server.c  the control socket's connections and requests
- *   show.c    everything shown: interfaces, SAs, policies, status, metrics
+ *   show.c    everything shown: interfaces, SAs, policies, status, metrics, engine
  *   engine.c  the vector-crypto engine: its link, key table, workers, watchdog
  */
 #ifndef IPSECIF_AGENTD_H

@@ -41,7 +41,6 @@
 #include "show.h"
 #include "errmsg.h"
 #include "ifcmd.h"
-#include "json.h"
 #include "netdev.h"
 #include "state.h"
 
@@ -604,97 +603,6 @@ void engine_close(struct agent *a, bool flush)
 	a->eng = NULL;
 }
 
-/* The BPF side's counters, summed over the CPUs. */
-static void bpf_counters(struct agent *a, struct ipsecif_eng_counters *sum)
-{
-	__u32 zero = 0;
-
-	_Static_assert(sizeof(*sum) % sizeof(__u64) == 0, "counters of __u64 words");
-	percpu_sum(a->skel->maps.eng_stats, &zero, sum, sizeof(*sum));
-}
-
-static const char *const wstate_name[] = {
-	[ENG_W_OFF] = "off", [ENG_W_STARTING] = "starting", [ENG_W_RUNNING] = "running",
-};
-
-static void show_dir(struct out *o, const char *key, const struct ipsecif_eng_counters *c, int d)
-{
-	out_open_object(o, key);
-	out_text(o, "  %s:", key);
-	print_u64(o, PRINT_ANY, "sent", " sent %llu", c->sent[d]);
-	print_u64(o, PRINT_ANY, "back", " back %llu", c->back[d]);
-	print_u64(o, PRINT_ANY, "fallback", " ciphered by BPF for want of a worker %llu",
-		  c->fallback[d]);
-	print_u64(o, PRINT_ANY, "bad", " bad %llu\n", c->bad[d]);
-	out_close(o);
-}
-
-static int engine_show(struct agent *a, bool json, char *out, size_t len)
-{
-	struct engine *e = a->eng;
-	struct ipsecif_eng_counters c;
-	__u64 now = mono_ns();
-	struct out o;
-	int q, s;
-
-	out_init(&o, out, len, json);
-	out_open_object(&o, NULL);
-	print_bool(&o, PRINT_JSON, "on", NULL, e && e->on);
-	print_bool(&o, PRINT_JSON, "up", NULL, e && e->up);
-	if (!e || !e->on) {
-		print_string(&o, PRINT_TEXT, NULL, "%s", "engine off: BPF ciphers everything\n");
-		out_close(&o);
-		return out_cut(&o) ? -EMSGSIZE : 0;
-	}
-	print_string(&o, PRINT_TEXT, NULL, "engine %s", e->up ? "up" : "down");
-	print_u64(&o, PRINT_ANY, "workers", ", %llu workers", e->n_workers);
-	print_u64(&o, PRINT_ANY, "keys", ", %llu keys", e->n_keys);
-	print_u64(&o, PRINT_ANY, "stuck", ", %llu taken out stuck", e->stuck);
-	print_u64(&o, PRINT_ANY, "died", ", %llu died\n", e->died);
-	out_open_object(&o, "min_text");
-	out_text(&o, "  to the engine from (text bytes):");
-	for (s = 1; s < IPSECIF_ENC_MAX; s++)
-		print_u64(&o, PRINT_ANY, ipsecif_enc_name(s), s == 1 ? " %llu" : ", %llu",
-			  e->set.min_text[s]);
-	out_text(&o, " (");
-	for (s = 1; s < IPSECIF_ENC_MAX; s++)
-		out_text(&o, s == 1 ? "%s" : ", %s", ipsecif_enc_name(s));
-	out_text(&o, ")\n");
-	out_close(&o);
-	bpf_counters(a, &c);
-	show_dir(&o, "in", &c, 0);
-	show_dir(&o, "out", &c, 1);
-	out_open_array(&o, "worker");
-	for (q = 0; q < e->n_workers; q++) {
-		const struct eng_worker *w = &e->w[q];
-		const struct ipsecif_eng_status *st = &e->status[q];
-
-		out_open_object(&o, NULL);
-		print_u64(&o, PRINT_ANY, "queue", "  worker %llu", q);
-		print_string(&o, PRINT_ANY, "state", " %s", wstate_name[w->state]);
-		print_s64(&o, PRINT_ANY, "pid", " pid %lld", w->pid);
-		print_s64(&o, PRINT_ANY, "cpu", " cpu %lld", w->cpu);
-		print_u64(&o, PRINT_ANY, "heartbeat_age_ms", " heartbeat %llu ms ago",
-			  w->beat_seen ? (now - w->beat_seen) / 1000000 : 0);
-		print_u64(&o, PRINT_ANY, "restarts", " restarts %llu\n", w->restarts);
-		print_u64(&o, PRINT_ANY, "frames", "    frames %llu", st->frames);
-		print_u64(&o, PRINT_ANY, "sealed", " sealed %llu", st->sealed);
-		print_u64(&o, PRINT_ANY, "opened", " opened %llu", st->opened);
-		print_u64(&o, PRINT_ANY, "bad_icv", " bad_icv %llu", st->bad_icv);
-		print_u64(&o, PRINT_ANY, "no_key", " no_key %llu", st->no_key);
-		print_u64(&o, PRINT_ANY, "bad_frame", " bad_frame %llu", st->bad_frame);
-		print_u64(&o, PRINT_ANY, "tx_full", " tx_full %llu\n", st->tx_full);
-		print_u64(&o, PRINT_ANY, "rx_depth", "    rx queue %llu", st->rx_depth);
-		print_u64(&o, PRINT_ANY, "tx_depth", " tx queue %llu", st->tx_depth);
-		print_u64(&o, PRINT_ANY, "rx_dropped", " rx_dropped %llu", st->rx_dropped);
-		print_u64(&o, PRINT_ANY, "rx_ring_full", " rx_ring_full %llu\n", st->rx_ring_full);
-		out_close(&o);
-	}
-	out_close(&o);
-	out_close(&o);
-	return out_cut(&o) ? -EMSGSIZE : 0;
-}
-
 int engine_adopt(struct agent *a)
 {
 	struct eng_settings set;
@@ -727,7 +635,7 @@ int engine_cmd(struct agent *a, const struct ifcmd *c, bool json, char *out, siz
 
 	out[0] = 0;
 	if (c->engine == IFCMD_ENGINE_SHOW)
-		return engine_show(a, json, out, len);
+		return show_engine(a, json, out, len);
 	a->writes = false;
 	ret = engine_alloc(a);
 	if (ret)

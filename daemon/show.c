@@ -17,9 +17,11 @@
 #include "ipsecif.skel.h"
 #include "attach.h"
 #include "ctl.h"
+#include "engine.h"
 #include "errmsg.h"
 #include "iface.h"
 #include "ifcmd.h"
+#include "keys.h"
 #include "show.h"
 
 const char *const ipsecif_drop_names[] = {
@@ -686,4 +688,101 @@ int show_stats_cmd(struct agent *a, const struct ctl_req *req, char *out, size_t
 		return errmsg(out, len, -EINVAL, "ipsecifctl: stats prints OpenMetrics text; "
 			      "ipsecifctl -j gives the counters in JSON\n");
 	return show_metrics(a, out, len);
+}
+
+/* ipsecifctl engine: the engine's settings, its workers and both directions' counters. */
+/* The BPF side's counters, summed over the CPUs. */
+static void bpf_counters(struct agent *a, struct ipsecif_eng_counters *sum)
+{
+	__u32 zero = 0;
+
+	_Static_assert(sizeof(*sum) % sizeof(__u64) == 0, "counters of __u64 words");
+	percpu_sum(a->skel->maps.eng_stats, &zero, sum, sizeof(*sum));
+}
+
+static const char *const wstate_name[] = {
+	[ENG_W_OFF] = "off", [ENG_W_STARTING] = "starting", [ENG_W_RUNNING] = "running",
+};
+
+static void show_dir(struct out *o, const char *key, const struct ipsecif_eng_counters *c, int d)
+{
+	out_open_object(o, key);
+	out_text(o, "  %s:", key);
+	print_u64(o, PRINT_ANY, "sent", " sent %llu", c->sent[d]);
+	print_u64(o, PRINT_ANY, "back", " back %llu", c->back[d]);
+	print_u64(o, PRINT_ANY, "fallback", " ciphered by BPF for want of a worker %llu",
+		  c->fallback[d]);
+	print_u64(o, PRINT_ANY, "bad", " bad %llu\n", c->bad[d]);
+	out_close(o);
+}
+
+int show_engine(struct agent *a, bool json, char *out, size_t len)
+{
+	struct engine *e = a->eng;
+	struct ipsecif_eng_counters c;
+	__u64 now = mono_ns();
+	struct out o;
+	int q, s;
+
+	out_init(&o, out, len, json);
+	out_open_object(&o, NULL);
+	print_bool(&o, PRINT_JSON, "on", NULL, e && e->on);
+	print_bool(&o, PRINT_JSON, "up", NULL, e && e->up);
+	if (!e || !e->on) {
+		print_string(&o, PRINT_TEXT, NULL, "%s", "engine off: BPF ciphers everything\n");
+		out_close(&o);
+		return out_cut(&o) ? -EMSGSIZE : 0;
+	}
+	print_string(&o, PRINT_TEXT, NULL, "engine %s", e->up ? "up" : "down");
+	print_u64(&o, PRINT_ANY, "workers", ", %llu workers", e->n_workers);
+	print_u64(&o, PRINT_ANY, "keys", ", %llu keys", e->n_keys);
+	print_u64(&o, PRINT_ANY, "stuck", ", %llu taken out stuck", e->stuck);
+	print_u64(&o, PRINT_ANY, "died", ", %llu died\n", e->died);
+	out_open_object(&o, "min_text");
+	out_text(&o, "  to the engine from (text bytes):");
+	for (s = 1; s < IPSECIF_ENC_MAX; s++)
+		print_u64(&o, PRINT_ANY, ipsecif_enc_name(s), s == 1 ? " %llu" : ", %llu",
+			  e->set.min_text[s]);
+	out_text(&o, " (");
+	for (s = 1; s < IPSECIF_ENC_MAX; s++)
+		out_text(&o, s == 1 ? "%s" : ", %s", ipsecif_enc_name(s));
+	out_text(&o, ")\n");
+	out_close(&o);
+	bpf_counters(a, &c);
+	show_dir(&o, "in", &c, 0);
+	show_dir(&o, "out", &c, 1);
+	out_open_array(&o, "worker");
+	for (q = 0; q < e->n_workers; q++) {
+		const struct eng_worker *w = &e->w[q];
+		const struct ipsecif_eng_status *st = &e->status[q];
+		const struct { const char *key, *text; __u64 v; } n[] = {
+			{ "frames", "    frames %llu", st->frames },
+			{ "sealed", " sealed %llu", st->sealed },
+			{ "opened", " opened %llu", st->opened },
+			{ "bad_icv", " bad_icv %llu", st->bad_icv },
+			{ "no_key", " no_key %llu", st->no_key },
+			{ "bad_frame", " bad_frame %llu", st->bad_frame },
+			{ "tx_full", " tx_full %llu\n", st->tx_full },
+			{ "rx_depth", "    rx queue %llu", st->rx_depth },
+			{ "tx_depth", " tx queue %llu", st->tx_depth },
+			{ "rx_dropped", " rx_dropped %llu", st->rx_dropped },
+			{ "rx_ring_full", " rx_ring_full %llu\n", st->rx_ring_full },
+		};
+		size_t k;
+
+		out_open_object(&o, NULL);
+		print_u64(&o, PRINT_ANY, "queue", "  worker %llu", q);
+		print_string(&o, PRINT_ANY, "state", " %s", wstate_name[w->state]);
+		print_s64(&o, PRINT_ANY, "pid", " pid %lld", w->pid);
+		print_s64(&o, PRINT_ANY, "cpu", " cpu %lld", w->cpu);
+		print_u64(&o, PRINT_ANY, "heartbeat_age_ms", " heartbeat %llu ms ago",
+			  w->beat_seen ? (now - w->beat_seen) / 1000000 : 0);
+		print_u64(&o, PRINT_ANY, "restarts", " restarts %llu\n", w->restarts);
+		for (k = 0; k < sizeof(n) / sizeof(n[0]); k++)
+			print_u64(&o, PRINT_ANY, n[k].key, n[k].text, n[k].v);
+		out_close(&o);
+	}
+	out_close(&o);
+	out_close(&o);
+	return out_cut(&o) ? -EMSGSIZE : 0;
 }

@@ -16,6 +16,8 @@ extern const char *const ipsecif_drop_names[];
 /* A per-CPU map's value at key summed over the CPUs, as __u64 words: 0 or -errno (sum zeroed). */
 int percpu_sum(const struct bpf_map *map, const void *key, void *sum, size_t size);
 void stats_sum(const struct bpf_map *map, __u32 key, struct ipsecif_stats *sum);
+/* ipsecifctl engine [-j]: 0, or -EMSGSIZE when out is too small. */
+int show_engine(struct agent *a, bool json, char *out, size_t len);
 
 /* ipsecifctl [-j] [NAME]: the interfaces (or one), their SAs and counters, the LAN devices. */
 int show_ifaces(struct agent *a, const char *name, bool json, char *out, size_t len);
