@@ -102,7 +102,7 @@ def test_rekey_lossless_engine(sites):
     for s in sites:
         ctl(s.ns, "engine", "on", "workers", "1")
         poll(lambda: json.loads(ctl(s.ns, "-j", "engine").stdout)["up"], 10, "the engine up")
-    r = flow(sites, 20, child_rekey=4, ike_rekey="10s")
+    r = flow(sites, 25, child_rekey=4, ike_rekey="11s")
     engines = {s.name: json.loads(ctl(s.ns, "-j", "engine").stdout) for s in sites}
     for name, e in engines.items():
         print(name, "engine", {k: e[k] for k in ("up", "keys", "stuck", "died")}, e["out"],
