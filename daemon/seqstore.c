@@ -465,6 +465,7 @@ void seqstore_extend(struct agent *a, __u32 id)
 	char err[256];
 	ssize_t i = sadb_by_id(a, id);
 	__u64 from, limit, old;
+	bool jumped;
 	int ret;
 
 	if (i < 0 || !a->t.sas[i].seq_limit || !a->seq)
@@ -495,7 +496,8 @@ void seqstore_extend(struct agent *a, __u32 id)
 		logmsg(LOG_ERR, "SA %u: reserving sequence numbers: %s", t->spi, err);
 		return;
 	}
-	if (from > t->seq_limit) {
+	jumped = from > t->seq_limit;
+	if (jumped) {
 		ret = seq_raise(a, t, from, limit);
 		if (ret) {
 			logmsg(LOG_ERR, "SA %u: its counter to %llu: %s: it seals nothing past %llu",
@@ -507,11 +509,11 @@ void seqstore_extend(struct agent *a, __u32 id)
 		       "from %llu", t->spi, (unsigned long long)t->seq_limit + 1,
 		       (unsigned long long)from, (unsigned long long)from + 1);
 		t->seq_start = from;
-		ctr.seq = ctr.seq > from ? ctr.seq : from;
 	}
 	t->seq_limit = limit;
 	a->dirty = true;
-	if (!bpf_map_lookup_elem(out_fd, &t->reqid, &cur) && cur.id == id) {
+	/* After a jump seq_raise has put the new limit in sa_out already. */
+	if (!jumped && !bpf_map_lookup_elem(out_fd, &t->reqid, &cur) && cur.id == id) {
 		cur.seq_limit = limit;
 		cur.seq_mark = seqstore_mark(ctr.seq, limit);
 		bpf_map_update_elem(out_fd, &t->reqid, &cur, BPF_EXIST);

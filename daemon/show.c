@@ -690,8 +690,7 @@ int show_stats_cmd(struct agent *a, const struct ctl_req *req, char *out, size_t
 	return show_metrics(a, out, len);
 }
 
-/* ipsecifctl engine: the engine's settings, its workers and both directions' counters. */
-/* The BPF side's counters, summed over the CPUs. */
+/* The engine's BPF side's counters, summed over the CPUs. */
 static void bpf_counters(struct agent *a, struct ipsecif_eng_counters *sum)
 {
 	__u32 zero = 0;
@@ -716,6 +715,7 @@ static void show_dir(struct out *o, const char *key, const struct ipsecif_eng_co
 	out_close(o);
 }
 
+/* ipsecifctl engine: the engine's settings, its workers and both directions' counters. */
 int show_engine(struct agent *a, bool json, char *out, size_t len)
 {
 	struct engine *e = a->eng;

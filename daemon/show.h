@@ -12,9 +12,9 @@ struct ipsecif_stats;
 /* enum ipsecif_drop's names, as docs/DATAPATH.md and the JSON spell them. */
 extern const char *const ipsecif_drop_names[];
 
-/* The per-CPU sums of one slot of sa_stats or if_stats. */
 /* A per-CPU map's value at key summed over the CPUs, as __u64 words: 0 or -errno (sum zeroed). */
 int percpu_sum(const struct bpf_map *map, const void *key, void *sum, size_t size);
+/* The per-CPU sums of one slot of sa_stats or if_stats. */
 void stats_sum(const struct bpf_map *map, __u32 key, struct ipsecif_stats *sum);
 /* ipsecifctl engine [-j]: 0, or -EMSGSIZE when out is too small. */
 int show_engine(struct agent *a, bool json, char *out, size_t len);

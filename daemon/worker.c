@@ -32,6 +32,7 @@
 #define FILL_SIZE	NUM_FRAMES	/* room for all of them */
 #define BATCH		64
 #define POLL_MS		10
+#define TX_BUDGET	32		/* copy mode's frames a sendto (the kernel's TX_BATCH_SIZE) */
 #define SWEEP_NS	(50 * 1000000ULL)	/* keys gone within 100 ms of their slot */
 #define STATS_NS	(200 * 1000000ULL)
 
@@ -175,7 +176,7 @@ static void reap(struct worker *w)
 
 /*
  * Copy mode sends only when asked (sendto), whatever the flags say, and
- * then at most its budget (32 frames, the kernel's TX_BATCH_SIZE) a call:
+ * then at most its budget (TX_BUDGET frames) a call:
  * EAGAIN means more are waiting, so ask again until the ring is empty or
  * the device pushes back (EBUSY, ENOBUFS).  Frames left there would wait
  * for the next wake-up, up to POLL_MS with nothing arriving.
@@ -186,7 +187,7 @@ static void kick(struct worker *w)
 
 	if (!w->tx_out)
 		return;
-	for (i = 0; i < RING_SIZE / 32; i++) {
+	for (i = 0; i < RING_SIZE / TX_BUDGET; i++) {
 		if (sendto(xsk_socket__fd(w->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0) >= 0)
 			return;
 		if (errno == EAGAIN)
