@@ -188,6 +188,24 @@ static void sa_out_switch(struct agent *a, const struct table_sa *t)
 	ends_finish(a, SA_LINGERING, t->reqid, 0, false);
 }
 
+static bool touched(const struct agent *a, __u32 reqid)
+{
+	return reqid <= TABLE_REQID_MAX && a->touched[reqid / 64] & (1ULL << (reqid % 64));
+}
+
+/*
+ * A sync names a reqid: 0 for all, SADB_TOUCHED for the reqids
+ * sadb_touch() named.  An SA serves only the interface with its reqid,
+ * so a change to one reqid's SAs or interface needs no more.
+ */
+#define SADB_TOUCHED	(~0U)
+
+/* Whether a sync of reqid covers an SA of reqid r. */
+static bool syncs(const struct agent *a, __u32 reqid, __u32 r)
+{
+	return !reqid || r == reqid || (reqid == SADB_TOUCHED && touched(a, r));
+}
+
 /* A manually keyed SA (setkey, not a key manager), whose numbers the store keeps. */
 static bool sa_manual(const struct table_sa *t)
 {
@@ -195,13 +213,14 @@ static bool sa_manual(const struct table_sa *t)
 }
 
 /*
- * Manual SAs about to seal for the first time get their sequence numbers
- * from the store, all of them in one durable write, before any is in
- * sa_out: an SA whose numbers could not be written stays out (its
+ * Manual SAs of the reqid synced that are about to seal for the first
+ * time get their sequence numbers from the store, all of them in one
+ * durable write, before any is in sa_out (a walk of the reqid's alone:
+ * thousands of tunnels): an SA whose numbers could not be written stays out (its
  * traffic is dropped as no_sa), never seals unreserved.  Its counter
  * starts where the reservation does; nothing sealed with it before.
  */
-static void sa_reserve(struct agent *a)
+static void sa_reserve(struct agent *a, __u32 reqid)
 {
 	int ctr_fd = bpf_map__fd(a->skel->maps.sa_ctr);
 	size_t i, n = 0, *took = NULL;
@@ -211,7 +230,8 @@ static void sa_reserve(struct agent *a)
 	for (i = 0; i < a->t.n_sas; i++) {
 		struct table_sa *t = &a->t.sas[i];
 
-		if (!sa_manual(t) || t->seq_limit || !table_sa_iface(&a->t, t, &in) || in ||
+		if (!syncs(a, reqid, t->reqid) || !sa_manual(t) || t->seq_limit ||
+		    !table_sa_iface(&a->t, t, &in) || in ||
 		    out_for(a, t->reqid) != t)
 			continue;
 		if (!took)
@@ -275,30 +295,16 @@ static void sync_one(struct agent *a, const struct table_sa *t, const struct ips
 	attach_in(a, f);
 }
 
-static bool touched(const struct agent *a, __u32 reqid)
-{
-	return reqid <= TABLE_REQID_MAX && a->touched[reqid / 64] & (1ULL << (reqid % 64));
-}
-
-/*
- * The SAs that reqid names (0: all; SADB_TOUCHED: the reqids
- * sadb_touch() named) synced.  An SA serves only the interface with its
- * reqid, so a change to one reqid's SAs or interface needs no more.
- */
-#define SADB_TOUCHED	(~0U)
-
+/* The SAs a sync of reqid covers, synced. */
 static void sync_some(struct agent *a, __u32 reqid)
 {
 	struct ipsecif_stats *zero = calloc(libbpf_num_possible_cpus(), sizeof(*zero));
 	size_t i;
 
-	sa_reserve(a);
-	for (i = 0; i < a->t.n_sas; i++) {
-		__u32 r = a->t.sas[i].reqid;
-
-		if (!reqid || r == reqid || (reqid == SADB_TOUCHED && touched(a, r)))
+	sa_reserve(a, reqid);
+	for (i = 0; i < a->t.n_sas; i++)
+		if (syncs(a, reqid, a->t.sas[i].reqid))
 			sync_one(a, &a->t.sas[i], zero);
-	}
 	free(zero);
 }
 
@@ -553,7 +559,7 @@ static void holds_end(struct agent *a, __u32 reqid)
 
 		if (s->not_before && (reqid ? s->reqid == reqid : s->not_before <= now)) {
 			s->not_before = 0;
-			sadb_sync_reqid(a, s->reqid);
+				sadb_sync_reqid(a, s->reqid);
 			a->dirty = true;
 		}
 	}
