@@ -137,6 +137,8 @@ struct agent {
 	bool dirty;			/* tables changed outside a request: save them */
 	bool writes;			/* the request being served may change the tables */
 	struct state_mirror *state;	/* state.c: what the state file says, for the next save */
+	/* SAs (by position in t.sas) changed since the last save: state_sa_changed() */
+	__u64 sa_changed[(IPSECIF_MAX_SAS + 63) / 64];
 	/* reqids whose SAs changed, for sadb_changed(): the work a change makes, no more */
 	__u64 touched[(TABLE_REQID_MAX + 64) / 64];
 	size_t n_touched;

@@ -17,6 +17,7 @@
 #include "sadb.h"
 #include "saapi.h"
 #include "show.h"
+#include "state.h"
 
 static int sa_add(struct agent *a, const struct ctl_sa *c, char *err, size_t errlen)
 {
@@ -90,6 +91,7 @@ static int sa_update(struct agent *a, struct table_sa *t, const struct ctl_sa *c
 		return errmsg(err, errlen, -EEXIST, "SA %u exists at the new address", n.spi);
 	sadb_readdress(a, t, &n);
 	*t = n;
+	state_sa_changed(a, t);
 	if (f && !table_sa_iface(&a->t, t, &in))
 		tunnel_follow(a, f->name, t, in_old);
 	if (!table_sa_iface(&a->t, t, &in))
@@ -109,6 +111,7 @@ static void sa_query(struct agent *a, struct table_sa *t, struct ctl_sa_reply *r
 	if (st.packets != t->last_packets) {
 		t->last_packets = st.packets;
 		t->last_used = now;
+		state_sa_changed(a, t);
 	}
 	r->bytes = st.bytes;
 	r->packets = st.packets;

@@ -24,6 +24,7 @@
 #include "iface.h"
 #include "sadb.h"
 #include "seqstore.h"
+#include "state.h"
 
 static const int end_max[SA_STATES] = {
 	[SA_LARVAL] = MAX_SPI_HOLDS, [SA_LINGERING] = MAX_LINGER, [SA_GRAVE] = MAX_GRAVES,
@@ -238,6 +239,7 @@ static void sa_reserve(struct agent *a, __u32 reqid)
 			took = calloc(a->t.n_sas, sizeof(*took));
 		if (!took || seqstore_take(a, t->seq_fp, &t->seq_start, &t->seq_limit))
 			break;
+		state_sa_changed(a, t);
 		took[n++] = i;
 	}
 	ok = !seqstore_sync(a, err, sizeof(err));
@@ -404,6 +406,8 @@ int sadb_install(struct agent *a, struct table_sa *t, const struct ipsecif_key_p
 	ret = ipsecif_key_install(&kr, t->id, p, err, errlen);
 	if (!ret)
 		ret = table_sa_add(&a->t, t, err, errlen);
+	if (!ret)
+		state_sa_changed(a, &a->t.sas[a->t.n_sas - 1]);
 	if (ret) {
 		ipsecif_key_remove(&kr, t->id);
 		return ret;
@@ -421,6 +425,8 @@ void sadb_forget(struct agent *a, size_t i, bool linger)
 	struct ipsecif_sa cur;
 
 	table_sa_delete(&a->t, t.spi, t.family, &t.dst, NULL, 0);
+	if (i < a->t.n_sas)
+		state_sa_changed(a, &a->t.sas[i]);	/* the last SA, moved into i */
 	/*
 	 * Out of the maps first, then the key.  A deleted outbound SA gives
 	 * sa_out[reqid] to the newest one left in the same map update, so
@@ -479,6 +485,7 @@ void sadb_expire(struct agent *a, size_t i, __u32 type, __u64 value, const char 
 		logmsg(LOG_NOTICE, "%s: soft lifetime reached (%s %llu): dying", name, why,
 		       (unsigned long long)value);
 		s->expired |= IPSECIF_SA_EXP_SOFT;
+		state_sa_changed(a, s);
 	}
 	a->dirty = true;
 	events_publish(a, &ev);
@@ -559,7 +566,8 @@ static void holds_end(struct agent *a, __u32 reqid)
 
 		if (s->not_before && (reqid ? s->reqid == reqid : s->not_before <= now)) {
 			s->not_before = 0;
-				sadb_sync_reqid(a, s->reqid);
+			state_sa_changed(a, s);
+			sadb_sync_reqid(a, s->reqid);
 			a->dirty = true;
 		}
 	}

@@ -42,6 +42,7 @@
 #include "pins.h"
 #include "sadb.h"
 #include "seqstore.h"
+#include "state.h"
 
 #define SEQ_MAGIC	0x51535049	/* "IPSQ" */
 
@@ -511,6 +512,7 @@ void seqstore_extend(struct agent *a, __u32 id)
 		t->seq_start = from;
 	}
 	t->seq_limit = limit;
+	state_sa_changed(a, t);
 	a->dirty = true;
 	/* After a jump seq_raise has put the new limit in sa_out already. */
 	if (!jumped && !bpf_map_lookup_elem(out_fd, &t->reqid, &cur) && cur.id == id) {

@@ -137,6 +137,7 @@ static void state_snapshot(struct agent *a)
 	int fd;
 
 	state_close(a);
+	memset(a->sa_changed, 0, sizeof(a->sa_changed));	/* all of them written */
 	mkdir_p(RUN_DIR, 0700);
 	/* Root's alone, whatever made the folder first and whatever the umask. */
 	if (mkdir_p(STATE_DIR, 0700) || chmod(STATE_DIR, 0700))
@@ -197,13 +198,46 @@ static int rec_put(char **buf, size_t *n, size_t *cap, __u32 kind, __u32 index,
 	return 0;
 }
 
+void state_sa_changed(struct agent *a, const struct table_sa *t)
+{
+	size_t i = t - a->t.sas;
+
+	if (i < IPSECIF_MAX_SAS)
+		a->sa_changed[i / 64] |= 1ULL << (i % 64);
+}
+
+/*
+ * The tests' check (IPSECIF_STATE_VERIFY=1) that every change to an SA
+ * was said: one that was not would be missing from the file, and an
+ * agent adopting it would run with the SA as it was.  A developer's
+ * check, so it stops the agent, where the fault is.
+ */
+static void verify_unsaid(const struct agent *a, const struct state_mirror *m)
+{
+	static int verify = -1;
+	size_t i;
+
+	if (verify < 0) {
+		const char *v = getenv("IPSECIF_STATE_VERIFY");
+
+		verify = v && !strcmp(v, "1");
+	}
+	for (i = 0; verify && i < a->t.n_sas && i < m->meta.n_sas; i++)
+		if (memcmp(&a->t.sas[i], &m->sas[i], sizeof(m->sas[i]))) {
+			logmsg(LOG_CRIT, "%s: SA %u (position %zu) changed, and no "
+			       "state_sa_changed() said so", __func__, a->t.sas[i].spi, i);
+			abort();
+		}
+}
+
 /* What changed since the last save, appended; -errno when it could not be. */
 static int state_append(struct agent *a, struct state_mirror *m)
 {
 	struct state_meta meta = state_meta(a);
-	size_t i, n = 0, cap = 0;
+	size_t i, w, n = 0, cap = 0;
 	char *buf = NULL;
 	int ret = mirror_room(m, a);
+	__u64 bits;
 
 	/* A memcmp of the tables: the writes, and the mirror's copies, of what changed only. */
 	for (i = 0; !ret && i < a->t.n_ifaces; i++)
@@ -212,12 +246,22 @@ static int state_append(struct agent *a, struct state_mirror *m)
 				      sizeof(a->t.ifaces[i]));
 			memcpy(&m->ifaces[i], &a->t.ifaces[i], sizeof(m->ifaces[i]));
 		}
-	for (i = 0; !ret && i < a->t.n_sas; i++)
-		if (i >= m->meta.n_sas || memcmp(&a->t.sas[i], &m->sas[i], sizeof(m->sas[i]))) {
-			ret = rec_put(&buf, &n, &cap, STATE_REC_SA, i, &a->t.sas[i],
-				      sizeof(a->t.sas[i]));
-			memcpy(&m->sas[i], &a->t.sas[i], sizeof(m->sas[i]));
+	/* The SAs: those said changed, and those past the file's count. */
+	for (i = m->meta.n_sas; i < a->t.n_sas; i++)
+		state_sa_changed(a, &a->t.sas[i]);
+	for (w = 0; !ret && w * 64 < a->t.n_sas; w++)
+		for (bits = a->sa_changed[w]; !ret && bits; bits &= bits - 1) {
+			i = w * 64 + __builtin_ctzll(bits);
+			if (i < a->t.n_sas && (i >= m->meta.n_sas ||
+			    memcmp(&a->t.sas[i], &m->sas[i], sizeof(m->sas[i])))) {
+				ret = rec_put(&buf, &n, &cap, STATE_REC_SA, i, &a->t.sas[i],
+					      sizeof(a->t.sas[i]));
+				memcpy(&m->sas[i], &a->t.sas[i], sizeof(m->sas[i]));
+			}
 		}
+	if (!ret)
+		verify_unsaid(a, m);
+	memset(a->sa_changed, 0, sizeof(a->sa_changed));
 	if (!ret && (n || memcmp(&meta, &m->meta, sizeof(meta))))
 		ret = rec_put(&buf, &n, &cap, STATE_REC_META, 0, &meta, sizeof(meta));
 	if (!ret && n && write(m->fd, buf, n) != (ssize_t)n)

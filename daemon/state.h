@@ -6,6 +6,13 @@
 #include "agentd.h"
 
 void state_save(struct agent *a);
+/*
+ * SA t (in a->t.sas) changed, or another took its place: the next save
+ * writes it.  Every write to an SA in the table says so; the save reads
+ * no other SA (thousands of them).  IPSECIF_STATE_VERIFY=1 in the
+ * environment (the tests') checks every save for a change not said.
+ */
+void state_sa_changed(struct agent *a, const struct table_sa *t);
 /* 0 with the tables read back (or no file), or -errno naming the file. */
 int state_load(struct agent *a, char *err, size_t errlen);
 void state_remove(struct agent *a);

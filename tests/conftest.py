@@ -18,6 +18,9 @@ from agents import BPFFS, is_bpffs
 LIB_DIR = tempfile.mkdtemp(prefix="ipsecif-lib-")
 os.environ["IPSECIF_LIB_DIR"] = LIB_DIR
 atexit.register(shutil.rmtree, LIB_DIR, True)
+# Every save checks that each change to an SA was said (daemon/state.h):
+# an agent that finds one not said stops, and the test with it.
+os.environ["IPSECIF_STATE_VERIFY"] = "1"
 
 
 @pytest.fixture(scope="module")
