@@ -9,6 +9,7 @@
  *   log.c     messages, to stderr or syslog
  *   pins.c    the bpffs, the pin folder and its lock, the BPF object
  *   attach.c  the programs on devices: XDP links, the TC filter
+ *   tcblock.c the shared TC filter block of --tc-hook block
  *   lan.c     the LAN devices of the XDP line-rate path
  *   iface.c   interface commands, the interface maps, the MTU
  *   sadb.c    the SA database: the maps, and every SA's lifecycle
@@ -149,7 +150,8 @@ struct agent {
 	size_t mtu_turn;		/* the first interface whose device mtu_tick reads */
 	struct engine *eng;		/* engine.c, once an engine command came */
 	bool foreground, stop, flush;
-	bool tc_filter;			/* --tc-hook filter: new peers get a TC filter (attach.c) */
+	/* --tc-hook: how new peers get tc_esp_out (attach.c) */
+	enum tc_hook { TC_HOOK_LINK, TC_HOOK_FILTER, TC_HOOK_BLOCK } tc_hook;
 };
 
 /* CLOCK_MONOTONIC in ns: whole seconds would age an SA by a second at once. */

@@ -24,6 +24,7 @@
 #include "errmsg.h"
 #include "lan.h"
 #include "netdev.h"
+#include "tcblock.h"
 
 /* The kernel's (6.6 and later) values; Debian's libbpf 1.1 headers predate tcx. */
 #ifndef BPF_TCX_INGRESS
@@ -115,6 +116,33 @@ static int tc_filter_attach(struct agent *a, int idx, const char *peer)
 	return ret;
 }
 
+/*
+ * --tc-hook block: the peer's ingress qdisc bound to the shared block,
+ * whose one filter runs tc_esp_out for every peer (made when the block
+ * is, each peer gone taking its binding along).  The filter first has
+ * this agent's program (replaced in place after a restart), then the
+ * peer binds: ipsecN is not up yet, so nothing crosses it unfiltered.
+ * A peer with a qdisc of its own already (an agent's of --tc-hook
+ * filter) keeps it: -EEXIST, and the caller's filter goes there.
+ */
+static int tc_block_attach(struct agent *a, int idx)
+{
+	int fd = bpf_program__fd(a->skel->progs.tc_esp_out), ret;
+	struct bpf_prog_info info = {};
+	__u32 n = sizeof(info);
+
+	ret = tcblock_bind(idx, TCBLOCK_INDEX);
+	if (ret == -EEXIST && tcblock_bound(idx) == TCBLOCK_INDEX)
+		ret = 0;	/* adopted: bound by an agent before */
+	if (ret)
+		return ret;
+	if (bpf_obj_get_info_by_fd(fd, &info, &n))
+		return -errno;
+	if (tcblock_prog(TCBLOCK_INDEX) == info.id)
+		return 0;
+	return tcblock_filter(TCBLOCK_INDEX, fd, "tc_esp_out");
+}
+
 int attach_out(struct agent *a, const char *name, char *err, size_t errlen)
 {
 	char peer[IFNAMSIZ];
@@ -130,7 +158,7 @@ int attach_out(struct agent *a, const char *name, char *err, size_t errlen)
 	 * 12 to 17 ms here, holding rtnl: docs/BENCHMARKS.md, Scale); one with
 	 * a pinned link keeps it, its program swapped in place.
 	 */
-	if (a->tc_filter && !tc_link_pinned(a, idx))
+	if (a->tc_hook != TC_HOOK_LINK && !tc_link_pinned(a, idx))
 		goto filter;
 	ret = attach_tcx(a, a->skel->progs.tc_esp_out, "tc", idx);
 	if (!ret) {
@@ -142,6 +170,12 @@ int attach_out(struct agent *a, const char *name, char *err, size_t errlen)
 		return errmsg(err, errlen, ret, "%s: the tcx link on %s: %s", name, peer,
 			      strerror(-ret));
 filter:
+	if (a->tc_hook == TC_HOOK_BLOCK) {
+		ret = tc_block_attach(a, idx);
+		if (ret != -EEXIST)
+			return ret ? errmsg(err, errlen, ret, "%s: binding %s to TC block %#x: %s",
+					    name, peer, TCBLOCK_INDEX, strerror(-ret)) : 0;
+	}
 	ret = tc_filter_attach(a, idx, peer);
 	return ret ? errmsg(err, errlen, ret, "%s: attaching to %s: %s", name, peer,
 			    strerror(-ret)) : 0;
@@ -425,7 +459,10 @@ const char *attach_out_state(const struct agent *a, const char *name)
 		ret = bpf_tc_query(&hook, &opts);
 		log_libbpf_quiet(false);
 	}
-	return ret ? NULL : "filter";
+	if (!ret)
+		return "filter";
+	/* A peer on the shared block (--tc-hook block), and the block's filter there. */
+	return tcblock_bound(idx) == TCBLOCK_INDEX && tcblock_prog(TCBLOCK_INDEX) ? "block" : NULL;
 }
 
 void attach_dev_name(int idx, char *dev)

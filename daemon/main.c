@@ -3,7 +3,7 @@
  * ipsecif-agent: owns the BPF objects of one network namespace and serves
  * ipsecifctl on a control socket.
  *
- *   ipsecif-agent start [-f] [-v] [--config FILE] [--tc-hook link|filter]
+ *   ipsecif-agent start [-f] [-v] [--config FILE] [--tc-hook link|filter|block]
  *                                     start (returns once ready; -f: stay in front)
  *   ipsecif-agent status [-j]         is it running, and what does it hold
  *   ipsecif-agent stop [--flush]      stop; the data path keeps running unless --flush
@@ -33,7 +33,8 @@
 #include "state.h"
 
 struct options {
-	bool foreground, json, flush, tc_filter, bad;
+	bool foreground, json, flush, bad;
+	enum tc_hook tc_hook;
 	const char *config;
 };
 
@@ -44,7 +45,7 @@ struct options {
 static int agent_start(const struct options *opt)
 {
 	struct agent a = { .lock_fd = -1, .sock = -1, .stop_fd = -1,
-			   .foreground = opt->foreground, .tc_filter = opt->tc_filter };
+			   .foreground = opt->foreground, .tc_hook = opt->tc_hook };
 	char err[512] = "";
 	int pfd[2] = { -1, -1 }, ret;
 	bool adopt = false;
@@ -183,7 +184,7 @@ static const struct command {
 	const char *usage;
 } commands[] = {
 	{ "start", do_start, "start [-f|--foreground] [-v] [--config FILE] "
-			     "[--tc-hook link|filter]" },
+			     "[--tc-hook link|filter|block]" },
 	{ "status", do_status, "status [-j]" },
 	{ "stop", do_stop, "stop [--flush]" },
 };
@@ -212,10 +213,11 @@ static bool parse_option(const char *cmd, int argc, char **argv, int *i, struct 
 	else if (!strcmp(cmd, "start") && !strcmp(o, "--tc-hook")) {
 		const char *v = *i + 1 < argc ? argv[++*i] : "";
 
-		opt->tc_filter = !strcmp(v, "filter");
-		if (!opt->tc_filter && strcmp(v, "link")) {
-			fprintf(stderr, "ipsecif-agent: --tc-hook '%s': not \"link\" or \"filter\"\n",
-				v);
+		opt->tc_hook = !strcmp(v, "filter") ? TC_HOOK_FILTER :
+			       !strcmp(v, "block") ? TC_HOOK_BLOCK : TC_HOOK_LINK;
+		if (opt->tc_hook == TC_HOOK_LINK && strcmp(v, "link")) {
+			fprintf(stderr, "ipsecif-agent: --tc-hook '%s': not \"link\", \"filter\" "
+				"or \"block\"\n", v);
 			opt->bad = true;
 		}
 	}

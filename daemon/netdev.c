@@ -20,7 +20,7 @@
 #include "errmsg.h"
 #include "netdev.h"
 
-static struct nl_sock *nl_open(void)
+struct nl_sock *netdev_nl_open(void)
 {
 	struct nl_sock *sk = nl_socket_alloc();
 
@@ -129,7 +129,7 @@ static int veth_add(struct nl_sock *sk, const char *name, const char *pname, int
 
 int netdev_create(const char *name, int mtu, char *err, size_t errlen)
 {
-	struct nl_sock *sk = nl_open();
+	struct nl_sock *sk = netdev_nl_open();
 	char pname[IFNAMSIZ], path[160];
 	int ret;
 
@@ -177,7 +177,7 @@ out:
 int netdev_create_pair(const char *name, const char *pname, int mtu, int queues, char *err,
 		       size_t errlen)
 {
-	struct nl_sock *sk = nl_open();
+	struct nl_sock *sk = netdev_nl_open();
 	const char *dev[2] = { name, pname };
 	char path[160];
 	int ret, k;
@@ -204,7 +204,7 @@ out:
 
 int netdev_destroy(const char *name, char *err, size_t errlen)
 {
-	struct nl_sock *sk = nl_open();
+	struct nl_sock *sk = netdev_nl_open();
 	struct rtnl_link *link;
 	int ret;
 
@@ -223,7 +223,7 @@ int netdev_destroy(const char *name, char *err, size_t errlen)
 
 int netdev_set_mtu(const char *name, int mtu, char *err, size_t errlen)
 {
-	struct nl_sock *sk = nl_open();
+	struct nl_sock *sk = netdev_nl_open();
 	int ret;
 
 	if (!sk)
@@ -235,7 +235,7 @@ int netdev_set_mtu(const char *name, int mtu, char *err, size_t errlen)
 
 int netdev_set_up(const char *name, bool up, char *err, size_t errlen)
 {
-	struct nl_sock *sk = nl_open();
+	struct nl_sock *sk = netdev_nl_open();
 	int ret;
 
 	if (!sk)
@@ -255,7 +255,7 @@ int netdev_set_up(const char *name, bool up, char *err, size_t errlen)
 int netdev_addr_add(const char *name, int family, const union ipsecif_addr *addr, int plen,
 		    const union ipsecif_addr *peer, char *err, size_t errlen)
 {
-	struct nl_sock *sk = nl_open();
+	struct nl_sock *sk = netdev_nl_open();
 	struct ifaddrmsg ifa = {
 		.ifa_family = family, .ifa_prefixlen = plen,
 		.ifa_flags = family == AF_INET6 ? IFA_F_NODAD : 0,
@@ -291,7 +291,7 @@ out:
 
 int netdev_info(const char *name, int *ifindex, __u8 mac[6])
 {
-	struct nl_sock *sk = nl_open();
+	struct nl_sock *sk = netdev_nl_open();
 	struct rtnl_link *link = NULL;
 	struct nl_addr *ll;
 	int ret;
@@ -482,7 +482,7 @@ void netdev_destroy_all(const char (*names)[IFNAMSIZ], size_t n)
 		.a = { .rta_len = RTA_LENGTH(sizeof(__u32)), .rta_type = IFLA_GROUP },
 		.group = TEARDOWN_GROUP,
 	};
-	struct nl_sock *sk = nl_open();
+	struct nl_sock *sk = netdev_nl_open();
 	size_t i, grouped = 0;
 
 	for (i = 0; sk && i < n; i++) {

@@ -15,6 +15,9 @@
 
 /* The peer of ipsecN: NAME with "p" appended (names are one shorter). */
 int netdev_peer_name(const char *name, char *peer, size_t len);
+struct nl_sock;
+/* A libnl socket connected to rtnetlink, or NULL (nl_socket_free() it). */
+struct nl_sock *netdev_nl_open(void);
 
 /*
  * Create ipsecN and its peer, as the data path needs them (docs/DATAPATH.md):

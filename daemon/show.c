@@ -422,7 +422,8 @@ void show_status(struct agent *a, bool json, char *buf, size_t len)
 	print_u64(&o, PRINT_ANY, "interfaces", ", %llu interfaces", a->t.n_ifaces);
 	print_u64(&o, PRINT_ANY, "sas", ", %llu SAs", a->t.n_sas);
 	print_string(&o, PRINT_ANY, "tc_hook", ", new interfaces' tc_esp_out as a %s\n",
-		     a->tc_filter ? "filter" : "link");
+		     a->tc_hook == TC_HOOK_BLOCK ? "block" :
+		     a->tc_hook == TC_HOOK_FILTER ? "filter" : "link");
 	out_close(&o);
 }
 

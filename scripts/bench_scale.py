@@ -204,7 +204,7 @@ def main():
     ap.add_argument("--checkpoints", default="64,512,1024,2048,4096")
     ap.add_argument("--json")
     ap.add_argument("--no-restart", action="store_true")
-    ap.add_argument("--tc-hook", choices=("link", "filter"), default="link",
+    ap.add_argument("--tc-hook", choices=("link", "filter", "block"), default="link",
                     help="ipsecif-agent start --tc-hook: tc_esp_out's hook on the peers")
     args = ap.parse_args()
     start = ("start", "--tc-hook", args.tc_hook)

@@ -166,37 +166,79 @@ def test_xdp_filter_and_tunnel_share_ul0(hosts):
         a("xdp-filter", "unload", "ul0", check=False)
 
 
-def test_tc_hook_filter(hosts):
-    """--tc-hook filter: new interfaces get a TC filter, no tcx link; it carries the tunnel,
-    stays a filter across a restart in that mode, and a bad value is refused by name."""
-    a, b = hosts
-    for argv, said in ((["--tc-hook", "tcx"], "--tc-hook 'tcx': not \"link\" or \"filter\""),
-                       (["--tc-hook"], "--tc-hook '': not")):
-        r = run_in(a, AGENT, "start", *argv, check=False)
-        assert r.returncode == 2 and said in r.stderr, r
-    assert json.loads(run_in(a, AGENT, "status", "-j").stdout)["tc_hook"] == "link"
+def hooked_tunnel(a, b, mode):
+    """A restarted with --tc-hook mode, and a tunnel through it: tc_esp_out hooked that
+    way (no tcx link pinned), carrying pings."""
     agent(a, "stop")
     wait_gone(a)
-    agent(a, "start", "--tc-hook", "filter")
-    assert json.loads(run_in(a, AGENT, "status", "-j").stdout)["tc_hook"] == "filter"
+    agent(a, "start", "--tc-hook", mode)
+    assert json.loads(run_in(a, AGENT, "status", "-j").stdout)["tc_hook"] == mode
     bring_up(a, b)
     tunnel_up(a)
-    pins = pin_dir(a)
-    assert attached(a)["tc_esp_out"] == "filter"
-    assert "tc_esp_out" in tc_filters(a) and "handle 0x1" in tc_filters(a)
-    assert not [p for p in os.listdir(pins) if p.startswith("link_tc_")]
+    assert attached(a)["tc_esp_out"] == mode
+    assert not [p for p in os.listdir(pin_dir(a)) if p.startswith("link_tc_")]
     before = sa_packets(a)
     assert ping(a, "172.16.0.5") == 0
     assert sa_packets(a)[10000] >= before[10000] + 3
-    # Restarted in the same mode: the filter is replaced in place, no packet lost.
+
+
+def restart_under_ping(a, mode):
+    """A restart in the same mode under 100 pings a second: the hook keeps its kind, its
+    program replaced in place, and no ping is lost."""
     agent(a, "stop")
     wait_gone(a)
     with pinging(a, "172.16.0.5", 3) as result:
         time.sleep(1)
-        agent(a, "start", "--tc-hook", "filter")
+        agent(a, "start", "--tc-hook", mode)
         sent, rcvd, out = result()
     assert sent > 100 and rcvd == sent, out
-    assert attached(a)["tc_esp_out"] == "filter"
-    assert not [p for p in os.listdir(pins) if p.startswith("link_tc_")]
+    assert attached(a)["tc_esp_out"] == mode
+    assert not [p for p in os.listdir(pin_dir(a)) if p.startswith("link_tc_")]
+
+
+def test_tc_hook_filter(hosts):
+    """--tc-hook filter: new interfaces get a TC filter, no tcx link; it carries the tunnel,
+    stays a filter across a restart in that mode, and a bad value is refused by name."""
+    a, b = hosts
+    for argv, said in ((["--tc-hook", "tcx"],
+                        "--tc-hook 'tcx': not \"link\", \"filter\" or \"block\""),
+                       (["--tc-hook"], "--tc-hook '': not")):
+        r = run_in(a, AGENT, "start", *argv, check=False)
+        assert r.returncode == 2 and said in r.stderr, r
+    assert json.loads(run_in(a, AGENT, "status", "-j").stdout)["tc_hook"] == "link"
+    hooked_tunnel(a, b, "filter")
+    assert "tc_esp_out" in tc_filters(a) and "handle 0x1" in tc_filters(a)
+    restart_under_ping(a, "filter")
     ctl(a, "ipsec0", "destroy")
     assert "ipsec0p" not in a("ip", "-o", "link").stdout
+
+
+TC_BLOCK = 0x69707301   # daemon/tcblock.h
+
+
+def block_filters(ns):
+    return ns("tc", "filter", "show", "block", str(TC_BLOCK), check=False).stdout
+
+
+def test_tc_hook_block(hosts):
+    """--tc-hook block: every new peer's ingress qdisc binds one shared block, whose one
+    filter is tc_esp_out; it carries the tunnel, the block lives as long as a peer binds it,
+    and a restart in that mode replaces the filter's program with no packet lost."""
+    a, b = hosts
+    hooked_tunnel(a, b, "block")
+    assert f"ingress_block {TC_BLOCK}" in a("tc", "qdisc", "show", "dev", "ipsec0p").stdout
+    first = block_filters(a)
+    assert "tc_esp_out" in first and "direct-action" in first, first
+    # A second interface binds the same block, with no filter of its own.
+    ctl(a, "ipsec1", "create", "reqid", "200")
+    assert f"ingress_block {TC_BLOCK}" in a("tc", "qdisc", "show", "dev", "ipsec1p").stdout
+    assert block_filters(a).count("handle 0x1 ") == 1
+    # Restarted: the block's filter runs the new agent's program.
+    restart_under_ping(a, "block")
+    after = block_filters(a)
+    assert "tc_esp_out" in after and after != first, (first, after)
+    # The block outlives ipsec0 while ipsec1 binds it, and goes with the last.
+    ctl(a, "ipsec0", "destroy")
+    assert "tc_esp_out" in block_filters(a)
+    ctl(a, "ipsec1", "destroy")
+    assert "tc_esp_out" not in block_filters(a)
