@@ -7,7 +7,8 @@
  * tc_esp_out is at the ingress of ipsecN's veth peer (there, unlike at
  * ipsecN's own egress, local TCP no longer carries a partial checksum,
  * docs/DATAPATH.md): a tcx link pinned as link_tc_IFINDEX, or a TC filter
- * (fixed handle 1, priority 1) on kernels without tcx and with --tc-hook filter.
+ * (fixed handle 1, priority 1) on kernels without tcx and with --tc-hook filter,
+ * or the one filter of a TC block all peers share (--tc-hook block, tcblock.c).
  */
 #include <errno.h>
 #include <stdio.h>

@@ -32,7 +32,10 @@ int tunnel_dev(const struct table_iface *f);
  * owner's XDP program (id *other) on *dev.
  */
 int attach_in_state(const struct agent *a, const struct table_iface *f, int *dev, __u32 *other);
-/* How tc_esp_out sits on interface name's peer: "tcx", "filter" (old kernels), or NULL. */
+/*
+ * How tc_esp_out sits on interface name's peer: "tcx", "filter" (old
+ * kernels, --tc-hook filter), "block" (--tc-hook block), or NULL.
+ */
 const char *attach_out_state(const struct agent *a, const char *name);
 /* Device idx's name into dev (IF_NAMESIZE), or "#idx" if it has none. */
 void attach_dev_name(int idx, char *dev);
