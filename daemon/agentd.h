@@ -144,8 +144,9 @@ struct agent {
 	__u64 touched[(TABLE_REQID_MAX + 64) / 64];
 	size_t n_touched;
 	__u64 sa_due;			/* sadb_deadline's last answer: no SA's time before it */
-	__u64 sas_next;			/* the SAs' own next time (sadb.c), while */
-	bool sas_next_known;		/* this holds: state_save, after every change, clears it */
+	__u64 sas_next;			/* the SAs' own next time (sadb.c), or sooner, */
+	__u64 sas_looked;		/* since they were all looked at then */
+	bool sas_next_known;
 	__u64 next_mtu_check;		/* mono_ns() of mtu_tick's next look */
 	size_t mtu_turn;		/* the first interface whose device mtu_tick reads */
 	struct engine *eng;		/* engine.c, once an engine command came */

@@ -616,34 +616,57 @@ void sadb_tick(struct agent *a)
 	ends_finish(a, SA_GRAVE, 0, now, false);	/* grave -> gone */
 }
 
+/* SA s's next time after now (~0: none): its hold's end, its lifetimes. */
+static __u64 sa_next(const struct table_sa *s, __u64 now, __u64 next)
+{
+	__u64 soft = s->added + s->soft_time * 1000000000ULL;
+	__u64 hard = s->added + s->hard_time * 1000000000ULL;
+
+	if (s->not_before > now && s->not_before < next)
+		next = s->not_before;
+	if (s->soft_time && !(s->expired & IPSECIF_SA_EXP_SOFT) && soft < next)
+		next = soft;
+	if (s->hard_time && hard < next)
+		next = hard;
+	return next;
+}
+
+#define SAS_LOOK_NS	1000000000ULL	/* a whole look at least this often */
+
 /*
  * The SAs' own next time (~0: none), looked for again only once it has
- * come or the tables changed (every change ends in a save, which forgets
- * it): a wake-up of the poll loop does not walk thousands of SAs.  Until
- * then a new look finds the same: a hold past it counts from then on.
+ * come, or a second after the last look: a wake-up of the poll loop does
+ * not walk thousands of SAs.  The SAs that change meanwhile are folded
+ * in by sadb_next_changed(), which can only make it sooner; the second
+ * bounds what a change that went unsaid could cost.
  */
 static __u64 sas_next(struct agent *a, __u64 now)
 {
 	__u64 next = ~0ULL;
 	size_t i;
 
-	if (a->sas_next_known && now < a->sas_next)
+	if (a->sas_next_known && now < a->sas_next && now - a->sas_looked < SAS_LOOK_NS)
 		return a->sas_next;
-	for (i = 0; i < a->t.n_sas; i++) {
-		const struct table_sa *s = &a->t.sas[i];
-		__u64 soft = s->added + s->soft_time * 1000000000ULL;
-		__u64 hard = s->added + s->hard_time * 1000000000ULL;
-
-		if (s->not_before > now && s->not_before < next)
-			next = s->not_before;
-		if (s->soft_time && !(s->expired & IPSECIF_SA_EXP_SOFT) && soft < next)
-			next = soft;
-		if (s->hard_time && hard < next)
-			next = hard;
-	}
+	for (i = 0; i < a->t.n_sas; i++)
+		next = sa_next(&a->t.sas[i], now, next);
 	a->sas_next = next;
+	a->sas_looked = now;
 	a->sas_next_known = true;
 	return next;
+}
+
+void sadb_next_changed(struct agent *a)
+{
+	__u64 now = mono_ns(), bits;
+	size_t w;
+
+	for (w = 0; a->sas_next_known && w * 64 < a->t.n_sas; w++)
+		for (bits = a->sa_changed[w]; bits; bits &= bits - 1) {
+			size_t i = w * 64 + __builtin_ctzll(bits);
+
+			if (i < a->t.n_sas)
+				a->sas_next = sa_next(&a->t.sas[i], now, a->sas_next);
+		}
 }
 
 __u64 sadb_deadline(struct agent *a, __u64 next)

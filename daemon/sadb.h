@@ -38,6 +38,8 @@ void sadb_touch(struct agent *a, __u32 reqid);
  * the reqids touched since the last call, or every one if none was.
  */
 void sadb_changed(struct agent *a);
+/* Before a save: the SAs said changed (state_sa_changed) in the SAs' next time. */
+void sadb_next_changed(struct agent *a);
 /* Take t out of sa_in / sa_out, where the entry there is still t. */
 void sadb_unmap(struct agent *a, const struct table_sa *t);
 /*

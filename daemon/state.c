@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include "errmsg.h"
 #include "pins.h"
+#include "sadb.h"
 #include "state.h"
 
 #define STATE_MAGIC	0x53535049	/* "IPSS" */
@@ -276,7 +277,7 @@ void state_save(struct agent *a)
 {
 	struct state_mirror *m = a->state;
 
-	a->sas_next_known = false;	/* the tables changed: their next time is looked for anew */
+	sadb_next_changed(a);	/* the SAs' next time, with the changed ones' */
 
 	/* Records past the snapshot's size (and 64 kB) cost more to read than a new one. */
 	if (m && m->appended < (m->snapshot > 65536 ? m->snapshot : 65536) && !state_append(a, m))
