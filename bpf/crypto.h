@@ -555,24 +555,16 @@ static __noinline int cbc_crypt(const struct ipsecif_key *k, struct scratch *s,
 }
 
 /*
- * Seal (open == 0) or open the text in the per-CPU scratch buffer with
- * key key_id.  Returns 0, -EBADMSG when the ICV does not verify, -EINVAL
- * for lengths the suite cannot take, -ENOKEY for a missing or incomplete
- * key, -EIO when the kernel cipher fails.
- *
- * A global function: the verifier checks it once per program instead of
- * at every call, which keeps the programs that use it within the
- * verifier's budget.  It looks up the key and the scratch buffer itself,
- * because to a global function a pointer argument is plain memory, and
- * the AES context's kptr must be read from the key map to be usable.
+ * Seal (open == 0) or open the text in the per-CPU scratch buffer s with
+ * key k, a pointer into the keys map (the AES context's kptr is usable
+ * only from there).  Returns 0, -EBADMSG when the ICV does not verify,
+ * -EINVAL for lengths the suite cannot take, -ENOKEY for a missing or
+ * incomplete key, -EIO when the kernel cipher fails.  Inlined into the
+ * ESP programs, which have looked the key up once for the packet.
  */
-__noinline int ipsecif_crypt(__u32 key_id, const struct crypt_args *a, __u32 open)
+static __always_inline int crypt_key(const struct ipsecif_key *k, struct scratch *s,
+				     const struct crypt_args *a, __u32 open)
 {
-	struct ipsecif_key *k = bpf_map_lookup_elem(&keys, &key_id);
-	struct scratch *s = scratch_get();
-
-	if (!k || !s || !a)
-		return -ENOKEY;
 	if (!(k->flags & IPSECIF_KEY_F_READY))
 		return -ENOKEY;
 	switch (k->enc) {
@@ -584,6 +576,24 @@ __noinline int ipsecif_crypt(__u32 key_id, const struct crypt_args *a, __u32 ope
 		return cbc_crypt(k, s, a, open);
 	}
 	return -EINVAL;
+}
+
+/*
+ * crypt_key() by key id, for the callers that hold no key pointer (the
+ * engine's fallback, the crypto tests).  A global function: the verifier
+ * checks it once per program instead of at every call.  It looks up the
+ * key and the scratch buffer itself, because to a global function a
+ * pointer argument is plain memory, and the AES context's kptr must be
+ * read from the key map to be usable.
+ */
+__noinline int ipsecif_crypt(__u32 key_id, const struct crypt_args *a, __u32 open)
+{
+	struct ipsecif_key *k = bpf_map_lookup_elem(&keys, &key_id);
+	struct scratch *s = scratch_get();
+
+	if (!k || !s || !a)
+		return -ENOKEY;
+	return crypt_key(k, s, a, open);
 }
 
 #endif /* IPSECIF_CRYPTO_BPF_H */

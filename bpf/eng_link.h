@@ -201,6 +201,7 @@ __noinline int eng_back_in(struct __sk_buff *skb)
 	struct esp_in_state *st;
 	struct scratch *s = scratch_get();
 	struct ipsecif_eng_trailer *t;
+	struct ipsecif_sa *sa;
 	__u32 zero = 0, text, ilen, off;
 	int r;
 
@@ -234,7 +235,20 @@ __noinline int eng_back_in(struct __sk_buff *skb)
 		esp_in_drop(st, IPSECIF_DROP_MALFORMED);
 		return TC_ACT_SHOT;
 	}
-	if (esp_in_accept() != ESP_GO)
+	/*
+	 * The SA again, by its key: it may have been removed while the worker
+	 * had the packet, for longer than its slots linger (100 ms); then the
+	 * packet is no_sa.  Its lifetimes for esp_in_accept, from the copy.
+	 */
+	sa = bpf_map_lookup_elem(&sa_in, &st->sk);
+	if (!sa || sa->id != st->sa_id) {
+		esp_in_drop(st, IPSECIF_DROP_NO_SA);
+		return TC_ACT_SHOT;
+	}
+	__builtin_memcpy(&st->sa, sa, sizeof(st->sa));
+	if (esp_in_accept(bpf_map_lookup_elem(&replay, &st->sa_id),
+			  bpf_map_lookup_elem(&sa_ctr, &st->sa_id),
+			  bpf_map_lookup_elem(&ifaces, &st->reqid)) != ESP_GO)
 		return TC_ACT_SHOT;
 
 	ilen = st->ilen;

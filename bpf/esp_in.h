@@ -100,6 +100,7 @@ struct esp_in_state {
 	__u64 seq;			/* the full sequence number, ESN inferred */
 	__u32 sa_id;
 	__u32 reqid;
+	__u32 seql;			/* the sequence number's low half, as on the wire */
 	__u32 text;
 	__u32 hdr;			/* ESP header + IV */
 	__u32 icv;
@@ -109,6 +110,7 @@ struct esp_in_state {
 	__u32 v6;			/* and its family */
 	struct ipsecif_iface ifc;	/* the SA's interface, as esp_in_accept found it */
 	struct bpf_fib_lookup fib;	/* the XDP forwarding path's route */
+	struct ipsecif_sa sa;		/* the SA, as esp_in_find read it: its lifetimes */
 };
 
 struct {
@@ -235,21 +237,17 @@ __noinline int esp_in_engine(struct xdp_md *ctx)
 }
 
 /*
- * Parse, find the SA, pre-check the window, load: ESP_IN_OPEN, or
- * ESP_IN_ENGINE (nothing loaded: the engine opens it), or a verdict.
+ * Parse, find the SA and check the outer source: ESP_IN_OPEN with the SA
+ * copied into st->sa (and st->sa_id, st->reqid, st->seql set), or a
+ * verdict.  The SA's id then names the lookups esp_in() makes once for
+ * all the stages.
  */
-__noinline int esp_in_prepare(struct xdp_md *ctx)
+__noinline int esp_in_find(struct xdp_md *ctx)
 {
 	struct esp_in_state *st;
 	struct scratch *s = scratch_get();
 	struct ipsecif_sa *sa;
-	struct ipsecif_sa_ctr *c;
-	struct ipsecif_iface *ifc;
-	struct ipsecif_key *k;
-	struct ipsecif_replay *rp;
-	__u32 spi, seql, hdr, icv, text, esp_off, esp_len, id, reqid, zero = 0;
-	__u64 hard_ns;
-	bool esn, bad_src;
+	__u32 spi, zero = 0;
 	int r;
 
 	st = bpf_map_lookup_elem(&esp_in_state_map, &zero);
@@ -275,13 +273,10 @@ __noinline int esp_in_prepare(struct xdp_md *ctx)
 					IPSECIF_DROP_MALFORMED);
 	}
 
-	/* Once into registers: the verifier bounds what it has checked there. */
-	esp_off = st->o.esp_off;
-	esp_len = st->o.esp_len;
-	if (bpf_xdp_load_bytes(ctx, esp_off, &s->tag[0], 8))
+	if (bpf_xdp_load_bytes(ctx, st->o.esp_off, &s->tag[0], 8))
 		return esp_in_drop(st, IPSECIF_DROP_MALFORMED);
 	spi = ld32(&s->tag[0]);
-	seql = ld_be32(&s->tag[4]);
+	st->seql = ld_be32(&s->tag[4]);
 
 	/* SA by SPI, destination and family (RFC 4301 §4.1); then the source. */
 	st->sk.spi = spi;
@@ -295,25 +290,54 @@ __noinline int esp_in_prepare(struct xdp_md *ctx)
 		return esp_in_drop(st, IPSECIF_DROP_NO_SA);
 	}
 	/*
-	 * What is needed of the SA, read once, and then the entry checked to
-	 * be still the one looked up: a hash map gives a deleted element to
-	 * its next insert at once, and the agent may have just deleted this
-	 * SA and added another, whose id would open this packet.
+	 * The SA copied once (the stages after the cipher read its lifetimes
+	 * from the copy, not from a second lookup), and then the entry checked
+	 * to be still the one looked up: a hash map gives a deleted element to
+	 * its next insert at once, and the agent may have just deleted this SA
+	 * and added another, whose id would open this packet.  The SA's slots
+	 * outlive its entry by 100 ms (docs/DATAPATH.md), so the copy's id
+	 * names valid ones for as long as the packet is in the program.
 	 */
-	id = sa->id;
-	reqid = sa->reqid;
-	esn = sa->flags & IPSECIF_SA_F_ESN;
-	bad_src = !addr_eq(&sa->src, &st->o.src);
-	hard_ns = sa->hard_ns;
+	__builtin_memcpy(&st->sa, sa, sizeof(st->sa));
 	barrier();
 	if (sa->spi != spi || sa->family != st->sk.family || !addr_eq(&sa->dst, &st->sk.dst))
 		return esp_in_drop(st, IPSECIF_DROP_NO_SA);
 	/* From here drops count on the SA and on its reqid's interface, if any. */
-	st->sa_id = id;
-	st->reqid = reqid;
-	if (bad_src)
+	st->sa_id = st->sa.id;
+	st->reqid = st->sa.reqid;
+	if (!addr_eq(&st->sa.src, &st->o.src))
 		return esp_in_drop(st, IPSECIF_DROP_BAD_ENDPOINT);
-	c = bpf_map_lookup_elem(&sa_ctr, &id);
+	return ESP_IN_OPEN;
+}
+
+/*
+ * Lifetime, interface, key, pre-check of the window, load: ESP_IN_OPEN,
+ * or ESP_IN_ENGINE (nothing loaded: the engine opens it), or a verdict.
+ * The SA's counters c, interface ifc, key k and window rp come from
+ * esp_in()'s one lookup of each (NULL: none).  A static function, so
+ * that they arrive as map values: a global one would see plain memory,
+ * which may not hold the key's kptr or the window's spin lock.
+ */
+static __noinline int esp_in_prepare(struct xdp_md *ctx, struct ipsecif_sa_ctr *c,
+				     const struct ipsecif_iface *ifc, const struct ipsecif_key *k,
+				     struct ipsecif_replay *rp)
+{
+	struct esp_in_state *st;
+	struct scratch *s = scratch_get();
+	__u32 spi, hdr, icv, text, esp_len, id, zero = 0;
+	__u64 hard_ns;
+	bool esn;
+	int r;
+
+	st = bpf_map_lookup_elem(&esp_in_state_map, &zero);
+	if (!ctx || !st || !s)
+		return XDP_ABORTED;
+	/* Once into registers: the verifier bounds what it has checked there. */
+	esp_len = st->o.esp_len;
+	id = st->sa_id;
+	spi = st->sk.spi;
+	esn = st->sa.flags & IPSECIF_SA_F_ESN;
+	hard_ns = st->sa.hard_ns;
 	if (!c)
 		return esp_in_drop(st, IPSECIF_DROP_NO_SA);
 	/* RFC 4301 §4.4.2.1: past its hard lifetime an SA carries nothing, agent or not. */
@@ -321,13 +345,10 @@ __noinline int esp_in_prepare(struct xdp_md *ctx)
 		return esp_in_drop(st, IPSECIF_DROP_EXPIRED);
 
 	/* The SA is live only on an interface with its reqid and endpoints. */
-	ifc = bpf_map_lookup_elem(&ifaces, &st->reqid);
 	if (!ifc || ifc->family != st->o.family || !addr_eq(&ifc->dst, &st->o.src) ||
 	    !addr_eq(&ifc->src, &st->o.dst))
 		return esp_in_drop(st, IPSECIF_DROP_NO_SA);
 
-	k = bpf_map_lookup_elem(&keys, &id);
-	rp = bpf_map_lookup_elem(&replay, &id);
 	if (!k || !rp)
 		return esp_in_drop(st, IPSECIF_DROP_CRYPTO);
 
@@ -345,7 +366,7 @@ __noinline int esp_in_prepare(struct xdp_md *ctx)
 	st->hdr = hdr;
 
 	/* Pre-check before the ICV (§3.4.3). */
-	r = replay_check(rp, seql, esn, &st->seq);
+	r = replay_check(rp, st->seql, esn, &st->seq);
 	if (r == IPSECIF_REPLAY_DUP)
 		return esp_in_drop(st, IPSECIF_DROP_REPLAY);
 	if (r != IPSECIF_REPLAY_OK)
@@ -395,18 +416,17 @@ __noinline int in_fast_route(struct xdp_md *ctx, __u32 ilen, __u32 v6, __u32 ifi
 /*
  * After the ICV verified, on either path (here, or the engine's way back
  * in eng_link.h): window, trailer, ECN, lifetimes.  The text is at
- * SCR_TEXT; ESP_GO with st->ilen, st->v6 and st->ifc set, or ESP_DROPPED
- * (counted).
+ * SCR_TEXT, the SA in st->sa; rp, c and ifc are its window, counters and
+ * interface, as the caller looked them up.  ESP_GO with st->ilen, st->v6
+ * and st->ifc set, or ESP_DROPPED (counted).  Static, as esp_in_prepare:
+ * the window's spin lock must be taken in a map value.
  */
-__noinline int esp_in_accept(void)
+static __noinline int esp_in_accept(struct ipsecif_replay *rp, struct ipsecif_sa_ctr *c,
+				    const struct ipsecif_iface *ifc)
 {
 	struct esp_in_state *st;
 	struct scratch *s = scratch_get();
-	struct ipsecif_iface *ifc;
-	struct ipsecif_replay *rp;
-	struct ipsecif_sa_ctr *c;
-	struct ipsecif_sa *sa;
-	__u32 id, reqid, text, padlen, nh, inner, ilen, zero = 0;
+	__u32 reqid, text, padlen, nh, inner, ilen, zero = 0;
 	__u8 in_ecn;
 	bool v6;
 	int e;
@@ -414,18 +434,12 @@ __noinline int esp_in_accept(void)
 	st = bpf_map_lookup_elem(&esp_in_state_map, &zero);
 	if (!st || !s)
 		return ESP_DROPPED;
-	id = st->sa_id;
-	reqid = st->reqid;
-	text = st->text;
-
-	rp = bpf_map_lookup_elem(&replay, &id);
-	c = bpf_map_lookup_elem(&sa_ctr, &id);
-	sa = bpf_map_lookup_elem(&sa_in, &st->sk);
-	ifc = bpf_map_lookup_elem(&ifaces, &reqid);
-	if (!rp || !c || !sa || sa->id != id || !ifc) {
+	if (!rp || !c || !ifc) {
 		esp_in_drop(st, IPSECIF_DROP_NO_SA);	/* removed meanwhile */
 		return ESP_DROPPED;
 	}
+	reqid = st->reqid;
+	text = st->text;
 
 	/* Only now may the window move (§3.4.3). */
 	if (replay_accept(rp, st->seq) != IPSECIF_REPLAY_OK)
@@ -477,7 +491,7 @@ __noinline int esp_in_accept(void)
 	}
 	if (e != in_ecn)
 		inner_set_ecn(s, v6, e);
-	if (!sa_account(sa, c, reqid, ilen, 0)) {
+	if (!sa_account(&st->sa, c, reqid, ilen, 0)) {
 		esp_in_drop(st, IPSECIF_DROP_EXPIRED);
 		return ESP_DROPPED;
 	}
@@ -502,7 +516,7 @@ static __always_inline void esp_in_eth(struct scratch *s, const __u8 *dst, const
 	s->buf[SCR_TEXT - 1] = v6 ? 0xdd : 0x00;
 }
 
-/* XDP, after the ICV verified: accepted, then delivered. */
+/* XDP, after esp_in_accept: delivered. */
 __noinline int esp_in_finish(struct xdp_md *ctx)
 {
 	struct esp_in_state *st;
@@ -514,8 +528,6 @@ __noinline int esp_in_finish(struct xdp_md *ctx)
 	st = bpf_map_lookup_elem(&esp_in_state_map, &zero);
 	if (!ctx || !st || !s)
 		return XDP_ABORTED;
-	if (esp_in_accept() != ESP_GO)
-		return XDP_DROP;
 	id = st->sa_id;
 	reqid = st->reqid;
 	ilen = st->ilen;
@@ -558,26 +570,48 @@ __noinline int esp_in_finish(struct xdp_md *ctx)
 	return e;
 }
 
-/* Global functions, as on the way out (esp_out.h). */
+/*
+ * The stages, as on the way out (esp_out.h), with one lookup per map for
+ * the packet (docs/DATAPATH.md, "Lookups per packet"): the SA by its key
+ * in esp_in_find, then here by its id and reqid the counters, interface,
+ * key and window, handed by pointer to every stage that needs them.
+ */
 static __always_inline int esp_in(struct xdp_md *ctx)
 {
 	struct esp_in_state *st;
+	struct scratch *s;
+	struct ipsecif_sa_ctr *c;
+	struct ipsecif_iface *ifc;
+	struct ipsecif_key *k;
+	struct ipsecif_replay *rp;
 	__u32 zero = 0;
 	int r;
 
-	r = esp_in_prepare(ctx);
+	r = esp_in_find(ctx);
+	if (r != ESP_IN_OPEN)
+		return r;
+	st = bpf_map_lookup_elem(&esp_in_state_map, &zero);
+	s = scratch_get();
+	if (!st || !s)
+		return XDP_ABORTED;
+	c = bpf_map_lookup_elem(&sa_ctr, &st->sa_id);
+	ifc = bpf_map_lookup_elem(&ifaces, &st->reqid);
+	k = bpf_map_lookup_elem(&keys, &st->sa_id);
+	rp = bpf_map_lookup_elem(&replay, &st->sa_id);
+	r = esp_in_prepare(ctx, c, ifc, k, rp);
 	if (r == ESP_IN_ENGINE)
 		r = esp_in_engine(ctx);
 	if (r != ESP_IN_OPEN)
 		return r;
-	st = bpf_map_lookup_elem(&esp_in_state_map, &zero);
-	if (!st)
-		return XDP_ABORTED;
-	r = ipsecif_crypt(st->sa_id, &st->a, 1);
+	if (!k)
+		return XDP_ABORTED;	/* esp_in_prepare dropped it; for the verifier */
+	r = crypt_key(k, s, &st->a, 1);
 	if (r == -EBADMSG)
 		return esp_in_drop(st, IPSECIF_DROP_AUTH);
 	if (r)
 		return esp_in_drop(st, IPSECIF_DROP_CRYPTO);
+	if (esp_in_accept(rp, c, ifc) != ESP_GO)
+		return XDP_DROP;
 	return esp_in_finish(ctx);
 }
 

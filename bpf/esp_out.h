@@ -162,16 +162,18 @@ static __always_inline int cbc_iv(const struct ipsecif_key *k, struct scratch *s
  * Seal stage one, shared by both paths: the inner packet (st->len bytes,
  * st->inner_proto) is at SCR_TEXT.  Takes the interface's outbound SA and
  * a sequence number, counts the lifetimes, appends the trailer, and sets
- * up the IV and AAD for the cipher.
+ * up the IV and AAD for the cipher.  The interface ifc, the SA sa and its
+ * counters c and key k (and its id in st->id) are esp_seal()'s one lookup
+ * of each (NULL: none).  A static function, so that they arrive as map
+ * values: a global one would see plain memory, and the key's AES context
+ * (a kptr, for the CBC IV) is usable only from the map value.
  */
-__noinline int esp_seal_prepare(__u32 reqid)
+static __noinline int esp_seal_prepare(__u32 reqid, const struct ipsecif_iface *ifc,
+				       struct ipsecif_sa *sa, struct ipsecif_sa_ctr *c,
+				       const struct ipsecif_key *k)
 {
 	struct esp_out_state *st;
 	struct scratch *s = scratch_get();
-	struct ipsecif_iface *ifc;
-	struct ipsecif_sa *sa;
-	struct ipsecif_sa_ctr *c;
-	struct ipsecif_key *k;
 	__u32 id, spi, len, text, pad, ivlen, i, zero = 0;
 	__u8 nh, dsfield;
 	bool v6in, esn;
@@ -181,8 +183,8 @@ __noinline int esp_seal_prepare(__u32 reqid)
 	if (!st || !s)
 		return ESP_DROPPED;
 	st->reqid = reqid;
+	id = st->id;
 	st->id = 0;
-	ifc = bpf_map_lookup_elem(&ifaces, &reqid);
 	if (!ifc) {
 		esp_out_drop(0, reqid, IPSECIF_DROP_NO_SA);
 		return ESP_DROPPED;
@@ -211,21 +213,17 @@ __noinline int esp_seal_prepare(__u32 reqid)
 		return ESP_DROPPED;
 	}
 
-	sa = bpf_map_lookup_elem(&sa_out, &reqid);
 	if (!sa) {
 		event_acquire(reqid);	/* RFC 4301 §5.1: ask the key manager */
 		esp_out_drop(0, reqid, IPSECIF_DROP_NO_SA);
 		return ESP_DROPPED;
 	}
-	id = sa->id;
 	spi = sa->spi;
 	st->id = id;
-	k = bpf_map_lookup_elem(&keys, &id);
 	if (!k) {
 		esp_out_drop(id, reqid, IPSECIF_DROP_CRYPTO);
 		return ESP_DROPPED;
 	}
-	c = bpf_map_lookup_elem(&sa_ctr, &id);
 	if (!c) {
 		esp_out_drop(id, reqid, IPSECIF_DROP_NO_SA);
 		return ESP_DROPPED;
@@ -601,18 +599,39 @@ malformed:
 	return TC_ACT_SHOT;
 }
 
-/* The cipher, between the stages (stage two). */
-static __always_inline int esp_seal(__u32 reqid)
+/*
+ * The stages around the cipher (stage two), for the interface ifc of reqid
+ * (NULL: none), with one lookup per map for the packet (docs/DATAPATH.md,
+ * "Lookups per packet"): the outbound SA, then by its id the key and the
+ * counters, handed by pointer to the stages that need them.  The id read
+ * here is the one esp_seal_prepare checks the SA against, so the key and
+ * counters are the SA's own however the entry changes meanwhile.
+ */
+static __always_inline int esp_seal(__u32 reqid, const struct ipsecif_iface *ifc)
 {
 	struct esp_out_state *st;
+	struct scratch *s;
+	struct ipsecif_sa *sa;
+	struct ipsecif_sa_ctr *c = NULL;
+	struct ipsecif_key *k = NULL;
 	__u32 zero = 0;
 
-	if (esp_seal_prepare(reqid) != ESP_GO)
-		return ESP_DROPPED;
 	st = bpf_map_lookup_elem(&esp_out_state_map, &zero);
-	if (!st)
+	s = scratch_get();
+	if (!st || !s)
 		return ESP_DROPPED;
-	if (!st->eng && ipsecif_crypt(st->id, &st->a, 0)) {
+	sa = bpf_map_lookup_elem(&sa_out, &reqid);
+	st->id = 0;
+	if (sa) {
+		st->id = sa->id;
+		k = bpf_map_lookup_elem(&keys, &st->id);
+		c = bpf_map_lookup_elem(&sa_ctr, &st->id);
+	}
+	if (esp_seal_prepare(reqid, ifc, sa, c, k) != ESP_GO)
+		return ESP_DROPPED;
+	if (!k)
+		return ESP_DROPPED;	/* esp_seal_prepare dropped it; for the verifier */
+	if (!st->eng && crypt_key(k, s, &st->a, 0)) {
 		esp_out_drop(st->id, st->reqid, IPSECIF_DROP_CRYPTO);
 		return ESP_DROPPED;
 	}
@@ -634,7 +653,7 @@ static __always_inline int esp_out(struct __sk_buff *skb)
 	reqid = *rq;
 	if (esp_out_load(skb, reqid) != ESP_GO)
 		return TC_ACT_SHOT;
-	if (esp_seal(reqid) != ESP_GO)
+	if (esp_seal(reqid, bpf_map_lookup_elem(&ifaces, &reqid)) != ESP_GO)
 		return TC_ACT_SHOT;
 	return esp_out_send(skb);
 }

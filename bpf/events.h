@@ -70,6 +70,11 @@ static __always_inline bool over(__u64 v, __u64 limit)
  * the same SA's (the caller found c by sa->id).  Returns 0 when the hard
  * limit is over: the packet must be dropped.
  *
+ * The counts are shared atomics, not per-CPU: the hard limit is decided
+ * on the SA's total whichever CPU carries the packet that reaches it
+ * (per-CPU counts would have to be summed from every CPU), and the agent's
+ * figures are per-CPU already (sa_stats).
+ *
  * A global function, checked once by the verifier: as a static one its
  * many branches were verified again for every path of its callers.
  */

@@ -17,14 +17,15 @@
 
 /*
  * xdp_lan, stage one: is this a packet the kernel would route into an
- * ipsecif interface?  Then into the scratch with its TTL decremented;
- * returns the reqid, or ESP_NOT_OURS.
+ * ipsecif device?  Then into the scratch with its TTL decremented (the
+ * frame is as it came); returns the reqid, or ESP_NOT_OURS.  Whether the
+ * route's device is the interface's, and the MTU, xdp_lan_fast checks
+ * with its one lookup of the interface.
  */
 __noinline int lan_classify(struct xdp_md *ctx)
 {
 	struct esp_out_state *st;
 	struct scratch *s = scratch_get();
-	struct ipsecif_iface *ifc;
 	__u32 zero = 0, len, reqid, *rq, ifx;
 	__be16 proto;
 	bool v6;
@@ -64,10 +65,6 @@ __noinline int lan_classify(struct xdp_md *ctx)
 	if (!rq)
 		return ESP_NOT_OURS;
 	reqid = *rq;
-	ifc = bpf_map_lookup_elem(&ifaces, &reqid);
-	/* Over ipsecN's MTU: the kernel sends "packet too big" (PMTU discovery). */
-	if (!ifc || ifc->ifindex != ifx || len > ifc->mtu)
-		return ESP_NOT_OURS;
 	barrier_var(len);
 	if (len > IPSECIF_MAX_TEXT - 32 ||
 	    bpf_xdp_load_bytes(ctx, 14, &s->buf[SCR_TEXT], len))
@@ -179,11 +176,19 @@ __noinline int lan_send(struct xdp_md *ctx)
 
 static __always_inline int xdp_lan_fast(struct xdp_md *ctx)
 {
+	struct esp_out_state *st;
+	struct ipsecif_iface *ifc;
+	__u32 zero = 0;
 	int reqid = lan_classify(ctx);
 
 	if (reqid < 0)
 		return XDP_PASS;
-	if (esp_seal(reqid) != ESP_GO)
+	st = bpf_map_lookup_elem(&esp_out_state_map, &zero);
+	ifc = bpf_map_lookup_elem(&ifaces, &reqid);
+	/* Over ipsecN's MTU: the kernel sends "packet too big" (PMTU discovery). */
+	if (!st || !ifc || ifc->ifindex != st->fib.ifindex || st->len > ifc->mtu)
+		return XDP_PASS;
+	if (esp_seal(reqid, ifc) != ESP_GO)
 		return XDP_DROP;
 	return lan_send(ctx);
 }
