@@ -244,8 +244,8 @@ bench-crossover: deps
 
 # 4,096 interfaces on one agent, set up one ipsecifctl command per step:
 # ms per interface as they grow, show and flush times, memory, an agent
-# restart under a ping (scripts/bench_scale.py; SCALE_ARGS="--max 1024" and
-# so on; docs/BENCHMARKS.md "Scale").
+# restart under a ping (scripts/bench_scale.py; SCALE_ARGS="--max 1024",
+# "--tc-hook block" as a hub runs, and so on; docs/BENCHMARKS.md "Scale").
 bench-scale: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)/usr/bin/python3 scripts/bench_scale.py $(SCALE_ARGS)
