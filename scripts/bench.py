@@ -819,6 +819,7 @@ def chart(res, path):
     axes[0].invert_yaxis()
     fig.suptitle("ipsecif and alternatives, one machine, one run (median, min-max)")
     fig.tight_layout()
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)   # run without make bench
     fig.savefig(path, dpi=100)
 
 
