@@ -152,8 +152,26 @@ struct agent {
 	struct engine *eng;		/* engine.c, once an engine command came */
 	bool foreground, stop, flush;
 	/* --tc-hook: how new peers get tc_esp_out (attach.c) */
-	enum tc_hook { TC_HOOK_LINK, TC_HOOK_FILTER, TC_HOOK_BLOCK } tc_hook;
+	enum tc_hook { TC_HOOK_LINK, TC_HOOK_FILTER, TC_HOOK_BLOCK, TC_HOOKS } tc_hook;
 };
+
+/*
+ * The first bit set at or after bit i of the bitmap words, below n; n if
+ * none: the walk of a->sa_changed and a->touched, a word at a time.
+ */
+static inline size_t bits_next(const __u64 *words, size_t i, size_t n)
+{
+	while (i < n) {
+		__u64 w = words[i / 64] >> (i % 64);
+
+		if (w) {
+			i += __builtin_ctzll(w);
+			return i < n ? i : n;
+		}
+		i = (i / 64 + 1) * 64;
+	}
+	return n;
+}
 
 /* CLOCK_MONOTONIC in ns: whole seconds would age an SA by a second at once. */
 static inline __u64 mono_ns(void)

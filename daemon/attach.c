@@ -80,6 +80,10 @@ static bool tc_link_pinned(const struct agent *a, int idx)
 	return !access(path, F_OK);
 }
 
+const char *const tc_hook_names[TC_HOOKS] = {
+	[TC_HOOK_LINK] = "link", [TC_HOOK_FILTER] = "filter", [TC_HOOK_BLOCK] = "block",
+};
+
 /* The old-style filter (handle 1, priority 1) off idx, once the tcx link runs. */
 static void tc_filter_drop(int idx)
 {

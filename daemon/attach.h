@@ -9,6 +9,8 @@
 struct bpf_link;
 struct bpf_program;
 
+/* --tc-hook's words, by enum tc_hook: what start takes and status shows. */
+extern const char *const tc_hook_names[TC_HOOKS];
 /* tc_esp_out at the TC ingress of interface name's veth peer. */
 int attach_out(struct agent *a, const char *name, char *err, size_t errlen);
 /* xdp_esp_in onto the device holding f's tunnel source, once. */

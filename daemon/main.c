@@ -213,9 +213,10 @@ static bool parse_option(const char *cmd, int argc, char **argv, int *i, struct 
 	else if (!strcmp(cmd, "start") && !strcmp(o, "--tc-hook")) {
 		const char *v = *i + 1 < argc ? argv[++*i] : "";
 
-		opt->tc_hook = !strcmp(v, "filter") ? TC_HOOK_FILTER :
-			       !strcmp(v, "block") ? TC_HOOK_BLOCK : TC_HOOK_LINK;
-		if (opt->tc_hook == TC_HOOK_LINK && strcmp(v, "link")) {
+		for (opt->tc_hook = 0; opt->tc_hook < TC_HOOKS; opt->tc_hook++)
+			if (!strcmp(v, tc_hook_names[opt->tc_hook]))
+				break;
+		if (opt->tc_hook == TC_HOOKS) {
 			fprintf(stderr, "ipsecif-agent: --tc-hook '%s': not \"link\", \"filter\" "
 				"or \"block\"\n", v);
 			opt->bad = true;

@@ -216,10 +216,10 @@ static bool sa_manual(const struct table_sa *t)
 /*
  * Manual SAs of the reqid synced that are about to seal for the first
  * time get their sequence numbers from the store, all of them in one
- * durable write, before any is in sa_out (a walk of the reqid's alone:
- * thousands of tunnels): an SA whose numbers could not be written stays out (its
- * traffic is dropped as no_sa), never seals unreserved.  Its counter
- * starts where the reservation does; nothing sealed with it before.
+ * durable write, before any is in sa_out (the reqid's SAs alone, with
+ * thousands of tunnels): an SA whose numbers could not be written stays
+ * out (its traffic is dropped as no_sa), never seals unreserved.  Its
+ * counter starts where the reservation does; nothing sealed with it before.
  */
 static void sa_reserve(struct agent *a, __u32 reqid)
 {
@@ -330,8 +330,7 @@ void sadb_touch(struct agent *a, __u32 reqid)
 
 void sadb_changed(struct agent *a)
 {
-	size_t w;
-	__u64 bits;
+	size_t n = sizeof(a->touched) * 8, r;
 
 	if (!a->n_touched) {
 		sadb_sync(a);
@@ -339,16 +338,13 @@ void sadb_changed(struct agent *a)
 		return;
 	}
 	sync_some(a, SADB_TOUCHED);
-	for (w = 0; w < sizeof(a->touched) / sizeof(a->touched[0]); w++) {
-		for (bits = a->touched[w]; bits; bits &= bits - 1) {
-			const struct table_iface *f =
-				table_find_reqid(&a->t, w * 64 + __builtin_ctzll(bits));
+	for (r = bits_next(a->touched, 0, n); r < n; r = bits_next(a->touched, r + 1, n)) {
+		const struct table_iface *f = table_find_reqid(&a->t, r);
 
-			if (f && f->tunnel && !f->mtu_user)
-				mtu_refresh(a, f, 0);	/* the outbound suite decides */
-		}
-		a->touched[w] = 0;
+		if (f && f->tunnel && !f->mtu_user)
+			mtu_refresh(a, f, 0);	/* the outbound suite decides */
 	}
+	memset(a->touched, 0, sizeof(a->touched));
 	a->n_touched = 0;
 }
 
@@ -657,16 +653,12 @@ static __u64 sas_next(struct agent *a, __u64 now)
 
 void sadb_next_changed(struct agent *a)
 {
-	__u64 now = mono_ns(), bits;
-	size_t w;
+	size_t n = a->t.n_sas, i;
+	__u64 now = mono_ns();
 
-	for (w = 0; a->sas_next_known && w * 64 < a->t.n_sas; w++)
-		for (bits = a->sa_changed[w]; bits; bits &= bits - 1) {
-			size_t i = w * 64 + __builtin_ctzll(bits);
-
-			if (i < a->t.n_sas)
-				a->sas_next = sa_next(&a->t.sas[i], now, a->sas_next);
-		}
+	for (i = bits_next(a->sa_changed, 0, n); a->sas_next_known && i < n;
+	     i = bits_next(a->sa_changed, i + 1, n))
+		a->sas_next = sa_next(&a->t.sas[i], now, a->sas_next);
 }
 
 __u64 sadb_deadline(struct agent *a, __u64 next)

@@ -422,8 +422,7 @@ void show_status(struct agent *a, bool json, char *buf, size_t len)
 	print_u64(&o, PRINT_ANY, "interfaces", ", %llu interfaces", a->t.n_ifaces);
 	print_u64(&o, PRINT_ANY, "sas", ", %llu SAs", a->t.n_sas);
 	print_string(&o, PRINT_ANY, "tc_hook", ", new interfaces' tc_esp_out as a %s\n",
-		     a->tc_hook == TC_HOOK_BLOCK ? "block" :
-		     a->tc_hook == TC_HOOK_FILTER ? "filter" : "link");
+		     tc_hook_names[a->tc_hook]);
 	out_close(&o);
 }
 

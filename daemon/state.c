@@ -235,12 +235,11 @@ static void verify_unsaid(const struct agent *a, const struct state_mirror *m)
 static int state_append(struct agent *a, struct state_mirror *m)
 {
 	struct state_meta meta = state_meta(a);
-	size_t i, w, n = 0, cap = 0;
+	size_t i, n = 0, cap = 0;
 	char *buf = NULL;
 	int ret = mirror_room(m, a);
-	__u64 bits;
 
-	/* A memcmp of the tables: the writes, and the mirror's copies, of what changed only. */
+	/* The interfaces: a memcmp of each; the writes, and the mirror's copies, of what changed. */
 	for (i = 0; !ret && i < a->t.n_ifaces; i++)
 		if (i >= m->meta.n_ifaces || memcmp(&a->t.ifaces[i], &m->ifaces[i], sizeof(m->ifaces[i]))) {
 			ret = rec_put(&buf, &n, &cap, STATE_REC_IFACE, i, &a->t.ifaces[i],
@@ -250,15 +249,12 @@ static int state_append(struct agent *a, struct state_mirror *m)
 	/* The SAs: those said changed, and those past the file's count. */
 	for (i = m->meta.n_sas; i < a->t.n_sas; i++)
 		state_sa_changed(a, &a->t.sas[i]);
-	for (w = 0; !ret && w * 64 < a->t.n_sas; w++)
-		for (bits = a->sa_changed[w]; !ret && bits; bits &= bits - 1) {
-			i = w * 64 + __builtin_ctzll(bits);
-			if (i < a->t.n_sas && (i >= m->meta.n_sas ||
-			    memcmp(&a->t.sas[i], &m->sas[i], sizeof(m->sas[i])))) {
-				ret = rec_put(&buf, &n, &cap, STATE_REC_SA, i, &a->t.sas[i],
-					      sizeof(a->t.sas[i]));
-				memcpy(&m->sas[i], &a->t.sas[i], sizeof(m->sas[i]));
-			}
+	for (i = bits_next(a->sa_changed, 0, a->t.n_sas); !ret && i < a->t.n_sas;
+	     i = bits_next(a->sa_changed, i + 1, a->t.n_sas))
+		if (i >= m->meta.n_sas || memcmp(&a->t.sas[i], &m->sas[i], sizeof(m->sas[i]))) {
+			ret = rec_put(&buf, &n, &cap, STATE_REC_SA, i, &a->t.sas[i],
+				      sizeof(a->t.sas[i]));
+			memcpy(&m->sas[i], &a->t.sas[i], sizeof(m->sas[i]));
 		}
 	if (!ret)
 		verify_unsaid(a, m);
