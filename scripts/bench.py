@@ -20,7 +20,8 @@ max reported):
         dropped at sink's eth0 by xdp_sink (bpf/bench.bpf.c);
   tcp   iperf3 TCP, one flow, src -> sink;
   udp   iperf3 UDP, 1400-byte IP datagrams (-l 1372), unlimited rate;
-        the receiver's goodput;
+        the receiver's goodput, and what reached its UDP layer and what
+        its socket dropped (the receiver shares these CPUs: flagged above 5 %);
   cost  per site, CPU per packet (the pps run) and per GB (the tcp run),
         from one more run of each with BPF statistics on (they slow cheap
         programs down, so the rates are measured without them):
@@ -76,6 +77,7 @@ LAN_MTU = 1400
 UDP_PAYLOAD = LAN_MTU - 28
 PORT = 5201
 GEN_IDLE_WARN = 0.05            # a generator's CPU idler than this: flagged
+SOCK_DROP_WARN = 0.05           # a UDP receiver's socket dropping more than this: flagged
 
 SUITES = {
     "chacha": "-E chacha20-poly1305 0x{k36}",
@@ -590,7 +592,9 @@ def iperf(t, seconds, udp=False, flows=1, clients=1, cpus=None, payload=None, ra
             cmd = ["taskset", "-c", cpus[i % len(cpus)]] + cmd
         clis.append(t.spawn(t.src, cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True))
+    udp0 = udp_counts(t.sink) if udp else None
     bps = nbytes = 0
+    secs = []
     for c in clis:
         out, err = c.communicate(timeout=seconds + 60)
         j = json.loads(out) if out.strip().startswith("{") else {"error": err}
@@ -598,10 +602,30 @@ def iperf(t, seconds, udp=False, flows=1, clients=1, cpus=None, payload=None, ra
             raise RuntimeError(f"iperf3: {j['error']}")
         bps += j["end"]["sum_received"]["bits_per_second"]
         nbytes += j["end"]["sum_received"]["bytes"]
+        secs.append(j["end"]["sum_received"]["seconds"])
     for s in servers:
         s.wait(timeout=10)
     gb = max(nbytes / 1e9, 1e-9)
-    return bps / 1e9, cost_end(t, c0, gb)                  # Gbit/s, CPU s per GB
+    cost = cost_end(t, c0, gb)
+    if not udp:
+        return bps / 1e9, cost                              # Gbit/s, CPU s per GB
+    # What reached the receiver's UDP layer, and what its socket then
+    # dropped for want of room (the receiver short of CPU): on one machine
+    # the receiver shares the CPUs with both gateways, so goodput can be
+    # its figure rather than the tunnel's.
+    got, dropped = (b - a for a, b in zip(udp0, udp_counts(t.sink)))
+    sock = {"reached": got + dropped, "dropped": dropped,
+            "drop": dropped / max(got + dropped, 1),
+            "gbps": (got + dropped) * (payload or UDP_PAYLOAD) * 8 / max(max(secs), 1e-3) / 1e9}
+    return bps / 1e9, cost, {"sock": sock}
+
+
+def udp_counts(ns):
+    """The namespace's UDP datagrams delivered to sockets, and dropped at full ones."""
+    rows = [line.split() for line in ns("cat", "/proc/net/snmp").stdout.splitlines()
+            if line.startswith("Udp:")]
+    udp = dict(zip(rows[0][1:], map(int, rows[1][1:])))
+    return udp["InDatagrams"], udp["RcvbufErrors"]
 
 
 def mac(ns, dev):
@@ -619,7 +643,7 @@ def summary(values):
 def run_case(name, setup, progs, args, queues=1, scaling=None):
     """Every metric of one case, args.reps times each; None where it failed."""
     res = {"metrics": {}, "cost": {}, "errors": [], "warnings": [],
-           "idle": {"gen": [], "cpus": []}}
+           "idle": {"gen": [], "cpus": []}, "udp_socket": []}
     try:
         t = Topo(progs, queues)
     except Exception as e:                  # noqa: BLE001 -- recorded, the run goes on
@@ -655,11 +679,13 @@ def run_case(name, setup, progs, args, queues=1, scaling=None):
             for i in range(args.reps + (costed and not args.smoke)):
                 try:
                     with bpf_stats(args.smoke or i == args.reps):
-                        v, c, *idle = fn(i == 0)
+                        v, c, *more = fn(i == 0)
                     if i < args.reps:
                         vals.append(v)
-                        if idle:
-                            note_idle(res, name, i, idle[0])
+                        if more and "gen" in more[0]:
+                            note_idle(res, name, i, more[0])
+                        if more and "sock" in more[0]:
+                            note_sock(res, name, i, more[0]["sock"])
                     if args.smoke or i == args.reps:
                         cost = c
                 except Exception as e:     # noqa: BLE001 -- recorded, the run goes on
@@ -684,6 +710,26 @@ def note_idle(res, name, i, idle):
              "the figure is the generator's duty cycle, not the path's")
         res["warnings"].append(w)
         log(f"bench: {name}: warning: {w}")
+
+
+def note_sock(res, name, i, sock):
+    """Record a UDP run's datagrams at the receiver; warn when its socket dropped many."""
+    res["udp_socket"].append(sock)
+    if sock["drop"] > SOCK_DROP_WARN:
+        w = (f"udp run {i + 1}: the receiving socket dropped {sock['drop']:.0%} of the "
+             f"{sock['reached']} datagrams that reached it ({sock['gbps']:.2f} Gbit/s): the "
+             "receiver was short of CPU, the goodput is its figure, not the path's")
+        res["warnings"].append(w)
+        log(f"bench: {name}: warning: {w}")
+
+
+def sock_fmt(r):
+    """What reached the receiver's UDP layer, Gbit/s, and the share its socket dropped."""
+    v = r.get("udp_socket", [])
+    if not v:
+        return "-"
+    return (f"{statistics.median(x['gbps'] for x in v):.2f} "
+            f"({max(x['drop'] for x in v):.0%} dropped)")
 
 
 def idle_fmt(r):
@@ -775,15 +821,16 @@ def markdown(out):
              f"{' (smoke)' if out['params']['smoke'] else ''}; wireguard-go "
              f"{m.get('wireguard_go', 'unknown')}.", "",
              "| case | 64-byte Mpps | generator CPU idle | TCP Gbit/s | UDP 1400 B Gbit/s | "
+             "UDP at the receiver's socket | "
              "site A, B: ns/packet (64 B) | site A, B: CPU s/GB (TCP) | machine: CPU s/GB (TCP) |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for case, r in res.items():
         me = r["metrics"]
         pps, tcp = r["cost"].get("pps", {}), r["cost"].get("tcp", {})
         site = lambda c, f: ", ".join(f.format(v) for k, v in c.items() if k.startswith("site "))
         lines.append(f"| `{case}` | {fmt(me.get('pps'), 1e-6, 3)} | {idle_fmt(r)} | "
                      f"{fmt(me.get('tcp'))} | "
-                     f"{fmt(me.get('udp'))} | {site(pps, '{:.0f}') or '-'} | "
+                     f"{fmt(me.get('udp'))} | {sock_fmt(r)} | {site(pps, '{:.0f}') or '-'} | "
                      f"{site(tcp, '{:.2f}') or '-'} | "
                      f"{'%.2f' % tcp['machine'] if 'machine' in tcp else '-'} |")
     lines += ["", "| target | ratio | met |", "|---|---:|---|"]

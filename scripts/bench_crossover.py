@@ -37,7 +37,7 @@ def set_min(t, suite, n):
 
 
 def measure(t, seconds, size, pps):
-    gbps, cost = bench.iperf(t, seconds, udp=True, payload=size, rate=str(pps * size * 8))
+    gbps, cost, _ = bench.iperf(t, seconds, udp=True, payload=size, rate=str(pps * size * 8))
     pps = gbps * 1e9 / 8 / size
     path = sum(v for k, v in cost.items() if k.startswith("site "))    # CPU s per GB
     return pps, path * size                          # CPU ns per packet received

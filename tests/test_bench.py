@@ -30,6 +30,11 @@ def test_every_case_gives_every_figure(host_bpffs):
         want = ("pps", "tcp") if name.endswith("core") else ("pps", "tcp", "udp")
         for m in want:
             assert c["metrics"][m] and c["metrics"][m]["median"] > 0, (name, m, c)
+        # What reached the UDP receiver's socket layer, and what its socket dropped.
+        if "udp" in want:
+            sock = c["udp_socket"]
+            assert len(sock) == 1 and sock[0]["reached"] > 0, (name, sock)
+            assert 0 <= sock[0]["dropped"] <= sock[0]["reached"] and sock[0]["gbps"] > 0, sock
         # The generator's CPU idle, measured in every 64-byte run.
         assert c["idle"]["gen"] and None not in c["idle"]["gen"], (name, c["idle"])
         # A CPU figure for each site of every tunnel and the XDP forward.
