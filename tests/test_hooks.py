@@ -242,3 +242,31 @@ def test_tc_hook_block(hosts):
     assert "tc_esp_out" in block_filters(a)
     ctl(a, "ipsec1", "destroy")
     assert "tc_esp_out" not in block_filters(a)
+
+
+@pytest.mark.parametrize("mode", ["filter", "block"])
+def test_hook_removed_leaks_no_plaintext(hosts, mode):
+    """Root deletes tc_esp_out's filter by hand (in block mode, the one every peer shares):
+    what ipsec0 sends then goes nowhere, and none of it crosses the underlay in plaintext:
+    the peer hands it back to the stack, whose route for it is ipsec0 again."""
+    from sites import Capture
+    a, b = hosts
+    hooked_tunnel(a, b, mode)
+    if mode == "block":
+        a("tc", "filter", "del", "block", str(TC_BLOCK))
+        assert "tc_esp_out" not in block_filters(a)
+    else:
+        a("tc", "filter", "del", "dev", "ipsec0p", "ingress")
+        assert "tc_esp_out" not in tc_filters(a)
+    before = sa_packets(a)[10000]
+    cap = Capture(a, "ul0", snaplen=0)
+    try:
+        r = a("ping", "-c", "5", "-i", "0.2", "-W", "1", "-p", "a5c3", "172.16.0.5", check=False)
+        pkts = cap.packets()
+    finally:
+        cap.close()
+    assert r.returncode != 0, r.stdout
+    assert sa_packets(a)[10000] == before, "nothing sealed without the hook"
+    leaked = [p for p in pkts if b"\xa5\xc3\xa5\xc3\xa5\xc3" in bytes(p)]
+    print(f"{mode}: {len(pkts)} frames on ul0 while the hook was gone, {len(leaked)} plaintext")
+    assert not leaked, [p.summary() for p in leaked]
