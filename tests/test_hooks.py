@@ -270,3 +270,10 @@ def test_hook_removed_leaks_no_plaintext(hosts, mode):
     leaked = [p for p in pkts if b"\xa5\xc3\xa5\xc3\xa5\xc3" in bytes(p)]
     print(f"{mode}: {len(pkts)} frames on ul0 while the hook was gone, {len(leaked)} plaintext")
     assert not leaked, [p.summary() for p in leaked]
+    # The agent does not notice; a restart in the same mode puts the hook back.
+    agent(a, "stop")
+    wait_gone(a)
+    agent(a, "start", "--tc-hook", mode)
+    tunnel_up(a)
+    assert attached(a)["tc_esp_out"] == mode
+    assert "tc_esp_out" in (block_filters(a) if mode == "block" else tc_filters(a))
