@@ -431,7 +431,17 @@ int attach_in_state(const struct agent *a, const struct table_iface *f, int *dev
 	return 0;
 }
 
-const char *attach_out_state(const struct agent *a, const char *name)
+/* A peer on the shared block (--tc-hook block) whose filter is there: the filter's program once a show. */
+static bool on_block(int idx, __u32 *block_prog)
+{
+	if (tcblock_bound(idx) != TCBLOCK_INDEX)
+		return false;
+	if (*block_prog == ATTACH_BLOCK_UNKNOWN)
+		*block_prog = tcblock_prog(TCBLOCK_INDEX);
+	return *block_prog;
+}
+
+const char *attach_out_state(const struct agent *a, const char *name, __u32 *block_prog)
 {
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = 1);
 	char peer[IFNAMSIZ], path[256];
@@ -457,6 +467,9 @@ const char *attach_out_state(const struct agent *a, const char *name)
 		if (!ret && info.xdp.ifindex)
 			return "tcx";
 	}
+	/* The agent's own mode asked first: one round trip for most peers, not two. */
+	if (a->tc_hook == TC_HOOK_BLOCK && on_block(idx, block_prog))
+		return "block";
 	{
 		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = idx, .attach_point = BPF_TC_INGRESS);
 
@@ -466,8 +479,7 @@ const char *attach_out_state(const struct agent *a, const char *name)
 	}
 	if (!ret)
 		return "filter";
-	/* A peer on the shared block (--tc-hook block), and the block's filter there. */
-	return tcblock_bound(idx) == TCBLOCK_INDEX && tcblock_prog(TCBLOCK_INDEX) ? "block" : NULL;
+	return a->tc_hook != TC_HOOK_BLOCK && on_block(idx, block_prog) ? "block" : NULL;
 }
 
 void attach_dev_name(int idx, char *dev)

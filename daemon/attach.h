@@ -37,8 +37,11 @@ int attach_in_state(const struct agent *a, const struct table_iface *f, int *dev
 /*
  * How tc_esp_out sits on interface name's peer: "tcx", "filter" (old
  * kernels, --tc-hook filter), "block" (--tc-hook block), or NULL.
+ * *block_prog: the shared block's program, asked once for a whole show
+ * (ATTACH_BLOCK_UNKNOWN before).
  */
-const char *attach_out_state(const struct agent *a, const char *name);
+#define ATTACH_BLOCK_UNKNOWN	((__u32)-1)
+const char *attach_out_state(const struct agent *a, const char *name, __u32 *block_prog);
 /* Device idx's name into dev (IF_NAMESIZE), or "#idx" if it has none. */
 void attach_dev_name(int idx, char *dev);
 /* Why xdp_esp_in is off device idx (another program, id other, holds it), into out. */

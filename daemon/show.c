@@ -129,6 +129,7 @@ struct show_ctx {
 	int family, in, dev;
 	union ipsecif_addr src;
 	__u32 other;
+	__u32 block_prog;		/* the shared TC block's program: attach_out_state */
 };
 
 static int sa_pos_cmp(const void *x, const void *y)
@@ -146,6 +147,7 @@ static void show_ctx_init(struct show_ctx *c, struct agent *a, bool many)
 	size_t i;
 
 	memset(c, 0, sizeof(*c));
+	c->block_prog = ATTACH_BLOCK_UNKNOWN;
 	if (!many || !a->t.n_sas || !(c->by_reqid = calloc(a->t.n_sas, sizeof(*c->by_reqid))))
 		return;
 	for (i = 0; i < a->t.n_sas; i++)
@@ -234,7 +236,7 @@ static void show_flags(struct out *o, __u32 flags)
 static void show_attached(struct out *o, const struct agent *a, struct show_ctx *c,
 			  const struct table_iface *f)
 {
-	const char *how = attach_out_state(a, f->name);
+	const char *how = attach_out_state(a, f->name, &c->block_prog);
 	char dev[IF_NAMESIZE] = "", msg[160];
 	__u32 other;
 	int idx, in;
@@ -247,7 +249,8 @@ static void show_attached(struct out *o, const struct agent *a, struct show_ctx 
 		other = c->other;
 	} else {
 		in = attach_in_state(a, f, &idx, &other);
-		*c = (struct show_ctx){ c->by_reqid, f->tunnel, f->family, in, idx, f->src, other };
+		*c = (struct show_ctx){ c->by_reqid, f->tunnel, f->family, in, idx, f->src, other,
+					 c->block_prog };
 	}
 	if (idx)
 		attach_dev_name(idx, dev);

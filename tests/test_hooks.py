@@ -233,6 +233,9 @@ def test_tc_hook_block(hosts):
     ctl(a, "ipsec1", "create", "reqid", "200")
     assert f"ingress_block {TC_BLOCK}" in a("tc", "qdisc", "show", "dev", "ipsec1p").stdout
     assert block_filters(a).count("handle 0x1 ") == 1
+    # One show of both: the block's program is asked once and holds for each.
+    shown = json.loads(ctl(a, "-j").stdout)["interfaces"]
+    assert [i["attached"]["tc_esp_out"] for i in shown] == ["block", "block"], shown
     # Restarted: the block's filter runs the new agent's program.
     restart_under_ping(a, "block")
     after = block_filters(a)
