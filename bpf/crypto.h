@@ -588,7 +588,7 @@ static __always_inline int crypt_key(const struct ipsecif_key *k, struct scratch
  */
 __noinline int ipsecif_crypt(__u32 key_id, const struct crypt_args *a, __u32 open)
 {
-	struct ipsecif_key *k = bpf_map_lookup_elem(&keys, &key_id);
+	struct ipsecif_key *k = sa_key_get(key_id);
 	struct scratch *s = scratch_get();
 
 	if (!k || !s || !a)

@@ -115,7 +115,7 @@ __noinline int eng_fallback_load(struct __sk_buff *skb)
 	    bpf_skb_load_bytes(skb, fs->off, &s->buf[SCR_TEXT - hdr], region))
 		return ESP_NOT_OURS;
 	if (hdr == 8 + IPSECIF_CBC_IV_LEN && !fs->open) {
-		k = bpf_map_lookup_elem(&keys, &fs->key_id);
+		k = sa_key_get(fs->key_id);
 		if (!k || cbc_iv(k, s, fs->seq)) {
 			fs->op = IPSECIF_ENG_NO_KEY;
 			return ESP_NOT_OURS;
@@ -246,8 +246,8 @@ __noinline int eng_back_in(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	}
 	__builtin_memcpy(&st->sa, sa, sizeof(st->sa));
-	if (esp_in_accept(bpf_map_lookup_elem(&replay, &st->sa_id),
-			  bpf_map_lookup_elem(&sa_ctr, &st->sa_id),
+	if (esp_in_accept(sa_replay_get(st->sa_id),
+			  sa_ctr_get(st->sa_id),
 			  bpf_map_lookup_elem(&ifaces, &st->reqid)) != ESP_GO)
 		return TC_ACT_SHOT;
 

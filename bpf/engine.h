@@ -121,7 +121,7 @@ static __always_inline __u32 eng_pick(__u32 key_id, __u32 enc, __u32 text, __u32
 /* Back from the engine: sequence number seq of SA key_id is out of it. */
 static __always_inline void eng_came_back(__u32 key_id, __u64 seq)
 {
-	struct ipsecif_sa_ctr *c = bpf_map_lookup_elem(&sa_ctr, &key_id);
+	struct ipsecif_sa_ctr *c = sa_ctr_get(key_id);
 
 	if (c && seq > READ_ONCE(c->eng_back))
 		WRITE_ONCE(c->eng_back, seq);

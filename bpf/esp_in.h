@@ -594,10 +594,10 @@ static __always_inline int esp_in(struct xdp_md *ctx)
 	s = scratch_get();
 	if (!st || !s)
 		return XDP_ABORTED;
-	c = bpf_map_lookup_elem(&sa_ctr, &st->sa_id);
+	c = sa_ctr_get(st->sa_id);
 	ifc = bpf_map_lookup_elem(&ifaces, &st->reqid);
-	k = bpf_map_lookup_elem(&keys, &st->sa_id);
-	rp = bpf_map_lookup_elem(&replay, &st->sa_id);
+	k = sa_key_get(st->sa_id);
+	rp = sa_replay_get(st->sa_id);
 	r = esp_in_prepare(ctx, c, ifc, k, rp);
 	if (r == ESP_IN_ENGINE)
 		r = esp_in_engine(ctx);

@@ -624,8 +624,8 @@ static __always_inline int esp_seal(__u32 reqid, const struct ipsecif_iface *ifc
 	st->id = 0;
 	if (sa) {
 		st->id = sa->id;
-		k = bpf_map_lookup_elem(&keys, &st->id);
-		c = bpf_map_lookup_elem(&sa_ctr, &st->id);
+		k = sa_key_get(st->id);
+		c = sa_ctr_get(st->id);
 	}
 	if (esp_seal_prepare(reqid, ifc, sa, c, k) != ESP_GO)
 		return ESP_DROPPED;

@@ -85,7 +85,7 @@ __noinline int lan_classify(struct xdp_md *ctx)
  */
 static __always_inline int lan_pass(const struct esp_out_state *st)
 {
-	struct ipsecif_sa_ctr *c = bpf_map_lookup_elem(&sa_ctr, &st->id);
+	struct ipsecif_sa_ctr *c = sa_ctr_get(st->id);
 
 	if (c) {
 		__sync_fetch_and_add(&c->bytes, -(__u64)st->len);

@@ -34,7 +34,7 @@ int seq_raise(struct ipsecif_seq_req *req)
 	__u64 old;
 	int i;
 
-	c = bpf_map_lookup_elem(&sa_ctr, &id);
+	c = sa_ctr_get(id);
 	if (!c) {
 		req->err = -ENOENT;
 		return 0;
@@ -58,19 +58,30 @@ int seq_raise(struct ipsecif_seq_req *req)
 	return 0;
 }
 
+/* A zeroed key value in the scratch buffer (too big for the stack). */
+static __always_inline void key_zero(struct scratch *s)
+{
+	int i;
+
+#pragma clang loop unroll(full)
+	for (i = 0; i < sizeof(struct ipsecif_key); i += 8)
+		st64(&s->buf[i], 0);
+}
+
 /*
- * Install key req->id, first step.  The slot must be free: keys are never
- * changed in place under a running SA; the daemon allocates a new slot
- * instead.  Makes the AES context; the suites with material to seal
- * (ChaCha20, HMAC) are ready only once key_derive has run.
+ * Install key req->id, first step, at its SA's slot.  The slot must be
+ * free (id 0): keys are never changed in place under a running SA; the
+ * daemon gives a new SA a new id, and a free slot with it.  Makes the AES
+ * context; the suites with material to seal (ChaCha20, HMAC) are ready
+ * only once key_derive has run.
  */
 SEC("syscall")
 int key_install(struct ipsecif_key_req *req)
 {
 	struct ipsecif_key *k;
 	struct scratch *s;
-	__u32 id = req->id;
-	int err, i;
+	__u32 id = req->id, slot = IPSECIF_SA_SLOT(id);
+	int err;
 
 	err = key_req_check(req);
 	if (err)
@@ -79,22 +90,19 @@ int key_install(struct ipsecif_key_req *req)
 	if (err)
 		goto out;
 	s = ctl_scratch_get();
-	if (!s) {
+	k = bpf_map_lookup_elem(&keys, &slot);
+	if (!s || !k) {
 		err = -EFAULT;
 		goto out;
 	}
-	/* A zeroed value to insert, from the scratch buffer: too big for the stack. */
-#pragma clang loop unroll(full)
-	for (i = 0; i < sizeof(struct ipsecif_key); i += 8)
-		st64(&s->buf[i], 0);
-	err = bpf_map_update_elem(&keys, &id, s->buf, BPF_NOEXIST);
-	if (err)
-		goto out;
-	k = bpf_map_lookup_elem(&keys, &id);
-	if (!k) {
-		err = -ENOENT;
+	if (!id || k->id) {
+		err = id ? -EEXIST : -EINVAL;
 		goto out;
 	}
+	key_zero(s);	/* whatever the slot held before, its AES context too, goes */
+	err = bpf_map_update_elem(&keys, &slot, s->buf, BPF_ANY);
+	if (err)
+		goto out;
 
 	k->enc = req->enc;
 	k->auth = req->auth;
@@ -114,7 +122,8 @@ int key_install(struct ipsecif_key_req *req)
 	goto out;	/* HMAC: key_derive seals the padded-key states */
 
 del:
-	bpf_map_delete_elem(&keys, &id);
+	key_zero(s);
+	bpf_map_update_elem(&keys, &slot, s->buf, BPF_ANY);
 out:
 	req->err = err;
 	return 0;
@@ -137,7 +146,7 @@ int key_derive(struct xdp_md *ctx)
 	pkt = (void *)&s->buf[KD_OFF];
 	if (bpf_xdp_load_bytes(ctx, 0, pkt, sizeof(*pkt)))
 		return XDP_ABORTED;
-	k = bpf_map_lookup_elem(&keys, &pkt->id);
+	k = sa_key_get(pkt->id);
 	if (!k) {
 		err = -ENOENT;
 		goto out;
@@ -210,7 +219,7 @@ static __always_inline int ctest_run(struct xdp_md *ctx, struct ipsecif_ctest *t
 	__u32 len = t->len, in, out, i;
 	int err;
 
-	k = bpf_map_lookup_elem(&keys, &t->key_id);
+	k = sa_key_get(t->key_id);
 	if (!k)
 		return -ENOENT;
 	if (len > IPSECIF_MAX_TEXT || t->aad_len > IPSECIF_MAX_AAD)

@@ -46,10 +46,11 @@ struct keystream {
 	__u8 buf[KS_BLOCKS * 16 + 64];	/* slack: bounds the verifier can see */
 };
 
+/* By SA slot (IPSECIF_SA_SLOT), like replay, sa_ctr and sa_stats below. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, IPSECIF_MAX_KEYS);
-	__type(key, __u32);
+	__type(key, __u32);			/* the SA's slot */
 	__type(value, struct ipsecif_key);
 } keys SEC(".maps");
 
@@ -118,23 +119,23 @@ struct {
 } sa_in SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, IPSECIF_MAX_SAS);
-	__type(key, __u32);			/* inbound SA id */
+	__type(key, __u32);			/* the SA's slot */
 	__type(value, struct ipsecif_replay);
 } replay SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, IPSECIF_MAX_SAS);
-	__type(key, __u32);			/* SA id */
+	__type(key, __u32);			/* the SA's slot */
 	__type(value, struct ipsecif_sa_ctr);
 } sa_ctr SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, IPSECIF_MAX_SAS);
-	__type(key, __u32);			/* SA id */
+	__type(key, __u32);			/* the SA's slot */
 	__type(value, struct ipsecif_stats);
 } sa_stats SEC(".maps");
 
@@ -152,6 +153,34 @@ struct {
 	__type(key, __u32);
 	__type(value, struct ipsecif_stats);
 } global_stats SEC(".maps");
+
+/*
+ * SA id's entries, found by index (its slot): NULL when the slot is not
+ * id's, as for a packet that outlived its SA's slots (they linger 100 ms).
+ */
+static __always_inline struct ipsecif_key *sa_key_get(__u32 id)
+{
+	__u32 slot = IPSECIF_SA_SLOT(id);
+	struct ipsecif_key *k = bpf_map_lookup_elem(&keys, &slot);
+
+	return k && k->id == id && id ? k : NULL;
+}
+
+static __always_inline struct ipsecif_sa_ctr *sa_ctr_get(__u32 id)
+{
+	__u32 slot = IPSECIF_SA_SLOT(id);
+	struct ipsecif_sa_ctr *c = bpf_map_lookup_elem(&sa_ctr, &slot);
+
+	return c && c->id == id && id ? c : NULL;
+}
+
+static __always_inline struct ipsecif_replay *sa_replay_get(__u32 id)
+{
+	__u32 slot = IPSECIF_SA_SLOT(id);
+	struct ipsecif_replay *r = bpf_map_lookup_elem(&replay, &slot);
+
+	return r && r->id == id && id ? r : NULL;
+}
 
 static __always_inline struct scratch *scratch_get(void)
 {

@@ -44,10 +44,11 @@ static __always_inline bool stats_add(void *map, const __u32 *key, __u32 reason,
  */
 static __always_inline void count(__u32 dir, __u32 sa_id, __u32 reqid, __u32 reason, __u64 bytes)
 {
+	__u32 slot = IPSECIF_SA_SLOT(sa_id);
 	bool counted = false;
 
 	if (sa_id)
-		counted |= stats_add(&sa_stats, &sa_id, reason, bytes);
+		counted |= stats_add(&sa_stats, &slot, reason, bytes);
 	if (reqid)
 		counted |= stats_add(&if_stats, &reqid, reason, bytes);
 	if (!counted)

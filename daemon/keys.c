@@ -134,6 +134,31 @@ static int key_derive(const struct ipsecif_keyring *kr, const struct ipsecif_key
 }
 
 /* Whether the suite has material key_derive must seal. */
+/*
+ * Key id's slot zeroed, if it is still id's: the kernel frees its AES
+ * context with the old value (the keys map is an array: nothing is
+ * deleted, a slot is free when its id is 0).  -ENOENT if not id's.
+ */
+static int key_slot_clear(const struct ipsecif_keyring *kr, __u32 id)
+{
+	__u32 slot = IPSECIF_SA_SLOT(id);
+	struct ipsecif_key k;
+	int ret = 0;
+
+	if (bpf_map_lookup_elem(kr->keys_fd, &slot, &k))
+		return -errno;
+	if (k.id != id || !id) {
+		ret = -ENOENT;
+		goto out;
+	}
+	memset(&k, 0, sizeof(k));
+	if (bpf_map_update_elem(kr->keys_fd, &slot, &k, BPF_ANY))
+		ret = -errno;
+out:
+	explicit_bzero(&k, sizeof(k));	/* sealed, but key material all the same */
+	return ret;
+}
+
 static bool key_sealed(const struct ipsecif_key_req *req)
 {
 	return req->enc == IPSECIF_ENC_CHACHA20_POLY1305 ||
@@ -159,9 +184,9 @@ int ipsecif_key_load(const struct ipsecif_keyring *kr, struct ipsecif_key_req *r
 	if (ret)
 		return errmsg(err, errlen, -errno, "running key_install: %s", strerror(errno));
 	/* The kernel copies the syscall program's context back into req. */
-	if (req->err == -E2BIG)
-		return errmsg(err, errlen, -ENOSPC, "key %u: the keys map is full (%d keys)", id,
-			      IPSECIF_MAX_KEYS);
+	if (req->err == -EEXIST)
+		return errmsg(err, errlen, -EEXIST, "key %u: its slot %u holds another key", id,
+			      IPSECIF_SA_SLOT(id));
 	if (req->err)
 		return errmsg(err, errlen, req->err, "key %u: %s", id, strerror(-req->err));
 	if (!key_sealed(req))
@@ -169,7 +194,7 @@ int ipsecif_key_load(const struct ipsecif_keyring *kr, struct ipsecif_key_req *r
 
 	ret = key_derive(kr, req);
 	if (ret) {
-		bpf_map_delete_elem(kr->keys_fd, &id);
+		key_slot_clear(kr, id);
 		return errmsg(err, errlen, ret, "key %u: sealing the key: %s", id, strerror(-ret));
 	}
 	return 0;
@@ -226,9 +251,10 @@ int ipsecif_key_remove(const struct ipsecif_keyring *kr, __u32 id)
 {
 	__u32 slot = id & (IPSECIF_KEY_CACHE_SLOTS - 1);
 	struct ipsecif_key_cache c;
+	int ret = key_slot_clear(kr, id);
 
-	if (bpf_map_delete_elem(kr->keys_fd, &id))
-		return -errno;
+	if (ret)
+		return ret;
 	if (!bpf_map_lookup_elem(kr->cache_fd, &slot, &c) && c.id == id) {
 		memset(&c, 0, sizeof(c));
 		bpf_map_update_elem(kr->cache_fd, &slot, &c, BPF_ANY);

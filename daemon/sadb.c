@@ -5,7 +5,8 @@
  * lifecycle (agentd.h): an active inbound SA is in sa_in under (SPI,
  * destination), the outbound SA that carries a reqid's traffic is in
  * sa_out[reqid], and each SA's slots (key, sa_ctr, sa_stats, replay),
- * keyed by an SA id never reused in a run, outlive it as a grave.
+ * array entries at IPSECIF_SA_SLOT of an SA id never reused in a run,
+ * outlive it as a grave.  A new SA's id is one whose slot is free.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -85,14 +86,49 @@ static struct ipsecif_keyring keyring(const struct agent *a)
 	return kr;
 }
 
-/* An SA's slots: replay state, counters, key. */
+int sa_ctr_read(const struct agent *a, __u32 id, struct ipsecif_sa_ctr *c)
+{
+	__u32 slot = IPSECIF_SA_SLOT(id);
+
+	if (bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.sa_ctr), &slot, c))
+		return -errno;
+	return c->id == id && id ? 0 : -ENOENT;
+}
+
+/* SA id's counters at its slot, zeroed (a new SA's, or a grave's gone). */
+static int stats_clear(const struct agent *a, __u32 id)
+{
+	size_t n = libbpf_num_possible_cpus();
+	struct ipsecif_stats *zero = calloc(n, sizeof(*zero));
+	__u32 slot = IPSECIF_SA_SLOT(id);
+	int ret = 0;
+
+	if (!zero)
+		return -ENOMEM;
+	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.sa_stats), &slot, zero, BPF_ANY))
+		ret = -errno;
+	free(zero);
+	return ret;
+}
+
+/* An SA's slots, each if still its: replay state, counters, key. */
 static void slots_remove(struct agent *a, __u32 id)
 {
 	struct ipsecif_keyring kr = keyring(a);
+	int rp_fd = bpf_map__fd(a->skel->maps.replay);
+	__u32 slot = IPSECIF_SA_SLOT(id);
+	struct ipsecif_sa_ctr ctr;
+	struct ipsecif_replay r;
 
-	bpf_map_delete_elem(bpf_map__fd(a->skel->maps.replay), &id);
-	bpf_map_delete_elem(bpf_map__fd(a->skel->maps.sa_stats), &id);
-	bpf_map_delete_elem(bpf_map__fd(a->skel->maps.sa_ctr), &id);
+	if (!bpf_map_lookup_elem(rp_fd, &slot, &r) && r.id == id) {
+		memset(&r, 0, sizeof(r));
+		bpf_map_update_elem(rp_fd, &slot, &r, BPF_ANY);
+	}
+	if (!sa_ctr_read(a, id, &ctr)) {
+		stats_clear(a, id);
+		memset(&ctr, 0, sizeof(ctr));
+		bpf_map_update_elem(bpf_map__fd(a->skel->maps.sa_ctr), &slot, &ctr, BPF_ANY);
+	}
 	engine_key_remove(a, id);
 	ipsecif_key_remove(&kr, id);
 }
@@ -225,6 +261,7 @@ static void sa_reserve(struct agent *a, __u32 reqid)
 {
 	int ctr_fd = bpf_map__fd(a->skel->maps.sa_ctr);
 	size_t i, n = 0, *took = NULL;
+	__u32 slot;
 	char err[256];
 	bool in, ok;
 
@@ -253,9 +290,11 @@ static void sa_reserve(struct agent *a, __u32 reqid)
 			t->seq_start = t->seq_limit = 0;	/* another try at the next sync */
 			continue;
 		}
-		bpf_map_lookup_elem(ctr_fd, &t->id, &ctr);
+		if (sa_ctr_read(a, t->id, &ctr))
+			ctr = (struct ipsecif_sa_ctr){ .id = t->id };
 		ctr.seq = t->seq_start;
-		bpf_map_update_elem(ctr_fd, &t->id, &ctr, BPF_ANY);
+		slot = IPSECIF_SA_SLOT(t->id);
+		bpf_map_update_elem(ctr_fd, &slot, &ctr, BPF_ANY);
 		a->dirty = true;
 	}
 	free(took);
@@ -265,10 +304,12 @@ static void sa_reserve(struct agent *a, __u32 reqid)
  * An active SA in sa_in/sa_out with replay state and counters, an
  * inactive one (no interface has its reqid and endpoints) out of them.
  */
-static void sync_one(struct agent *a, const struct table_sa *t, const struct ipsecif_stats *zero)
+static void sync_one(struct agent *a, const struct table_sa *t)
 {
-	int in_fd = bpf_map__fd(a->skel->maps.sa_in);
-	const struct ipsecif_sa_ctr ctr0 = {};
+	int in_fd = bpf_map__fd(a->skel->maps.sa_in), rp_fd = bpf_map__fd(a->skel->maps.replay);
+	const struct ipsecif_sa_ctr ctr0 = { .id = t->id };
+	__u32 slot = IPSECIF_SA_SLOT(t->id);
+	struct ipsecif_sa_ctr ctr;
 	struct ipsecif_sa v, cur;
 	struct ipsecif_sa_key k;
 	bool inbound;
@@ -281,14 +322,15 @@ static void sync_one(struct agent *a, const struct table_sa *t, const struct ips
 		return;
 	}
 	/* Created once; the data path alone writes it (struct ipsecif_sa_ctr). */
-	bpf_map_update_elem(bpf_map__fd(a->skel->maps.sa_ctr), &t->id, &ctr0, BPF_NOEXIST);
-	if (zero)
-		bpf_map_update_elem(bpf_map__fd(a->skel->maps.sa_stats), &t->id, zero,
-				    BPF_NOEXIST);
+	if (sa_ctr_read(a, t->id, &ctr))
+		bpf_map_update_elem(bpf_map__fd(a->skel->maps.sa_ctr), &slot, &ctr0, BPF_ANY);
 	if (inbound) {
-		struct ipsecif_replay r = { .window = t->replay };
+		struct ipsecif_replay r;
 
-		bpf_map_update_elem(bpf_map__fd(a->skel->maps.replay), &t->id, &r, BPF_NOEXIST);
+		if (bpf_map_lookup_elem(rp_fd, &slot, &r) || r.id != t->id) {
+			r = (struct ipsecif_replay){ .window = t->replay, .id = t->id };
+			bpf_map_update_elem(rp_fd, &slot, &r, BPF_ANY);
+		}
 		if (bpf_map_lookup_elem(in_fd, &k, &cur) || cur.id != t->id)
 			bpf_map_update_elem(in_fd, &k, &v, BPF_ANY);
 	} else if (out_for(a, t->reqid) == t && (!sa_manual(t) || t->seq_limit)) {
@@ -300,14 +342,12 @@ static void sync_one(struct agent *a, const struct table_sa *t, const struct ips
 /* The SAs a sync of reqid covers, synced. */
 static void sync_some(struct agent *a, __u32 reqid)
 {
-	struct ipsecif_stats *zero = calloc(libbpf_num_possible_cpus(), sizeof(*zero));
 	size_t i;
 
 	sa_reserve(a, reqid);
 	for (i = 0; i < a->t.n_sas; i++)
 		if (syncs(a, reqid, a->t.sas[i].reqid))
-			sync_one(a, &a->t.sas[i], zero);
-	free(zero);
+			sync_one(a, &a->t.sas[i]);
 }
 
 void sadb_sync(struct agent *a)
@@ -392,14 +432,51 @@ void sadb_readdress(struct agent *a, const struct table_sa *t, const struct tabl
 	}
 }
 
+/* Whether no SA holds id's slot: its key (every SA has one) and counters free. */
+static bool slot_free(const struct agent *a, __u32 id)
+{
+	__u32 slot = IPSECIF_SA_SLOT(id);
+	struct ipsecif_sa_ctr ctr;
+	struct ipsecif_key k;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.keys), &slot, &k) || k.id)
+		return false;
+	return !bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.sa_ctr), &slot, &ctr) && !ctr.id;
+}
+
+/*
+ * The next id, never one handed out before in this run (nor 0), whose
+ * slot is free: with fewer than IPSECIF_MAX_SAS SAs since the start,
+ * the next one; after, the first free slot past it.
+ */
+static int sa_id_new(struct agent *a, __u32 *id)
+{
+	int n;
+
+	for (n = 0; n <= IPSECIF_MAX_SAS; n++) {
+		__u32 c = ++a->next_sa_id;
+
+		if (c && slot_free(a, c)) {
+			*id = c;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
 int sadb_install(struct agent *a, struct table_sa *t, const struct ipsecif_key_params *p,
 		 char *err, size_t errlen)
 {
 	struct ipsecif_keyring kr = keyring(a);
 	int ret;
 
-	t->id = ++a->next_sa_id;
-	ret = ipsecif_key_install(&kr, t->id, p, err, errlen);
+	ret = sa_id_new(a, &t->id);
+	if (ret)
+		return errmsg(err, errlen, ret, "no free SA slot (%d, graves included)",
+			      IPSECIF_MAX_SAS);
+	ret = stats_clear(a, t->id);
+	if (!ret)
+		ret = ipsecif_key_install(&kr, t->id, p, err, errlen);
 	if (!ret)
 		ret = table_sa_add(&a->t, t, err, errlen);
 	if (!ret)
@@ -675,20 +752,33 @@ __u64 sadb_deadline(struct agent *a, __u64 next)
 	return next;
 }
 
-/*
- * Slots (keyed by SA id) of SAs the adopted tables do not know: those the
- * agent before had deleted and not yet freed (graves) when it died.
- */
-static void reap_slots(struct agent *a, const struct bpf_map *m)
+/* The id whose slot is slot of keys (ctr: of sa_ctr); 0: free. */
+static __u32 slot_id(const struct agent *a, __u32 slot, bool ctr)
 {
-	__u32 id, next, *gone = calloc(IPSECIF_MAX_SAS, sizeof(*gone));
-	int fd = bpf_map__fd(m), n = 0, ret;
+	struct ipsecif_sa_ctr c;
+	struct ipsecif_key k;
+
+	if (ctr)
+		return bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.sa_ctr), &slot, &c) ? 0 : c.id;
+	return bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.keys), &slot, &k) ? 0 : k.id;
+}
+
+/*
+ * Slots of keys (ctr: of sa_ctr) held by SAs the adopted tables do not
+ * know: those the agent before had deleted and not yet freed (graves)
+ * when it died.
+ */
+static void reap_slots(struct agent *a, bool ctr)
+{
+	__u32 slot, id, *gone = calloc(IPSECIF_MAX_SAS, sizeof(*gone));
+	int n = 0;
 
 	if (!gone)
 		return;
-	for (ret = bpf_map_get_next_key(fd, NULL, &next); !ret && n < IPSECIF_MAX_SAS;
-	     ret = bpf_map_get_next_key(fd, &id, &next)) {
-		id = next;
+	for (slot = 0; slot < IPSECIF_MAX_SAS; slot++) {
+		id = slot_id(a, slot, ctr);
+		if (!id)
+			continue;
 		if (sadb_by_id(a, id) < 0)
 			gone[n++] = id;
 		/* An id still in the maps is never handed out again, whatever the state file said. */
@@ -721,8 +811,8 @@ void sadb_reap(struct agent *a)
 		bpf_map_delete_elem(out_fd, &reqid);
 		slots_free(a, cur.id);
 	}
-	reap_slots(a, a->skel->maps.keys);
-	reap_slots(a, a->skel->maps.sa_ctr);
+	reap_slots(a, false);
+	reap_slots(a, true);
 }
 
 void sadb_close(struct agent *a)

@@ -50,6 +50,8 @@ void sadb_unmap(struct agent *a, const struct table_sa *t);
 void sadb_readdress(struct agent *a, const struct table_sa *t, const struct table_sa *n);
 /* The table index of the SA with this id, or -1. */
 ssize_t sadb_by_id(const struct agent *a, __u32 id);
+/* SA id's counters (sa_ctr at its slot): 0, -ENOENT if the slot is not id's, or -errno. */
+int sa_ctr_read(const struct agent *a, __u32 id, struct ipsecif_sa_ctr *c);
 
 /* An SA's lifetime is over (RFC 4301 §4.4.2.1); why: what ran out, for the log. */
 void sadb_expire(struct agent *a, size_t i, __u32 type, __u64 value, const char *why);

@@ -472,7 +472,7 @@ void seqstore_extend(struct agent *a, __u32 id)
 	if (i < 0 || !a->t.sas[i].seq_limit || !a->seq)
 		return;
 	t = &a->t.sas[i];
-	if (bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.sa_ctr), &id, &ctr))
+	if (sa_ctr_read(a, id, &ctr))
 		return;
 	ret = store_lock(a->seq, err, sizeof(err));
 	r = ret ? NULL : rec_find(a->seq, t->seq_fp, false);
@@ -526,7 +526,7 @@ void seqstore_extend(struct agent *a, __u32 id)
 
 void seqstore_tick(struct agent *a)
 {
-	int out_fd = bpf_map__fd(a->skel->maps.sa_out), ctr_fd = bpf_map__fd(a->skel->maps.sa_ctr);
+	int out_fd = bpf_map__fd(a->skel->maps.sa_out);
 	__u64 now = mono_ns();
 	size_t i;
 
@@ -539,7 +539,7 @@ void seqstore_tick(struct agent *a)
 		struct ipsecif_sa cur;
 
 		if (!t->seq_limit || bpf_map_lookup_elem(out_fd, &t->reqid, &cur) ||
-		    cur.id != t->id || bpf_map_lookup_elem(ctr_fd, &t->id, &ctr))
+		    cur.id != t->id || sa_ctr_read(a, t->id, &ctr))
 			continue;
 		if (ctr.seq >= cur.seq_mark)
 			seqstore_extend(a, t->id);

@@ -198,7 +198,7 @@ static void show_traffic(struct out *o, struct agent *a, const struct show_ctx *
 		print_string(o, PRINT_ANY, "dir", "%s", in ? "in" : "out");
 		print_bool(o, PRINT_ANY, "dying", " dying", s->expired & IPSECIF_SA_EXP_SOFT);
 		/* By direction: the packets, and those the engine ciphered (the rest: BPF). */
-		stats_sum(a->skel->maps.sa_stats, s->id, &st);
+		stats_sum(a->skel->maps.sa_stats, IPSECIF_SA_SLOT(s->id), &st);
 		print_u64(o, PRINT_ANY, "packets", " packets %llu", st.packets);
 		print_u64(o, st.engine ? PRINT_ANY : PRINT_JSON, "engine", " engine %llu",
 			  st.engine);
@@ -364,7 +364,7 @@ void show_sa(struct out *o, struct agent *a, const struct table_sa *s)
 
 	inet_ntop(s->family, &s->src, src, sizeof(src));
 	inet_ntop(s->family, &s->dst, dst, sizeof(dst));
-	stats_sum(a->skel->maps.sa_stats, s->id, &st);
+	stats_sum(a->skel->maps.sa_stats, IPSECIF_SA_SLOT(s->id), &st);
 	out_open_object(o, NULL);
 	print_string(o, PRINT_ANY, "src", "%s ", src);
 	print_string(o, PRINT_ANY, "dst", "%s\n", dst);
@@ -634,7 +634,7 @@ int show_metrics(struct agent *a, char *out, size_t len)
 	for (i = 0; i < a->t.n_ifaces; i++)
 		stats_sum(a->skel->maps.if_stats, a->t.ifaces[i].reqid, &m.ifs[i]);
 	for (i = 0; i < a->t.n_sas; i++)
-		stats_sum(a->skel->maps.sa_stats, a->t.sas[i].id, &m.sas[i]);
+		stats_sum(a->skel->maps.sa_stats, IPSECIF_SA_SLOT(a->t.sas[i].id), &m.sas[i]);
 	stats_sum(a->skel->maps.global_stats, 0, &m.glob[0]);
 	stats_sum(a->skel->maps.global_stats, 1, &m.glob[1]);
 

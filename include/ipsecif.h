@@ -19,6 +19,17 @@
 #define IPSECIF_MAX_KEYS	IPSECIF_MAX_SAS	/* one per SA, graves included */
 
 /*
+ * An SA's slot: its index in the maps that hold its state (keys, replay,
+ * sa_ctr, sa_stats), arrays, so that the data path finds them by index
+ * after its one hash lookup (sa_in or sa_out).  The entries of keys,
+ * replay and sa_ctr carry the id of the SA whose they are (0: free); the
+ * agent gives a new SA an id whose slot no SA holds, live, lingering or
+ * grave (daemon/sadb.c), so ids stay never reused in a run.
+ */
+#define IPSECIF_SA_SLOT(id)	((id) & (IPSECIF_MAX_SAS - 1))
+_Static_assert((IPSECIF_MAX_SAS & (IPSECIF_MAX_SAS - 1)) == 0, "slots by mask");
+
+/*
  * Anti-replay (RFC 4303 §3.4.3, Appendix A).  The bitmap is a ring of
  * IPSECIF_REPLAY_RING bits indexed by sequence number; it must hold the
  * window plus one word, since whole words are cleared as the top moves.
@@ -28,10 +39,12 @@
 #define IPSECIF_REPLAY_RING		8192
 #define IPSECIF_REPLAY_WORDS		(IPSECIF_REPLAY_RING / 64)
 
-/* Value of the replay map (key: inbound SA id). */
+/* Value of the replay map (key: the inbound SA's slot). */
 struct ipsecif_replay {
 	struct bpf_spin_lock lock;
 	__u32 window;				/* bits; 0: no replay check */
+	__u32 id;				/* the SA whose it is; 0: free */
+	__u32 pad;
 	__u64 top;				/* highest authenticated seq (64-bit with ESN) */
 	__u64 bitmap[IPSECIF_REPLAY_WORDS];	/* bit seq % RING set: seen */
 };
@@ -106,11 +119,11 @@ struct ipsecif_iface {
 
 /*
  * An SA: value of sa_out (key: reqid) and sa_in (key: struct
- * ipsecif_sa_key).  Its key material is in the keys map under id, what
- * the data path counts for it in sa_ctr under id.
+ * ipsecif_sa_key).  Its key material is in the keys map at its slot,
+ * IPSECIF_SA_SLOT(id), what the data path counts for it in sa_ctr there.
  */
 struct ipsecif_sa {
-	__u32 id;			/* key, replay and counter slot */
+	__u32 id;			/* never reused in a run; its slot, IPSECIF_SA_SLOT(id) */
 	__u32 spi;			/* network order */
 	__u32 reqid;
 	__u32 flags;			/* IPSECIF_SA_F_* */
@@ -142,7 +155,7 @@ struct ipsecif_sa {
 };
 
 /*
- * Value of sa_ctr (key: SA id): what the data path counts for an SA,
+ * Value of sa_ctr (key: the SA's slot): what the data path counts for an SA,
  * apart from sa_in and sa_out, which the agent rewrites (a new SA for a
  * reqid, MOBIKE's new addresses) with whole values.  Were the sequence
  * number in them, the packets sent between the agent's read and its write
@@ -156,7 +169,7 @@ struct ipsecif_sa_ctr {
 	__u64 bytes;			/* inner bytes through the SA */
 	__u64 packets;
 	__u32 expired;			/* IPSECIF_SA_EXP_*: events already sent */
-	__u32 pad;
+	__u32 id;			/* the SA whose it is; 0: free */
 	/*
 	 * The engine (bpf/engine.h): the highest sequence number sent to it,
 	 * and the last back.  While one is in it, the SA's packets below the
@@ -269,7 +282,7 @@ struct ipsecif_stats {
 };
 
 #ifndef __bpf__
-_Static_assert(sizeof(struct ipsecif_replay) == 16 + 8 * IPSECIF_REPLAY_WORDS, "replay layout");
+_Static_assert(sizeof(struct ipsecif_replay) == 24 + 8 * IPSECIF_REPLAY_WORDS, "replay layout");
 _Static_assert(sizeof(struct ipsecif_rtest) == 40, "rtest layout");
 _Static_assert(sizeof(struct ipsecif_iface) == 16 + 32 + 12 + 4, "iface layout");
 _Static_assert(sizeof(struct ipsecif_sa) == 24 + 32 + 56, "sa layout");

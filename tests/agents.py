@@ -177,6 +177,43 @@ def map_dump(ns, name):
                                                       "pinned", f"{pin_dir(ns)}/{name}").stdout)]
 
 
+MAX_SAS = 16384                 # include/ipsecif.h
+
+
+def sa_slot(sa_id):
+    """An SA's index in the arrays by SA slot (keys, replay, sa_ctr, sa_stats)."""
+    return sa_id & (MAX_SAS - 1)
+
+
+def _nonzero(v):
+    if isinstance(v, dict):
+        return any(_nonzero(x) for x in v.values())
+    if isinstance(v, list):
+        return any(_nonzero(x) for x in v)
+    return v not in (0, "0x00", "0")
+
+
+def map_held(ns, name):
+    """The slots an SA holds in one of the arrays by SA slot: those of keys, replay and
+    sa_ctr whose id is not 0; of sa_stats, whose entries carry no id, those with a
+    counter not 0."""
+    held = []
+    for e in map_dump(ns, name):
+        if "values" in e:
+            if any(_nonzero(c["value"]) for c in e["values"]):
+                held.append(e)
+        elif "value" not in e or e["value"].get("id"):
+            held.append(e)      # an entry without a value: looked up mid-change, held
+    return held
+
+
+def sa_ctr(ns, sa_id):
+    """sa_ctr at the SA's slot, checked to be its."""
+    (v,) = [e["value"] for e in map_dump(ns, "sa_ctr") if e["key"] == sa_slot(sa_id)]
+    assert v["id"] == sa_id, (sa_id, v)
+    return v
+
+
 def percpu_drops(entry):
     """A per-CPU struct ipsecif_stats entry's drop counters, summed over the CPUs."""
     return [sum(c["value"]["drops"][i] for c in entry["values"])

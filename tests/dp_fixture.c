@@ -147,6 +147,7 @@ static void cmd_sa(char **av, int ac)
 {
 	struct ipsecif_sa sa = {};
 	struct ipsecif_sa_ctr c = {};
+	__u32 slot;
 	int fam, in;
 
 	if (ac != 12 && ac != 13) {
@@ -155,6 +156,8 @@ static void cmd_sa(char **av, int ac)
 	}
 	in = !strcmp(av[1], "in");
 	sa.id = strtoul(av[2], NULL, 0);
+	slot = IPSECIF_SA_SLOT(sa.id);
+	c.id = sa.id;
 	sa.spi = htonl(strtoul(av[3], NULL, 0));
 	sa.reqid = strtoul(av[4], NULL, 0);
 	sa.flags = strtoul(av[5], NULL, 0);
@@ -168,14 +171,14 @@ static void cmd_sa(char **av, int ac)
 	}
 	if (in) {
 		struct ipsecif_sa_key k = { .spi = sa.spi, .family = fam, .dst = sa.dst };
-		struct ipsecif_replay r = { .window = strtoul(av[11], NULL, 0) };
+		struct ipsecif_replay r = { .window = strtoul(av[11], NULL, 0), .id = sa.id };
 
 		/* TOP: as if that sequence number had been received (ESN tests). */
 		if (ac == 13)
 			r.top = strtoull(av[12], NULL, 0);
 
 		if (bpf_map_update_elem(bpf_map__fd(skel->maps.sa_in), &k, &sa, BPF_ANY) ||
-		    bpf_map_update_elem(bpf_map__fd(skel->maps.replay), &sa.id, &r, BPF_ANY)) {
+		    bpf_map_update_elem(bpf_map__fd(skel->maps.replay), &slot, &r, BPF_ANY)) {
 			printf("err %s\n", strerror(errno));
 			return;
 		}
@@ -184,8 +187,8 @@ static void cmd_sa(char **av, int ac)
 		printf("err %s\n", strerror(errno));
 		return;
 	}
-	if (bpf_map_update_elem(bpf_map__fd(skel->maps.sa_ctr), &sa.id, &c, BPF_ANY) ||
-	    stats_create(skel->maps.sa_stats, sa.id)) {
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.sa_ctr), &slot, &c, BPF_ANY) ||
+	    stats_create(skel->maps.sa_stats, slot)) {
 		printf("err %s\n", strerror(errno));
 		return;
 	}
@@ -311,6 +314,8 @@ static void cmd_stats(char **av, int ac)
 	m = !strcmp(av[1], "sa") ? skel->maps.sa_stats :
 	    !strcmp(av[1], "if") ? skel->maps.if_stats : skel->maps.global_stats;
 	key = strtoul(av[2], NULL, 0);
+	if (m == skel->maps.sa_stats)
+		key = IPSECIF_SA_SLOT(key);	/* an array by SA slot */
 	if (bpf_map_lookup_elem(bpf_map__fd(m), &key, v)) {
 		printf("err %s\n", strerror(errno));
 		goto out;
@@ -337,15 +342,20 @@ out:
 static void cmd_ctr(char **av, int ac)
 {
 	struct ipsecif_sa_ctr c;
-	__u32 id;
+	__u32 id, slot;
 
 	if (ac != 2) {
 		puts("err usage: ctr ID");
 		return;
 	}
 	id = strtoul(av[1], NULL, 0);
-	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.sa_ctr), &id, &c)) {
+	slot = IPSECIF_SA_SLOT(id);
+	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.sa_ctr), &slot, &c)) {
 		printf("err %s\n", strerror(errno));
+		return;
+	}
+	if (c.id != id) {
+		puts("err no such SA's counters");
 		return;
 	}
 	printf("ctr %llu %llu %llu %u\n", (unsigned long long)c.seq, (unsigned long long)c.bytes,

@@ -21,6 +21,7 @@
 #include <bpf/libbpf.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include "ipsecif.h"
 #include "ipsecif.skel.h"
 #include "keys.h"
 #include "test.h"
@@ -435,11 +436,13 @@ static void test_cache_follows_key(void)
 
 /* ---- bad input ------------------------------------------------------------ */
 
+/* Key id in its slot (the keys map is an array: a slot is free when its id is 0). */
 static bool key_present(__u32 id)
 {
+	__u32 slot = IPSECIF_SA_SLOT(id);
 	struct ipsecif_key v;
 
-	return bpf_map_lookup_elem(kr.keys_fd, &id, &v) == 0;
+	return bpf_map_lookup_elem(kr.keys_fd, &slot, &v) == 0 && v.id == id;
 }
 
 static void test_bad_input(void)
@@ -550,12 +553,12 @@ static void test_bad_input(void)
 		struct ipsecif_key_params p = { IPSECIF_ENC_AES_CBC, IPSECIF_AUTH_NONE, k32, 16, NULL,
 						0, true };
 		struct ipsecif_key v;
-		__u32 id = next_id++;
+		__u32 id = next_id++, slot = IPSECIF_SA_SLOT(id);
 
 		CHECK(ipsecif_key_insecure(&p), "not reported insecure");
 		ret = ipsecif_key_install(&kr, id, &p, err, sizeof(err));
 		CHECK(ret == 0, "install: %s", err);
-		CHECK(!bpf_map_lookup_elem(kr.keys_fd, &id, &v) &&
+		CHECK(!bpf_map_lookup_elem(kr.keys_fd, &slot, &v) && v.id == id &&
 		      (v.flags & IPSECIF_KEY_F_NO_AUTH) && v.icv_len == 0,
 		      "key map entry lacks the no-auth flag");
 		ipsecif_key_remove(&kr, id);

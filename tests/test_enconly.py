@@ -13,7 +13,7 @@ window past everything the peer will send, and the SA would carry nothing.
 import json
 import socket
 
-from agents import ctl, map_dump, poll
+from agents import ctl, map_dump, poll, sa_ctr
 from sites import PYTHON
 from test_freebsd import VARIANTS, hosts  # noqa: F401  (fixture)
 from test_restart import bring_up
@@ -31,8 +31,7 @@ send(sa.encrypt(IP(src="172.16.0.3", dst="172.16.0.5") / ICMP(), seq_num=0xfffff
 def sa_packets(ns, spi):
     """The data path's packet counter of ns's inbound SA spi."""
     by_spi = {e["value"]["spi"]: e["value"]["id"] for e in map_dump(ns, "sa_in")}
-    return {e["key"]: e["value"] for e in map_dump(ns, "sa_ctr")}[by_spi[socket.htonl(spi)]][
-        "packets"]
+    return sa_ctr(ns, by_spi[socket.htonl(spi)])["packets"]
 
 
 def test_enc_only_sa_has_no_replay_window(hosts):

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from agents import ctl, freebsd_hosts, map_dump, pin_dir, run_in, setkey, CTL
+from agents import ctl, freebsd_hosts, map_dump, pin_dir, run_in, sa_ctr, setkey, CTL
 from sites import transfer
 
 PAGE = [
@@ -58,11 +58,11 @@ def test_freebsd_example(hosts, alg):
     # And TCP, content hashed both ends.
     transfer(a, b, "172.16.0.5", size=2 * 1000 * 1000)
     # The traffic crossed as ESP: B's inbound SA (10000) counted A's pings.
-    # The SA in sa_in by SPI, its counters in sa_ctr by its id.
+    # The SA in sa_in by SPI, its counters in sa_ctr at its slot.
     by_spi = {e["value"]["spi"]: e["value"] for e in map_dump(b, "sa_in")}
     v = by_spi[socket.htonl(10000)]
     assert v["reqid"] == 200
-    ctr = {e["key"]: e["value"] for e in map_dump(b, "sa_ctr")}[v["id"]]
+    ctr = sa_ctr(b, v["id"])
     assert ctr["packets"] >= 3 + 2 * 1000 * 1000 // 1500 and ctr["bytes"] > 2 * 1000 * 1000
 
 

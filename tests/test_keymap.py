@@ -24,7 +24,7 @@ import subprocess
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from agents import ctl, pin_dir, poll, run_in, setkey, map_dump
+from agents import ctl, pin_dir, poll, run_in, setkey, map_held
 from test_freebsd import hosts  # noqa: F401  (fixture)
 from test_restart import restart
 
@@ -198,7 +198,7 @@ def test_no_key_in_any_map(hosts, suite):
     found = leaks(secrets, seen)
     assert not found, found
     # The opened keys are cached (both of B's SAs carried packets), out of sight.
-    assert sorted(cache_slots(b).values()) == sorted(e["key"] for e in map_dump(b, "keys"))
+    assert sorted(cache_slots(b).values()) == sorted(e["value"]["id"] for e in map_held(b, "keys"))
 
 
 def test_keys_install_and_go_across_adoption(hosts):
@@ -214,9 +214,9 @@ def test_keys_install_and_go_across_adoption(hosts):
     for ns in (a, b):
         r = setkey(ns, "flush;\n")
         assert r.returncode == 0, r.stderr
-    poll(lambda: map_dump(b, "keys") == [], 2, "keys empty after flush")
+    poll(lambda: map_held(b, "keys") == [], 2, "keys free after flush")
     assert cache_slots(b) == {}
     new = keys_up(a, b, "chacha20-poly1305", spi=20000)
     ping(a)
-    assert {e["key"] for e in map_dump(b, "keys")} and not leaks(old + new)
+    assert map_held(b, "keys") and not leaks(old + new)
     assert "key_cache" not in os.listdir(pin_dir(b))

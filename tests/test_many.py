@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from agents import CTL, agent_sites, ctl, map_dump, pin_dir, poll, sas, setkey, sa_key
+from agents import CTL, agent_sites, ctl, map_dump, map_held, pin_dir, poll, sas, setkey, sa_key
 from sites import veth
 
 N = 512
@@ -136,7 +136,7 @@ def test_512_tunnels(many):
         ctl(ns, "setkey", "-F")
         # An SA's slots outlive it by 100 ms (a packet may still be using them).
         for m in ("keys", "replay", "sa_stats", "sa_ctr"):
-            poll(lambda: map_dump(ns, m) == [], 2, f"{m} empty")
+            poll(lambda: map_held(ns, m) == [], 2, f"{m} free")
         assert pins(ns) == empty[ns.name]
         assert "xdp" not in ns("ip", "link", "show", "ul0").stdout
 

@@ -16,7 +16,7 @@ import json
 
 import pytest
 
-from agents import ctl, map_dump, two_lans
+from agents import ctl, map_dump, sa_ctr, two_lans
 from sites import transfer
 from agents import setkey
 
@@ -58,11 +58,10 @@ def test_netbsd_example(page):
     assert r.returncode == 0, r.stdout + r.stderr
     transfer(x, y, "10.200.0.2", size=5 * 1000 * 1000)
     # A's outbound SA carried it, and B's inbound one received as much: the
-    # SAs by reqid in sa_out and sa_in, their counters by id in sa_ctr.
+    # SAs by reqid in sa_out and sa_in, their counters at their slots in sa_ctr.
     out_id = map_dump(a, "sa_out")[0]["value"]["id"]
     in_id = [e["value"]["id"] for e in map_dump(b, "sa_in") if e["value"]["reqid"] == 1][0]
-    sent = [e["value"] for e in map_dump(a, "sa_ctr") if e["key"] == out_id][0]
-    got = [e["value"] for e in map_dump(b, "sa_ctr") if e["key"] == in_id][0]
+    sent, got = sa_ctr(a, out_id), sa_ctr(b, in_id)
     assert sent["bytes"] > 5 * 1000 * 1000 and sent["seq"] == sent["packets"]
     assert got["packets"] == sent["packets"] and got["bytes"] == sent["bytes"]
     # The policies of the interface, as setkey -DP would list them.

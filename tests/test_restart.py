@@ -9,7 +9,7 @@ import os
 import signal
 import time
 
-from agents import agent, ctl, map_dump, pin_dir, pinging, run_in, wait_gone
+from agents import agent, ctl, map_held, pin_dir, pinging, run_in, wait_gone
 from test_freebsd import PAGE, hosts, setkey  # noqa: F401  (fixture)
 
 KEYS = ("0x" + "11" * 20, "0x" + "22" * 20)
@@ -162,7 +162,7 @@ def test_adopting_agent_never_reuses_an_sa_id(hosts):
                   "0x" + "33" * 20 + ";\nadd 192.168.0.3 192.168.0.8 esp 20002 -u 100 "
                   "-E aes-gcm-16 0x" + "44" * 20 + ";\n")
     assert r.returncode == 0, r.stderr
-    before = {e["key"] for e in map_dump(a, "keys")}
+    before = {e["value"]["id"] for e in map_held(a, "keys")}
     assert len(before) == 4, before
     os.kill(json.loads(agent(a, "status", "-j").stdout)["pid"], signal.SIGKILL)
     wait_gone(a)
@@ -172,7 +172,7 @@ def test_adopting_agent_never_reuses_an_sa_id(hosts):
                   "0x" + "22" * 20 + ";\n")
     assert r.returncode == 0, r.stderr
     time.sleep(0.3)     # the orphans' slots go a grave's time after the start
-    new = {e["key"] for e in map_dump(a, "keys")} - before
+    new = {e["value"]["id"] for e in map_held(a, "keys")} - before
     assert len(new) == 1 and min(new) > max(before), (before, new)
 
 
@@ -195,3 +195,4 @@ def test_pins_of_a_namespace_gone_are_not_adopted(hosts):
     assert json.loads(ctl(a, "-j", "setkey", "-D").stdout)["sas"] == []
     assert int(open(cookie).read()) == was, "this namespace's own cookie recorded"
     assert not r.stderr, r.stderr
+
