@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "ipsecif.skel.h"
 #include "agent.h"
@@ -120,6 +121,48 @@ static int pin_dir_lock(struct agent *a, char *err, size_t errlen)
 	return 0;
 }
 
+static const char *map_type_name(__u32 type)
+{
+	const char *name = libbpf_bpf_map_type_str(type);
+
+	return name ? name : "unknown";
+}
+
+/*
+ * A map pinned at path by an earlier agent that this one can adopt: of
+ * m's type, key and value sizes, entries and flags.  Another layout (an
+ * agent of an older release, before its SA state became arrays) is
+ * refused by name, before anything is loaded or changed: libbpf's own
+ * refusal would only say "Invalid argument".
+ */
+static int pin_compatible(const struct bpf_map *m, const char *path, char *err, size_t errlen)
+{
+	struct bpf_map_info info = {};
+	__u32 n = sizeof(info);
+	int fd = bpf_obj_get(path), ret = 0;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : errmsg(err, errlen, -errno, "%s: %s", path,
+						    strerror(errno));
+	if (bpf_obj_get_info_by_fd(fd, &info, &n)) {
+		ret = errmsg(err, errlen, -errno, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (info.type != bpf_map__type(m) || info.key_size != bpf_map__key_size(m) ||
+	    info.value_size != bpf_map__value_size(m) ||
+	    info.max_entries != bpf_map__max_entries(m) || info.map_flags != bpf_map__map_flags(m))
+		ret = errmsg(err, errlen, -EPROTO, "%s: pinned by an agent of another release "
+			     "(%s, key %u, value %u bytes, %u entries; this one's: %s, key %u, "
+			     "value %u, %u): its data path cannot be adopted; stop it with "
+			     "\"ipsecif-agent stop --flush\" (its tunnels go down), then start",
+			     path, map_type_name(info.type), info.key_size, info.value_size,
+			     info.max_entries, map_type_name(bpf_map__type(m)),
+			     bpf_map__key_size(m), bpf_map__value_size(m), bpf_map__max_entries(m));
+out:
+	close(fd);
+	return ret;
+}
+
 /* Load the BPF object, its maps pinned (and adopted when already pinned). */
 static int bpf_ready(struct agent *a, char *err, size_t errlen)
 {
@@ -145,6 +188,9 @@ static int bpf_ready(struct agent *a, char *err, size_t errlen)
 		    !strcmp(name, "key_cache") || !strncmp(name, "eng_", 4))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", a->pin_dir, name);
+		ret = pin_compatible(m, path, err, errlen);
+		if (ret)
+			return ret;
 		ret = bpf_map__set_pin_path(m, path);
 		if (ret)
 			return errmsg(err, errlen, ret, "%s: %s", path, strerror(-ret));

@@ -9,7 +9,7 @@ import os
 import signal
 import time
 
-from agents import agent, ctl, map_held, pin_dir, pinging, run_in, wait_gone
+from agents import agent, agent_pids, ctl, map_held, pin_dir, pinging, run_in, wait_gone
 from test_freebsd import PAGE, hosts, setkey  # noqa: F401  (fixture)
 
 KEYS = ("0x" + "11" * 20, "0x" + "22" * 20)
@@ -196,3 +196,32 @@ def test_pins_of_a_namespace_gone_are_not_adopted(hosts):
     assert int(open(cookie).read()) == was, "this namespace's own cookie recorded"
     assert not r.stderr, r.stderr
 
+
+def test_pins_of_another_layout_are_refused_by_name(hosts):
+    """Pins an agent of another release left whose layout this one's programs cannot use
+    (sa_ctr a hash map by SA id, as before the SA state became arrays by slot): the
+    agent says which map and what to do, and changes nothing: the pin stays as it was,
+    no other is made, no agent runs."""
+    a, _ = hosts
+    agent(a, "stop", "--flush")
+    wait_gone(a)
+    d = pin_dir(a)
+    os.makedirs(d, exist_ok=True)
+    run_in(a, "bpftool", "map", "create", f"{d}/sa_ctr", "type", "hash", "key", "4",
+           "value", "48", "entries", "16384", "name", "sa_ctr")
+    try:
+        was = json.loads(run_in(a, "bpftool", "-j", "map", "show", "pinned", f"{d}/sa_ctr").stdout)
+        r = agent(a, "start", check=False)
+        assert r.returncode != 0, r.stdout
+        assert (f"{d}/sa_ctr: pinned by an agent of another release (hash, key 4, value 48 "
+                "bytes, 16384 entries; this one's: array, key 4, value 48, 16384)") in r.stderr, \
+            r.stderr
+        assert "ipsecif-agent stop --flush" in r.stderr, r.stderr
+        assert os.listdir(d) == ["sa_ctr"], os.listdir(d)
+        now = json.loads(run_in(a, "bpftool", "-j", "map", "show", "pinned", f"{d}/sa_ctr").stdout)
+        assert now["id"] == was["id"]
+        assert not agent_pids(a)
+    finally:
+        os.unlink(f"{d}/sa_ctr")
+    agent(a, "start")
+    assert json.loads(ctl(a, "-j").stdout)["interfaces"] == []
