@@ -29,7 +29,7 @@ BENCHES  := $(BUILD)/bench_crypto $(BUILD)/bench_gen
 FIXTURES := $(BUILD)/dp_fixture $(BUILD)/eng_fixture $(BUILD)/eng_redirect.bpf.o
 PROGRAMS := $(BUILD)/ipsecif-agent $(BUILD)/ipsecifctl $(BUILD)/ipsecif-engine
 # The agent, one noun a file (daemon/agentd.h lists them).
-AGENT_OBJS := $(patsubst %,$(BUILD)/%.o,main loop log pins attach tcblock lan iface sadb saapi script \
+AGENT_OBJS := $(patsubst %,$(BUILD)/%.o,main loop log pins attach tcblock tcwatch lan iface sadb saapi script \
 		events state config server show seqstore engine)
 # An engine worker: the cipher (no I/O) and the AF_XDP loop.
 ENGINE_OBJS := $(BUILD)/engine-main.o $(BUILD)/worker.o $(BUILD)/engcipher.o

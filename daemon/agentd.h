@@ -10,6 +10,7 @@
  *   pins.c    the bpffs, the pin folder and its lock, the BPF object
  *   attach.c  the programs on devices: XDP links, the TC filter
  *   tcblock.c the shared TC filter block of --tc-hook block
+ *   tcwatch.c the TC hooks watched: one removed by hand is put back
  *   lan.c     the LAN devices of the XDP line-rate path
  *   iface.c   interface commands, the interface maps, the MTU
  *   sadb.c    the SA database: the maps, and every SA's lifecycle
@@ -40,6 +41,7 @@ struct ring_buffer;
 struct server;
 struct seqstore;
 struct state_mirror;
+struct tcwatch;
 
 #define RUN_DIR		"/run/ipsecif"
 #define BPFFS_DIR	RUN_DIR "/bpf"
@@ -153,6 +155,7 @@ struct agent {
 	bool foreground, stop, flush;
 	/* --tc-hook: how new peers get tc_esp_out (attach.c) */
 	enum tc_hook { TC_HOOK_LINK, TC_HOOK_FILTER, TC_HOOK_BLOCK, TC_HOOKS } tc_hook;
+	struct tcwatch *tcw;		/* tcwatch.c: those hooks put back (not with link) */
 };
 
 /*

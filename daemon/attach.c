@@ -132,20 +132,29 @@ static int tc_filter_attach(struct agent *a, int idx, const char *peer)
  */
 static int tc_block_attach(struct agent *a, int idx)
 {
-	int fd = bpf_program__fd(a->skel->progs.tc_esp_out), ret;
-	struct bpf_prog_info info = {};
-	__u32 n = sizeof(info);
+	int ret = tcblock_bind(idx, TCBLOCK_INDEX);
 
-	ret = tcblock_bind(idx, TCBLOCK_INDEX);
 	if (ret == -EEXIST && tcblock_bound(idx) == TCBLOCK_INDEX)
 		ret = 0;	/* adopted: bound by an agent before */
 	if (ret)
 		return ret;
+	ret = attach_block_filter(a);
+	return ret > 0 ? 0 : ret;
+}
+
+int attach_block_filter(struct agent *a)
+{
+	int fd = bpf_program__fd(a->skel->progs.tc_esp_out);
+	struct bpf_prog_info info = {};
+	__u32 n = sizeof(info);
+	int ret;
+
 	if (bpf_obj_get_info_by_fd(fd, &info, &n))
 		return -errno;
 	if (tcblock_prog(TCBLOCK_INDEX) == info.id)
 		return 0;
-	return tcblock_filter(TCBLOCK_INDEX, fd, "tc_esp_out");
+	ret = tcblock_filter(TCBLOCK_INDEX, fd, "tc_esp_out");
+	return ret ? ret : 1;
 }
 
 int attach_out(struct agent *a, const char *name, char *err, size_t errlen)

@@ -13,6 +13,12 @@ struct bpf_program;
 extern const char *const tc_hook_names[TC_HOOKS];
 /* tc_esp_out at the TC ingress of interface name's veth peer. */
 int attach_out(struct agent *a, const char *name, char *err, size_t errlen);
+/*
+ * The shared block's one filter (--tc-hook block) runs this agent's
+ * tc_esp_out: 0 if it did already, 1 once made so (made, or its program
+ * replaced), or -errno.
+ */
+int attach_block_filter(struct agent *a);
 /* xdp_esp_in onto the device holding f's tunnel source, once. */
 void attach_in(struct agent *a, const struct table_iface *f);
 /* p at idx's TC ingress through a tcx link pinned as link_KIND_IDX (made, or updated): 0 or -errno. */

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The poll loop: the control socket, the data path's events and the key
- * managers' subscriptions, woken for whichever comes first of those and
- * the SA database's next deadline (a key manager hears of a lifetime's
- * end within milliseconds: its rekey depends on it), at least once a
- * second for the MTU watch.
+ * The poll loop: the control socket, the data path's events, the TC
+ * watch and the key managers' subscriptions, woken for whichever comes
+ * first of those and the SA database's next deadline (a key manager
+ * hears of a lifetime's end within milliseconds: its rekey depends on
+ * it), at least once a second for the MTU watch.
  */
 #include <poll.h>
 #include <signal.h>
@@ -22,6 +22,7 @@
 #include "seqstore.h"
 #include "server.h"
 #include "state.h"
+#include "tcwatch.h"
 
 static volatile sig_atomic_t got_signal;
 
@@ -41,15 +42,23 @@ static int tick_ms(struct agent *a)
 	return next <= now ? 0 : (int)((next - now + 999999) / 1000000);
 }
 
-/* poll's fds: the events ring, the control socket and its connections, the subscribers. */
-#define LOOP_FDS	(2 + SERVER_MAX_CONNS + MAX_SUBSCRIBERS)
+/*
+ * poll's fds: the events ring, the TC watch, the control socket and its
+ * connections, the subscribers.
+ */
+#define LOOP_FDS	(3 + SERVER_MAX_CONNS + MAX_SUBSCRIBERS)
 
 int loop_run(struct agent *a, int ready_fd)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct pollfd pfd[LOOP_FDS];
-	int ev_fd = events_open(a);
+	int ev_fd = events_open(a), ret;
 
+	/* After the start's own attaching (config, adoption): only what comes later is heard. */
+	ret = tcwatch_open(a);
+	if (ret)
+		logmsg(LOG_ERR, "the TC watch: %s: a tc_esp_out hook removed by hand is put back "
+		       "only by a restart", strerror(-ret));
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -62,19 +71,22 @@ int loop_run(struct agent *a, int ready_fd)
 		int k, n, n_srv, subs = a->n_subs;
 
 		pfd[0] = (struct pollfd){ .fd = ev_fd, .events = POLLIN };
-		n_srv = server_pollfds(a, pfd + 1, LOOP_FDS - 1 - MAX_SUBSCRIBERS);
+		pfd[1] = (struct pollfd){ .fd = tcwatch_fd(a), .events = POLLIN };
+		n_srv = server_pollfds(a, pfd + 2, LOOP_FDS - 2 - MAX_SUBSCRIBERS);
 		/* Subscribers only ever close (or misbehave): any input ends them. */
 		for (k = 0; k < subs; k++)
-			pfd[1 + n_srv + k] = (struct pollfd){ .fd = a->subs[k], .events = POLLIN };
-		n = poll(pfd, 1 + n_srv + subs, tick_ms(a));
+			pfd[2 + n_srv + k] = (struct pollfd){ .fd = a->subs[k], .events = POLLIN };
+		n = poll(pfd, 2 + n_srv + subs, tick_ms(a));
 		for (k = subs; n > 0 && k-- > 0;)
-			if (pfd[1 + n_srv + k].revents)
+			if (pfd[2 + n_srv + k].revents)
 				events_unsubscribe(a, k);
 		events_consume(a);
+		if (n > 0 && pfd[1].revents)
+			tcwatch_consume(a);
 		sadb_tick(a);
 		engine_tick(a);
 		seqstore_tick(a);
-		server_serve(a, pfd + 1, n > 0 ? n_srv : 0);
+		server_serve(a, pfd + 2, n > 0 ? n_srv : 0);
 		if (a->dirty) {
 			state_save(a);
 			a->dirty = false;
@@ -93,6 +105,7 @@ void loop_teardown(struct agent *a)
 	if (a->skel)
 		sadb_close(a);
 	events_close(a);
+	tcwatch_close(a);
 	if (a->flush && a->t.n_ifaces) {
 		char (*names)[IFNAMSIZ] = calloc(a->t.n_ifaces, sizeof(*names));
 

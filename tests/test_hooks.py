@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from agents import AGENT, agent, ctl, pin_dir, pinging, run_in, wait_gone
+from agents import AGENT, agent, ctl, map_dump, pin_dir, pinging, poll, run_in, wait_gone
 from test_freebsd import hosts  # noqa: F401  (fixture)
 from test_restart import bring_up
 import tcxcount
@@ -247,21 +247,44 @@ def test_tc_hook_block(hosts):
     assert "tc_esp_out" not in block_filters(a)
 
 
+def hook_there(ns, mode):
+    """tc_esp_out's filter on ipsec0p, or (block) on the shared block ipsec0p's qdisc binds."""
+    if mode == "filter":
+        return "tc_esp_out" in tc_filters(ns)
+    return (f"ingress_block {TC_BLOCK}" in ns("tc", "qdisc", "show", "dev", "ipsec0p").stdout
+            and "tc_esp_out" in block_filters(ns))
+
+
+def remove_hook(ns, mode):
+    """Root's tc filter del: ipsec0p's filter, or in block mode the one every peer shares."""
+    if mode == "block":
+        ns("tc", "filter", "del", "block", str(TC_BLOCK))
+    else:
+        ns("tc", "filter", "del", "dev", "ipsec0p", "ingress")
+
+
+def sealed(ns):
+    """Packets ipsec0's outbound SA sealed, from the pinned maps: no agent needed."""
+    (out,) = [e["value"] for e in map_dump(ns, "sa_out") if e["key"] == 100]
+    return {e["key"]: e["value"] for e in map_dump(ns, "sa_ctr")}[out["id"]]["packets"]
+
+
 @pytest.mark.parametrize("mode", ["filter", "block"])
 def test_hook_removed_leaks_no_plaintext(hosts, mode):
-    """Root deletes tc_esp_out's filter by hand (in block mode, the one every peer shares):
-    what ipsec0 sends then goes nowhere, and none of it crosses the underlay in plaintext:
-    the peer hands it back to the stack, whose route for it is ipsec0 again."""
+    """Root deletes tc_esp_out's filter by hand (in block mode, the one every peer shares)
+    while no agent runs (a stop leaves the data path and its hooks; a running agent puts
+    the hook back at once, test_hook_removed_is_put_back): what ipsec0 sends then goes
+    nowhere, and none of it crosses the underlay in plaintext: the peer hands it back to
+    the stack, whose route for it is ipsec0 again."""
     from sites import Capture
     a, b = hosts
     hooked_tunnel(a, b, mode)
-    if mode == "block":
-        a("tc", "filter", "del", "block", str(TC_BLOCK))
-        assert "tc_esp_out" not in block_filters(a)
-    else:
-        a("tc", "filter", "del", "dev", "ipsec0p", "ingress")
-        assert "tc_esp_out" not in tc_filters(a)
-    before = sa_packets(a)[10000]
+    agent(a, "stop")
+    wait_gone(a)
+    assert hook_there(a, mode), "a stop leaves the hook"
+    remove_hook(a, mode)
+    assert not hook_there(a, mode)
+    before = sealed(a)
     cap = Capture(a, "ul0", snaplen=0)
     try:
         r = a("ping", "-c", "5", "-i", "0.2", "-W", "1", "-p", "a5c3", "172.16.0.5", check=False)
@@ -269,14 +292,31 @@ def test_hook_removed_leaks_no_plaintext(hosts, mode):
     finally:
         cap.close()
     assert r.returncode != 0, r.stdout
-    assert sa_packets(a)[10000] == before, "nothing sealed without the hook"
+    assert sealed(a) == before, "nothing sealed without the hook"
     leaked = [p for p in pkts if b"\xa5\xc3\xa5\xc3\xa5\xc3" in bytes(p)]
     print(f"{mode}: {len(pkts)} frames on ul0 while the hook was gone, {len(leaked)} plaintext")
     assert not leaked, [p.summary() for p in leaked]
-    # The agent does not notice; a restart in the same mode puts the hook back.
-    agent(a, "stop")
-    wait_gone(a)
+    # A start in the same mode puts the hook back.
     agent(a, "start", "--tc-hook", mode)
     tunnel_up(a)
     assert attached(a)["tc_esp_out"] == mode
-    assert "tc_esp_out" in (block_filters(a) if mode == "block" else tc_filters(a))
+    assert hook_there(a, mode)
+
+
+@pytest.mark.parametrize("mode", ["filter", "block"])
+def test_hook_removed_is_put_back(hosts, mode):
+    """The running agent hears root delete tc_esp_out's filter (in block mode, the shared
+    block's), or the whole qdisc of ipsec0p that holds it, and puts the hook back
+    (daemon/tcwatch.c): within a second, and the tunnel carries pings again."""
+    a, b = hosts
+    hooked_tunnel(a, b, mode)
+    qdisc = "ingress" if mode == "block" else "clsact"
+    for what, remove in (("filter", lambda: remove_hook(a, mode)),
+                         ("qdisc", lambda: a("tc", "qdisc", "del", "dev", "ipsec0p", qdisc))):
+        remove()
+        poll(lambda: hook_there(a, mode), 1, f"{mode} mode: tc_esp_out back after its {what} "
+             "was deleted")
+        assert attached(a)["tc_esp_out"] == mode
+        before = sa_packets(a)[10000]
+        assert ping(a, "172.16.0.5") == 0, what
+        assert sa_packets(a)[10000] >= before + 3, what
