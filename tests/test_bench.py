@@ -27,7 +27,7 @@ def test_every_case_gives_every_figure(host_bpffs):
     assert len(cases) == 22, sorted(cases)
     for name, c in cases.items():
         assert not c["errors"], (name, c["errors"])
-        want = ("pps", "tcp") if name.endswith("core") else ("pps", "tcp", "udp")
+        want = ("pps", "tcp") if name.endswith("core") else ("pps", "tcp", "udp", "udp-paced")
         for m in want:
             assert c["metrics"][m] and c["metrics"][m]["median"] > 0, (name, m, c)
         # What reached the UDP receiver's socket layer, and what its socket dropped.
@@ -35,6 +35,11 @@ def test_every_case_gives_every_figure(host_bpffs):
             sock = c["udp_socket"]
             assert len(sock) == 1 and sock[0]["reached"] > 0, (name, sock)
             assert 0 <= sock[0]["dropped"] <= sock[0]["reached"] and sock[0]["gbps"] > 0, sock
+            # The paced run: the rate offered, and what of it arrived.
+            (tries,) = c["udp_paced"]
+            assert len(tries) == 1 and tries[0]["offered"] > 0, (name, tries)
+            assert tries[0]["gbps"] == c["metrics"]["udp-paced"]["median"] > 0, (name, tries)
+            assert 0 <= tries[0]["loss"] < 1, (name, tries)
         # The generator's CPU idle, measured in every 64-byte run.
         assert c["idle"]["gen"] and None not in c["idle"]["gen"], (name, c["idle"])
         # A CPU figure for each site of every tunnel and the XDP forward.
