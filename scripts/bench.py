@@ -82,6 +82,12 @@ SOCK_DROP_WARN = 0.05           # a UDP receiver's socket dropping more than thi
 # loss below which the next is 20 % higher (above it, 15 % lower).
 UDP_PACED_STEPS = 4
 UDP_PACED_LOSS = 0.02
+# The UDP receiver's socket buffer (iperf3 -w, both ends): the default 208 KiB
+# holds 150 datagrams, a few milliseconds that a receiver sharing two CPUs with
+# both gateways is often kept from running; its socket then drops, and goodput is
+# the scheduler's.  The kernel caps it at net.core.rmem_max (of the first
+# namespace: the others' cannot be raised), which bench.py reads and reports.
+UDP_RCVBUF = 2 << 20
 
 SUITES = {
     "chacha": "-E chacha20-poly1305 0x{k36}",
@@ -591,7 +597,7 @@ def iperf(t, seconds, udp=False, flows=1, clients=1, cpus=None, payload=None, ra
             # (its TCP connection, small packets: BPF's path) overtakes what the engine
             # still holds: the receiver counts a few datagrams.  Paced, it counts them all.
             cmd += ["-u", "-b", rate if seconds or rate != "0" else "200M",
-                    "-l", str(payload or UDP_PAYLOAD)]
+                    "-l", str(payload or UDP_PAYLOAD), "-w", str(udp_rcvbuf())]
         if cpus:
             cmd = ["taskset", "-c", cpus[i % len(cpus)]] + cmd
         clis.append(t.spawn(t.src, cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -641,6 +647,12 @@ def udp_paced(t, seconds, start):
         tries.append({"offered": rate, "gbps": got, "loss": more["loss"]})
         rate *= 1.2 if more["loss"] < UDP_PACED_LOSS else 0.85
     return max(x["gbps"] for x in tries), cost, {"paced": tries}
+
+
+def udp_rcvbuf():
+    """The UDP socket buffer the runs ask for: UDP_RCVBUF, or net.core.rmem_max if lower."""
+    with open("/proc/sys/net/core/rmem_max") as f:
+        return min(UDP_RCVBUF, int(f.read()))
 
 
 def udp_counts(ns):
@@ -697,6 +709,7 @@ def run_case(name, setup, progs, args, queues=1, scaling=None):
                     ("udp", lambda p: iperf(t, args.seconds, udp=True), False),
                     ("udp-paced", lambda p: udp_paced(t, args.seconds, paced_start(res)),
                      False)]
+        plan = [x for x in plan if not args.metrics or x[0] in args.metrics.split(",")]
         for metric, fn, costed in plan:
             vals, cost = [], None
             # The smoke run's one run gives both; otherwise the costs come
@@ -862,7 +875,8 @@ def markdown(out):
     lines = [f"Run of {out['started']}: {m['cpu']}, {m['cpus']} CPUs, Linux {m['kernel']}, "
              f"load average {out['load_before'][0]:.2f} before, {m['load'][0]:.2f} at the end; "
              f"--reps {out['params']['reps']}, "
-             f"--seconds {out['params']['seconds']}, --pps-seconds {out['params']['pps_seconds']}"
+             f"--seconds {out['params']['seconds']}, --pps-seconds {out['params']['pps_seconds']}, "
+             f"UDP socket buffers {out['params']['udp_rcvbuf'] >> 10} KiB"
              f"{' (smoke)' if out['params']['smoke'] else ''}; wireguard-go "
              f"{m.get('wireguard_go', 'unknown')}.", "",
              "| case | 64-byte Mpps | generator CPU idle | TCP Gbit/s | UDP 1400 B Gbit/s | "
@@ -933,6 +947,8 @@ def main():
     ap.add_argument("--pps-seconds", type=float, default=5)
     ap.add_argument("--cases", default="", help="comma-separated names (default: all)")
     ap.add_argument("--no-scaling", action="store_true")
+    ap.add_argument("--metrics", default="", metavar="LIST",
+                    help="comma-separated: of pps, tcp, udp, udp-paced (default: all)")
     ap.add_argument("--smoke", action="store_true", help="one short run of each case")
     ap.add_argument("--perf", default="", metavar="CASES",
                     help="profile these cases' 64-byte runs: build/bench/perf-CASE.{data,txt}")
@@ -947,7 +963,13 @@ def main():
     unknown = [n for n in names if n not in CASES]
     if unknown:
         ap.error(f"unknown cases: {', '.join(unknown)} (known: {', '.join(CASES)})")
+    bad = set(filter(None, args.metrics.split(","))) - {"pps", "tcp", "udp", "udp-paced"}
+    if bad:
+        ap.error(f"unknown metrics: {', '.join(sorted(bad))} (known: pps, tcp, udp, udp-paced)")
     os.makedirs(os.path.dirname(args.json), exist_ok=True)
+    if udp_rcvbuf() < UDP_RCVBUF:
+        log(f"bench: warning: net.core.rmem_max is {udp_rcvbuf()}: the UDP receivers' "
+            f"socket buffers are that, not {UDP_RCVBUF} (their drops count as loss)")
 
     # The agents' bpffs, where an agent would mount it (and leave it).
     os.makedirs(BPFFS, exist_ok=True)
@@ -989,7 +1011,8 @@ def main():
            "seconds": time.time() - started,
            "params": {"reps": args.reps, "seconds": args.seconds,
                       "pps_seconds": args.pps_seconds, "smoke": args.smoke, "gen": args.gen,
-                      "lan_mtu": LAN_MTU, "udp_payload": UDP_PAYLOAD},
+                      "lan_mtu": LAN_MTU, "udp_payload": UDP_PAYLOAD,
+                      "udp_rcvbuf": udp_rcvbuf()},
            "cases": res, "targets": tg}
     with open(args.json, "w") as f:
         json.dump(out, f, indent=1)

@@ -47,6 +47,7 @@ def test_every_case_gives_every_figure(host_bpffs):
             assert sum(k.startswith("site A") for k in c["cost"]["pps"]) == 1, (name, c["cost"])
             assert sum(k.startswith("site B") for k in c["cost"]["tcp"]) == 1, (name, c["cost"])
     assert all(t["ratio"] is not None for t in out["targets"]), out["targets"]
+    assert 0 < out["params"]["udp_rcvbuf"] <= 2 << 20, out["params"]
     assert os.path.getsize(png) > 10000
     assert "ipsecif-chacha-xdp" in r.stdout      # the table
 
