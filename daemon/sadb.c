@@ -472,7 +472,7 @@ int sadb_install(struct agent *a, struct table_sa *t, const struct ipsecif_key_p
 
 	ret = sa_id_new(a, &t->id);
 	if (ret)
-		return errmsg(err, errlen, ret, "no free SA slot (%d, graves included)",
+		return errmsg(err, errlen, ret, "the SA maps are full (%d slots, graves included)",
 			      IPSECIF_MAX_SAS);
 	ret = stats_clear(a, t->id);
 	if (!ret)
