@@ -6,6 +6,7 @@ import os
 import subprocess
 import time
 
+import bpfsys
 from dp import ROOT
 from netns import Netns
 
@@ -185,31 +186,51 @@ def sa_slot(sa_id):
     return sa_id & (MAX_SAS - 1)
 
 
-def _nonzero(v):
-    if isinstance(v, dict):
-        return any(_nonzero(x) for x in v.values())
-    if isinstance(v, list):
-        return any(_nonzero(x) for x in v)
-    return v not in (0, "0x00", "0")
+def _id_offset(ns, name):
+    """Where the value's id is, in bytes, from the map's BTF; None if it has none."""
+    btf = json.loads(run_in(ns, "bpftool", "-j", "btf", "dump", "map", "pinned",
+                            f"{pin_dir(ns)}/{name}", "value").stdout)
+    (t,) = btf["types"]
+    ids = [m["bits_offset"] // 8 for m in t["members"] if m["name"] == "id"]
+    return ids[0] if ids else None
 
 
 def map_held(ns, name):
     """The slots an SA holds in one of the arrays by SA slot: those of keys, replay and
-    sa_ctr whose id is not 0; of sa_stats, whose entries carry no id, those with a
-    counter not 0."""
+    sa_ctr whose id is not 0 ({"key": slot, "value": {"id": id}}); of sa_stats, whose
+    entries carry no id, those with a counter not 0 ({"key": slot}).  Read by batch
+    lookup: bpftool's JSON of 16,384 slots takes a second or more."""
+    info = json.loads(run_in(ns, "bpftool", "-j", "map", "show", "pinned",
+                             f"{pin_dir(ns)}/{name}").stdout)
+    per_cpu = bpfsys.possible_cpus() if info["type"].startswith("percpu") else 0
+    fd = bpfsys.obj_get(f"{pin_dir(ns)}/{name}")
+    assert fd >= 0, (name, os.strerror(-fd))
+    try:
+        blob = bpfsys.values(fd, info["bytes_key"], info["bytes_value"], info["max_entries"],
+                             per_cpu)
+    finally:
+        os.close(fd)
+    assert blob is not None, f"{name}: no batch lookup"
+    step = len(blob) // info["max_entries"]
+    off = None if per_cpu else _id_offset(ns, name)
     held = []
-    for e in map_dump(ns, name):
-        if "values" in e:
-            if any(_nonzero(c["value"]) for c in e["values"]):
-                held.append(e)
-        elif "value" not in e or e["value"].get("id"):
-            held.append(e)      # an entry without a value: looked up mid-change, held
+    for slot in range(info["max_entries"]):
+        v = blob[slot * step:(slot + 1) * step]
+        if off is None:
+            if any(v):
+                held.append({"key": slot})
+        else:
+            i = int.from_bytes(v[off:off + 4], "little")
+            if i:
+                held.append({"key": slot, "value": {"id": i}})
     return held
 
 
 def sa_ctr(ns, sa_id):
     """sa_ctr at the SA's slot, checked to be its."""
-    (v,) = [e["value"] for e in map_dump(ns, "sa_ctr") if e["key"] == sa_slot(sa_id)]
+    key = [f"0x{b:02x}" for b in sa_slot(sa_id).to_bytes(4, "little")]
+    v = json.loads(run_in(ns, "bpftool", "-j", "map", "lookup", "pinned",
+                          f"{pin_dir(ns)}/sa_ctr", "key", *key).stdout)["formatted"]["value"]
     assert v["id"] == sa_id, (sa_id, v)
     return v
 

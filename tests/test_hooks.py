@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from agents import AGENT, agent, ctl, map_dump, pin_dir, pinging, poll, run_in, wait_gone
+from agents import AGENT, agent, ctl, map_dump, pin_dir, pinging, poll, run_in, sa_ctr, wait_gone
 from test_freebsd import hosts  # noqa: F401  (fixture)
 from test_restart import bring_up
 import tcxcount
@@ -266,7 +266,7 @@ def remove_hook(ns, mode):
 def sealed(ns):
     """Packets ipsec0's outbound SA sealed, from the pinned maps: no agent needed."""
     (out,) = [e["value"] for e in map_dump(ns, "sa_out") if e["key"] == 100]
-    return {e["key"]: e["value"] for e in map_dump(ns, "sa_ctr")}[out["id"]]["packets"]
+    return sa_ctr(ns, out["id"])["packets"]
 
 
 @pytest.mark.parametrize("mode", ["filter", "block"])
