@@ -133,7 +133,6 @@ static int key_derive(const struct ipsecif_keyring *kr, const struct ipsecif_key
 	return ret;
 }
 
-/* Whether the suite has material key_derive must seal. */
 /*
  * Key id's slot zeroed, if it is still id's: the kernel frees its AES
  * context with the old value (the keys map is an array: nothing is
@@ -159,6 +158,7 @@ out:
 	return ret;
 }
 
+/* Whether the suite has material key_derive must seal. */
 static bool key_sealed(const struct ipsecif_key_req *req)
 {
 	return req->enc == IPSECIF_ENC_CHACHA20_POLY1305 ||

@@ -107,7 +107,7 @@ static void sa_query(struct agent *a, struct table_sa *t, struct ctl_sa_reply *r
 	struct ipsecif_stats st;
 	__u64 now = mono_ns();
 
-	stats_sum(a->skel->maps.sa_stats, IPSECIF_SA_SLOT(t->id), &st);
+	sa_stats_sum(a, t->id, &st);
 	if (st.packets != t->last_packets) {
 		t->last_packets = st.packets;
 		t->last_used = now;

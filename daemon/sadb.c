@@ -432,16 +432,28 @@ void sadb_readdress(struct agent *a, const struct table_sa *t, const struct tabl
 	}
 }
 
+/* The id whose slot is slot of keys (ctr: of sa_ctr), 0 if free, into *id: 0 or -errno. */
+static int slot_id(const struct agent *a, __u32 slot, bool ctr, __u32 *id)
+{
+	struct ipsecif_sa_ctr c;
+	struct ipsecif_key k;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(ctr ? a->skel->maps.sa_ctr : a->skel->maps.keys),
+				&slot, ctr ? (void *)&c : (void *)&k))
+		return -errno;
+	*id = ctr ? c.id : k.id;
+	if (!ctr)
+		explicit_bzero(&k, sizeof(k));	/* sealed, but key material all the same */
+	return 0;
+}
+
 /* Whether no SA holds id's slot: its key (every SA has one) and counters free. */
 static bool slot_free(const struct agent *a, __u32 id)
 {
-	__u32 slot = IPSECIF_SA_SLOT(id);
-	struct ipsecif_sa_ctr ctr;
-	struct ipsecif_key k;
+	__u32 slot = IPSECIF_SA_SLOT(id), key_id, ctr_id;
 
-	if (bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.keys), &slot, &k) || k.id)
-		return false;
-	return !bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.sa_ctr), &slot, &ctr) && !ctr.id;
+	return !slot_id(a, slot, false, &key_id) && !key_id &&
+	       !slot_id(a, slot, true, &ctr_id) && !ctr_id;
 }
 
 /*
@@ -752,17 +764,6 @@ __u64 sadb_deadline(struct agent *a, __u64 next)
 	return next;
 }
 
-/* The id whose slot is slot of keys (ctr: of sa_ctr); 0: free. */
-static __u32 slot_id(const struct agent *a, __u32 slot, bool ctr)
-{
-	struct ipsecif_sa_ctr c;
-	struct ipsecif_key k;
-
-	if (ctr)
-		return bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.sa_ctr), &slot, &c) ? 0 : c.id;
-	return bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.keys), &slot, &k) ? 0 : k.id;
-}
-
 /*
  * Slots of keys (ctr: of sa_ctr) held by SAs the adopted tables do not
  * know: those the agent before had deleted and not yet freed (graves)
@@ -776,8 +777,7 @@ static void reap_slots(struct agent *a, bool ctr)
 	if (!gone)
 		return;
 	for (slot = 0; slot < IPSECIF_MAX_SAS; slot++) {
-		id = slot_id(a, slot, ctr);
-		if (!id)
+		if (slot_id(a, slot, ctr, &id) || !id)
 			continue;
 		if (sadb_by_id(a, id) < 0)
 			gone[n++] = id;

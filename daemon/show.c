@@ -56,6 +56,11 @@ void stats_sum(const struct bpf_map *map, __u32 key, struct ipsecif_stats *sum)
 	percpu_sum(map, &key, sum, sizeof(*sum));
 }
 
+void sa_stats_sum(const struct agent *a, __u32 id, struct ipsecif_stats *sum)
+{
+	stats_sum(a->skel->maps.sa_stats, IPSECIF_SA_SLOT(id), sum);
+}
+
 /* Packets, bytes, the fast path's share and the drops by name; lead: the text line's start. */
 static void show_stats(struct out *o, const char *lead, const struct ipsecif_stats *st)
 {
@@ -198,7 +203,7 @@ static void show_traffic(struct out *o, struct agent *a, const struct show_ctx *
 		print_string(o, PRINT_ANY, "dir", "%s", in ? "in" : "out");
 		print_bool(o, PRINT_ANY, "dying", " dying", s->expired & IPSECIF_SA_EXP_SOFT);
 		/* By direction: the packets, and those the engine ciphered (the rest: BPF). */
-		stats_sum(a->skel->maps.sa_stats, IPSECIF_SA_SLOT(s->id), &st);
+		sa_stats_sum(a, s->id, &st);
 		print_u64(o, PRINT_ANY, "packets", " packets %llu", st.packets);
 		print_u64(o, st.engine ? PRINT_ANY : PRINT_JSON, "engine", " engine %llu",
 			  st.engine);
@@ -364,7 +369,7 @@ void show_sa(struct out *o, struct agent *a, const struct table_sa *s)
 
 	inet_ntop(s->family, &s->src, src, sizeof(src));
 	inet_ntop(s->family, &s->dst, dst, sizeof(dst));
-	stats_sum(a->skel->maps.sa_stats, IPSECIF_SA_SLOT(s->id), &st);
+	sa_stats_sum(a, s->id, &st);
 	out_open_object(o, NULL);
 	print_string(o, PRINT_ANY, "src", "%s ", src);
 	print_string(o, PRINT_ANY, "dst", "%s\n", dst);
@@ -634,7 +639,7 @@ int show_metrics(struct agent *a, char *out, size_t len)
 	for (i = 0; i < a->t.n_ifaces; i++)
 		stats_sum(a->skel->maps.if_stats, a->t.ifaces[i].reqid, &m.ifs[i]);
 	for (i = 0; i < a->t.n_sas; i++)
-		stats_sum(a->skel->maps.sa_stats, IPSECIF_SA_SLOT(a->t.sas[i].id), &m.sas[i]);
+		sa_stats_sum(a, a->t.sas[i].id, &m.sas[i]);
 	stats_sum(a->skel->maps.global_stats, 0, &m.glob[0]);
 	stats_sum(a->skel->maps.global_stats, 1, &m.glob[1]);
 

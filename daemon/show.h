@@ -16,6 +16,8 @@ extern const char *const ipsecif_drop_names[];
 int percpu_sum(const struct bpf_map *map, const void *key, void *sum, size_t size);
 /* The per-CPU sums of one slot of sa_stats or if_stats. */
 void stats_sum(const struct bpf_map *map, __u32 key, struct ipsecif_stats *sum);
+/* SA id's counters (sa_stats at its slot), summed over the CPUs. */
+void sa_stats_sum(const struct agent *a, __u32 id, struct ipsecif_stats *sum);
 /* ipsecifctl engine [-j]: 0, or -EMSGSIZE when out is too small. */
 int show_engine(struct agent *a, bool json, char *out, size_t len);
 

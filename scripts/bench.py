@@ -88,6 +88,7 @@ UDP_PACED_LOSS = 0.02
 # the scheduler's.  The kernel caps it at net.core.rmem_max (of the first
 # namespace: the others' cannot be raised), which bench.py reads and reports.
 UDP_RCVBUF = 2 << 20
+METRICS = ("pps", "tcp", "udp", "udp-paced")    # what --metrics may name
 
 SUITES = {
     "chacha": "-E chacha20-poly1305 0x{k36}",
@@ -948,7 +949,7 @@ def main():
     ap.add_argument("--cases", default="", help="comma-separated names (default: all)")
     ap.add_argument("--no-scaling", action="store_true")
     ap.add_argument("--metrics", default="", metavar="LIST",
-                    help="comma-separated: of pps, tcp, udp, udp-paced (default: all)")
+                    help=f"comma-separated: of {', '.join(METRICS)} (default: all)")
     ap.add_argument("--smoke", action="store_true", help="one short run of each case")
     ap.add_argument("--perf", default="", metavar="CASES",
                     help="profile these cases' 64-byte runs: build/bench/perf-CASE.{data,txt}")
@@ -963,9 +964,9 @@ def main():
     unknown = [n for n in names if n not in CASES]
     if unknown:
         ap.error(f"unknown cases: {', '.join(unknown)} (known: {', '.join(CASES)})")
-    bad = set(filter(None, args.metrics.split(","))) - {"pps", "tcp", "udp", "udp-paced"}
+    bad = set(filter(None, args.metrics.split(","))) - set(METRICS)
     if bad:
-        ap.error(f"unknown metrics: {', '.join(sorted(bad))} (known: pps, tcp, udp, udp-paced)")
+        ap.error(f"unknown metrics: {', '.join(sorted(bad))} (known: {', '.join(METRICS)})")
     os.makedirs(os.path.dirname(args.json), exist_ok=True)
     if udp_rcvbuf() < UDP_RCVBUF:
         log(f"bench: warning: net.core.rmem_max is {udp_rcvbuf()}: the UDP receivers' "

@@ -206,8 +206,7 @@ def map_held(ns, name):
     fd = bpfsys.obj_get(f"{pin_dir(ns)}/{name}")
     assert fd >= 0, (name, os.strerror(-fd))
     try:
-        blob = bpfsys.values(fd, info["bytes_key"], info["bytes_value"], info["max_entries"],
-                             per_cpu)
+        blob = bpfsys.values(fd, info["bytes_key"], info["bytes_value"], per_cpu)
     finally:
         os.close(fd)
     assert blob is not None, f"{name}: no batch lookup"

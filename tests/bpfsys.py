@@ -73,7 +73,7 @@ def map_fd_by_id(map_id):
     return _bpf(MAP_GET_FD_BY_ID, a)
 
 
-def values(fd, key_size, value_size, max_entries, per_cpu=0):
+def values(fd, key_size, value_size, per_cpu=0):
     """Every value of the map, raw and concatenated (per_cpu: the CPUs' each), in
     batches of a thousand entries: one system call where bpftool's JSON takes seconds
     for an array of 16,384.  None if the map has no batch lookup (-EINVAL, -ENOTSUPP)."""
@@ -81,7 +81,8 @@ def values(fd, key_size, value_size, max_entries, per_cpu=0):
     n = 1024
     keys = ctypes.create_string_buffer(key_size * n)
     vals = ctypes.create_string_buffer(step * n)
-    token, out = ctypes.create_string_buffer(max(key_size, 8)), ctypes.create_string_buffer(max(key_size, 8))
+    token = ctypes.create_string_buffer(max(key_size, 8))
+    out = ctypes.create_string_buffer(max(key_size, 8))
     blob, first = bytearray(), True
     while True:
         a = _BatchAttr(in_batch=0 if first else ctypes.addressof(token),

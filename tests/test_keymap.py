@@ -109,7 +109,7 @@ def batch_values(m):
     if fd < 0:
         return None
     try:
-        return bpfsys.values(fd, m["bytes_key"], m["bytes_value"], m["max_entries"],
+        return bpfsys.values(fd, m["bytes_key"], m["bytes_value"],
                              bpfsys.possible_cpus() if m["type"].startswith("percpu") else 0)
     finally:
         os.close(fd)
