@@ -515,19 +515,20 @@ void sadb_forget(struct agent *a, size_t i, bool linger)
 	/*
 	 * Out of the maps first, then the key.  A deleted outbound SA gives
 	 * sa_out[reqid] to the newest one left in the same map update, so
-	 * that no packet finds none between.
+	 * that no packet finds none between; a manual one that never sealed
+	 * gets its numbers from the store first, or stays out (sa_reserve).
+	 * Nothing else of the reqid's other SAs changes: no sync of them all,
+	 * which made deleting a reqid's N SAs N² map calls.
 	 */
+	sa_reserve(a, t.reqid);
 	next = out_for(a, t.reqid);
-	if (next)
+	if (next && (!sa_manual(next) || next->seq_limit))
 		sa_out_switch(a, next);
 	else if (linger && !bpf_map_lookup_elem(out_fd, &t.reqid, &cur) && cur.id == t.id &&
 		 !end_add(a, (struct sa_end){ .state = SA_LINGERING, .reqid = t.reqid, .id = t.id,
-					      .until = mono_ns() + LINGER_NS })) {
-		sadb_sync_reqid(a, t.reqid);
+					      .until = mono_ns() + LINGER_NS }))
 		return;
-	}
 	sadb_unmap(a, &t);
-	sadb_sync_reqid(a, t.reqid);
 	slots_free(a, t.id);
 }
 

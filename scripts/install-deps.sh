@@ -15,7 +15,7 @@ libssl-dev libxdp-dev
 iproute2 iputils-ping kmod ethtool
 python3 python3-pytest python3-scapy python3-cryptography python3-prometheus-client
 mandoc
-user-mode-linux tshark tcpdump nftables
+user-mode-linux tshark tcpdump nftables strace
 dpkg-dev debhelper strongswan-charon strongswan-swanctl libcharon-extra-plugins
 libstrongswan-extra-plugins libstrongswan-standard-plugins
 iperf3 wireguard-go wireguard-tools python3-matplotlib util-linux bird2

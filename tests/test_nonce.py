@@ -13,9 +13,11 @@ import json
 import os
 import struct
 
+import socket
+
 import pytest
 
-from agents import STORES, agent, ctl, store_dir, wait_gone
+from agents import STORES, agent, ctl, pin_dir, run_in, store_dir, wait_gone
 from sites import Capture
 from test_freebsd import hosts, setkey  # noqa: F401  (fixture)
 from test_lifetimes import ping, up
@@ -204,3 +206,33 @@ def test_one_key_in_two_agents_never_the_same_number(hosts, tmp_path):
         # one (seq_unreserved), and B what was in flight across it (too_old, RFC 4303 §3.4.3).
         drops = json.loads(ctl(a, "-j", "ipsec0").stdout)["interfaces"][0]["drops"]
         assert drops["seq_unreserved"] <= 4, drops
+
+
+def sa_out(ns, reqid):
+    """sa_out's entry for reqid, from the pinned map."""
+    key = [f"0x{b:02x}" for b in reqid.to_bytes(4, "little")]
+    return json.loads(run_in(ns, "bpftool", "-j", "map", "lookup", "pinned",
+                             f"{pin_dir(ns)}/sa_out", "key", *key).stdout)["formatted"]["value"]
+
+
+def test_the_sa_that_takes_over_from_a_deleted_one_has_its_numbers(hosts):
+    """Two outbound SAs added at once: only the newer seals, and only it has numbers
+    from the store.  Deleted, it gives sa_out to the older, which must take its numbers
+    first, not seal unreserved (seq_limit 0: no limit) until the store's next look a
+    second later: a crash in that second, past 65,536 packets, and a start with the
+    same lines would seal numbers the key already sealed."""
+    a, b = hosts
+    up(a, b)
+    k2, k4 = "0x" + "44" * 20, "0x" + "55" * 20
+    r = setkey(a, f"add 192.168.0.3 192.168.0.5 esp 10002 -m tunnel -u 100 -E aes-gcm-16 {k2};\n"
+                  f"add 192.168.0.3 192.168.0.5 esp 10004 -m tunnel -u 100 -E aes-gcm-16 {k4};\n")
+    assert r.returncode == 0, r.stderr
+    r = setkey(b, f"add 192.168.0.3 192.168.0.5 esp 10002 -m tunnel -u 200 -E aes-gcm-16 {k2};\n")
+    assert r.returncode == 0, r.stderr
+    assert sa_out(a, 100)["spi"] == socket.htonl(10004)
+    r = setkey(a, "delete 192.168.0.3 192.168.0.5 esp 10004;\n")
+    assert r.returncode == 0, r.stderr
+    v = sa_out(a, 100)
+    assert v["spi"] == socket.htonl(10002), v
+    assert v["seq_limit"] >= 65536 and 0 < v["seq_mark"] < v["seq_limit"], v
+    assert {spi for spi, _, _ in sealed_by_a(a, b, 2)} == {10002}
