@@ -124,9 +124,10 @@ static int tc_filter_attach(struct agent *a, int idx, const char *peer)
 /*
  * --tc-hook block: the peer's ingress qdisc bound to the shared block,
  * whose one filter runs tc_esp_out for every peer (made when the block
- * is, each peer gone taking its binding along).  The filter first has
- * this agent's program (replaced in place after a restart), then the
- * peer binds: ipsecN is not up yet, so nothing crosses it unfiltered.
+ * is, each peer gone taking its binding along).  The peer binds first,
+ * then the block's filter gets this agent's program (replaced in place
+ * after a restart): ipsecN is not up yet, so nothing crosses it
+ * unfiltered between the two.
  * A peer with a qdisc of its own already (an agent's of --tc-hook
  * filter) keeps it: -EEXIST, and the caller's filter goes there.
  */
