@@ -70,7 +70,13 @@ def flow(sites, seconds, child_rekey=7, child_rand="1s", ike_rekey="30s", reauth
         # ESP no SA knows (no interface to count it): an SA deleted too early.
         "unknown_spi": {s.name: unknown_spi(s) - before[s.name] for s in sites},
         "sas_left": {s.name: len(s.sas()) for s in sites},
+        # Printed with the rest when a check fails: what charon decided, and when.
+        "ike_events": {s.name: [l for l in log.splitlines() if re.search(IKE_EVENTS, l)]
+                       for s, log in ((a, log_a), (b, log_b))},
     }
+
+
+IKE_EVENTS = r"collision|redundant|deleting|closing CHILD|failed|error|retransmit|DELETE"
 
 
 def unknown_spi(site):
@@ -102,7 +108,12 @@ def test_rekey_lossless_engine(sites):
     for s in sites:
         ctl(s.ns, "engine", "on", "workers", "1")
         poll(lambda: json.loads(ctl(s.ns, "-j", "engine").stdout)["up"], 10, "the engine up")
-    r = flow(sites, 25, child_rekey=4, ike_rekey="11s")
+    # A alone rekeys the IKE_SA.  Both at once, every 11 s, collide; and charon 5.9.8
+    # now and then ends such a collision with no IKE_SA at B ("peer did not notice IKE_SA
+    # rekey collision, abort active rekeying", then A's DELETE of the redundant one),
+    # its CHILD_SAs with it, while A keeps its own: 12 s of ESP B has no SA for, until
+    # A gives up its retransmits (docs/STRONGSWAN.md).  No data path bridges that.
+    r = flow(sites, 25, child_rekey=4, ike_rekey={"a": "11s", "b": "0"})
     engines = {s.name: json.loads(ctl(s.ns, "-j", "engine").stdout) for s in sites}
     for name, e in engines.items():
         print(name, "engine", {k: e[k] for k in ("up", "keys", "stuck", "died")}, e["out"],
