@@ -23,6 +23,7 @@
 #include "ifcmd.h"
 #include "keys.h"
 #include "show.h"
+#include "tcwatch.h"
 
 const char *const ipsecif_drop_names[] = {
 	"no_sa", "bad_endpoint", "replay", "too_old", "auth", "bad_pad", "bad_next_hdr",
@@ -429,8 +430,12 @@ void show_status(struct agent *a, bool json, char *buf, size_t len)
 	print_string(&o, PRINT_ANY, "pin_dir", ", pins in %s", a->pin_dir);
 	print_u64(&o, PRINT_ANY, "interfaces", ", %llu interfaces", a->t.n_ifaces);
 	print_u64(&o, PRINT_ANY, "sas", ", %llu SAs", a->t.n_sas);
-	print_string(&o, PRINT_ANY, "tc_hook", ", new interfaces' tc_esp_out as a %s\n",
+	print_string(&o, PRINT_ANY, "tc_hook", ", new interfaces' tc_esp_out as a %s",
 		     tc_hook_names[a->tc_hook]);
+	/* Removed by someone else and put back (tcwatch.c): text only if any. */
+	print_u64(&o, tcwatch_put_backs(a) ? PRINT_ANY : PRINT_JSON, "tc_hooks_put_back",
+		  ", %llu put back", tcwatch_put_backs(a));
+	out_text(&o, "\n");
 	out_close(&o);
 }
 

@@ -36,10 +36,21 @@
 
 #define WATCH_PEERS	256	/* devices remembered a burst; past that, every interface */
 #define WATCH_READS	64	/* datagrams a wake-up: the loop's other work goes on */
+/*
+ * Notices of hooks put back: at most WATCH_TELL in WATCH_TELL_NS.  A
+ * program that keeps deleting a hook would otherwise flood the log (the
+ * hook is put back every time all the same: without it ipsecN's
+ * traffic stops); the status counts them all.
+ */
+#define WATCH_TELL	5
+#define WATCH_TELL_NS	(10 * 1000000000ULL)
 
 struct tcwatch {
 	int fd;
 	bool warned;		/* an overflow was told of (once a run) */
+	__u64 put_back;		/* hooks put back, in all */
+	__u64 tell_from;	/* the notices' window: its start, and how many in it */
+	int told;
 	/* What one burst heard: */
 	bool block;		/* the shared block's filter deleted */
 	bool sweep;		/* messages lost, or too many devices: every interface */
@@ -163,6 +174,27 @@ static bool read_burst(struct tcwatch *w, const struct agent *a)
 	return true;
 }
 
+/* One more hook put back: whether to log a notice of it (WATCH_TELL). */
+static bool tell(struct tcwatch *w)
+{
+	__u64 now = mono_ns();
+
+	w->put_back++;
+	if (now - w->tell_from >= WATCH_TELL_NS) {
+		w->tell_from = now;
+		w->told = 0;
+	}
+	return w->told++ < WATCH_TELL;
+}
+
+/* The notice's tail: the last one of its window says what comes after. */
+static const char *tell_tail(const struct tcwatch *w)
+{
+	return w->told == WATCH_TELL ? "; more within 10 s are counted (ipsecif-agent status: "
+				       "tc_hooks_put_back), not logged: does a program keep "
+				       "removing them?" : "";
+}
+
 /* Interface name's peer device lost its hook: put back. */
 static void put_back(struct agent *a, const char *name, __u32 *block_prog)
 {
@@ -174,9 +206,9 @@ static void put_back(struct agent *a, const char *name, __u32 *block_prog)
 	if (attach_out(a, name, err, sizeof(err)))
 		logmsg(LOG_ERR, "tc_esp_out's hook on %s was removed by someone else and is not "
 		       "put back: %s", peer, err);
-	else
-		logmsg(LOG_NOTICE, "tc_esp_out's hook on %s was removed by someone else: put back",
-		       peer);
+	else if (tell(a->tcw))
+		logmsg(LOG_NOTICE, "tc_esp_out's hook on %s was removed by someone else: put "
+		       "back%s", peer, tell_tail(a->tcw));
 	*block_prog = ATTACH_BLOCK_UNKNOWN;	/* the block's filter may be new */
 }
 
@@ -204,9 +236,9 @@ static void block_put_back(struct agent *a)
 	if (ret < 0)
 		logmsg(LOG_ERR, "tc_esp_out's filter on TC block %#x was removed by someone else "
 		       "and is not put back: %s", TCBLOCK_INDEX, strerror(-ret));
-	else if (ret)
+	else if (ret && tell(a->tcw))
 		logmsg(LOG_NOTICE, "tc_esp_out's filter on TC block %#x was removed by someone "
-		       "else: put back", TCBLOCK_INDEX);
+		       "else: put back%s", TCBLOCK_INDEX, tell_tail(a->tcw));
 }
 
 void tcwatch_consume(struct agent *a)
@@ -238,6 +270,11 @@ void tcwatch_consume(struct agent *a)
 	 */
 	if (w->block && a->t.n_ifaces)
 		block_put_back(a);
+}
+
+__u64 tcwatch_put_backs(const struct agent *a)
+{
+	return a->tcw ? a->tcw->put_back : 0;
 }
 
 void tcwatch_close(struct agent *a)

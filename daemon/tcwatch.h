@@ -11,6 +11,8 @@ int tcwatch_open(struct agent *a);
 int tcwatch_fd(const struct agent *a);
 /* What was heard since: each peer (and the shared block) whose hook went gets it back. */
 void tcwatch_consume(struct agent *a);
+/* The hooks it put back since the agent started. */
+__u64 tcwatch_put_backs(const struct agent *a);
 void tcwatch_close(struct agent *a);
 
 #endif /* IPSECIF_TCWATCH_H */

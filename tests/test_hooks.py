@@ -320,3 +320,38 @@ def test_hook_removed_is_put_back(hosts, mode):
         before = sa_packets(a)[10000]
         assert ping(a, "172.16.0.5") == 0, what
         assert sa_packets(a)[10000] >= before + 3, what
+
+
+def test_a_hook_removed_again_and_again_is_counted_and_told_five_times(hosts):
+    """A program that keeps deleting tc_esp_out's filter: the agent puts it back every
+    time (without it ipsec0's traffic stops), counts each in its status, and logs five
+    notices in ten seconds, the fifth saying that more are counted, not logged."""
+    a, b = hosts
+    hooked_tunnel(a, b, "filter")
+    assert json.loads(run_in(a, AGENT, "status", "-j").stdout)["tc_hooks_put_back"] == 0
+    agent(a, "stop")
+    wait_gone(a)
+    with tempfile.TemporaryFile("w+") as log:
+        p = subprocess.Popen(["ip", "netns", "exec", a.name, AGENT, "start", "--foreground",
+                              "--tc-hook", "filter"], stdout=log, stderr=log, text=True)
+        try:
+            poll(lambda: agent(a, "status", check=False).returncode == 0, 10, "the agent up")
+            n = 8
+            for k in range(n):
+                remove_hook(a, "filter")
+                poll(lambda: hook_there(a, "filter"), 1, f"the filter back, time {k + 1}")
+            st = json.loads(run_in(a, AGENT, "status", "-j").stdout)
+            assert st["tc_hooks_put_back"] == n, st
+            assert f"{n} put back" in agent(a, "status").stdout
+            assert ping(a, "172.16.0.5") == 0
+            agent(a, "stop")
+            p.wait(timeout=10)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        log.seek(0)
+        told = [l for l in log.read().splitlines() if "removed by someone else" in l]
+    assert len(told) == 5, told
+    assert "counted (ipsecif-agent status: tc_hooks_put_back), not logged" in told[-1], told
+    assert not any("not logged" in l for l in told[:-1]), told
