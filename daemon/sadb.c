@@ -10,6 +10,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -765,6 +766,42 @@ __u64 sadb_deadline(struct agent *a, __u64 next)
 	return next;
 }
 
+#define SLOT_BATCH	1024	/* slots a batch lookup */
+
+/*
+ * The id of every slot of keys (ctr: of sa_ctr) into ids[IPSECIF_MAX_SAS],
+ * 0 where free, by batch lookup: 16 calls where one a slot took 16,384.
+ * 0 or -errno.
+ */
+static int slot_ids(const struct agent *a, bool ctr, __u32 *ids)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	int fd = bpf_map__fd(ctr ? a->skel->maps.sa_ctr : a->skel->maps.keys);
+	size_t size = ctr ? sizeof(struct ipsecif_sa_ctr) : sizeof(struct ipsecif_key);
+	size_t off = ctr ? offsetof(struct ipsecif_sa_ctr, id) : offsetof(struct ipsecif_key, id);
+	__u32 keys[SLOT_BATCH], token = 0, count, i;
+	char *vals = calloc(SLOT_BATCH, size);
+	bool first = true;
+	int ret;
+
+	if (!vals)
+		return -ENOMEM;
+	do {
+		count = SLOT_BATCH;
+		ret = bpf_map_lookup_batch(fd, first ? NULL : &token, &token, keys, vals, &count,
+					   &opts);
+		if (ret && ret != -ENOENT)
+			break;
+		for (i = 0; i < count; i++)
+			if (keys[i] < IPSECIF_MAX_SAS)
+				memcpy(&ids[keys[i]], vals + i * size + off, sizeof(*ids));
+		first = false;
+	} while (!ret);
+	explicit_bzero(vals, SLOT_BATCH * size);	/* sealed keys: key material all the same */
+	free(vals);
+	return ret == -ENOENT ? 0 : ret;
+}
+
 /*
  * Slots of keys (ctr: of sa_ctr) held by SAs the adopted tables do not
  * know: those the agent before had deleted and not yet freed (graves)
@@ -772,13 +809,19 @@ __u64 sadb_deadline(struct agent *a, __u64 next)
  */
 static void reap_slots(struct agent *a, bool ctr)
 {
-	__u32 slot, id, *gone = calloc(IPSECIF_MAX_SAS, sizeof(*gone));
+	__u32 slot, id, *ids = calloc(IPSECIF_MAX_SAS, sizeof(*ids));
+	__u32 *gone = calloc(IPSECIF_MAX_SAS, sizeof(*gone));
 	int n = 0;
 
-	if (!gone)
-		return;
+	if (!ids || !gone)
+		goto out;
+	if (slot_ids(a, ctr, ids))	/* no batch lookup: a slot at a time */
+		for (slot = 0; slot < IPSECIF_MAX_SAS; slot++)
+			if (slot_id(a, slot, ctr, &ids[slot]))
+				ids[slot] = 0;
 	for (slot = 0; slot < IPSECIF_MAX_SAS; slot++) {
-		if (slot_id(a, slot, ctr, &id) || !id)
+		id = ids[slot];
+		if (!id)
 			continue;
 		if (sadb_by_id(a, id) < 0)
 			gone[n++] = id;
@@ -788,7 +831,9 @@ static void reap_slots(struct agent *a, bool ctr)
 	}
 	while (n)
 		slots_free(a, gone[--n]);
+out:
 	free(gone);
+	free(ids);
 }
 
 /*

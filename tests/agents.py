@@ -4,6 +4,7 @@ import contextlib
 import json
 import os
 import subprocess
+import tempfile
 import time
 
 import bpfsys
@@ -36,11 +37,14 @@ def store_dir(ns):
     return STORES.get(ns.name) or (os.path.join(base, ns.name) if base else None)
 
 
+def start_env(ns):
+    """The environment an agent starting in ns is given: None, or its store folder."""
+    return dict(os.environ, IPSECIF_LIB_DIR=store_dir(ns)) if store_dir(ns) else None
+
+
 def run_in(ns, tool, *args, check=True):
     """Run one of our programs in ns; by default it must succeed."""
-    env = None
-    if tool == AGENT and args[:1] == ("start",) and store_dir(ns):
-        env = dict(os.environ, IPSECIF_LIB_DIR=store_dir(ns))
+    env = start_env(ns) if tool == AGENT and args[:1] == ("start",) else None
     r = subprocess.run(["ip", "netns", "exec", ns.name, tool] + list(args),
                        capture_output=True, text=True, timeout=30, env=env)
     if check:
@@ -238,6 +242,27 @@ def percpu_drops(entry):
     """A per-CPU struct ipsecif_stats entry's drop counters, summed over the CPUs."""
     return [sum(c["value"]["drops"][i] for c in entry["values"])
             for i in range(len(entry["values"][0]["value"]["drops"]))]
+
+
+def bpf_calls(during, pid=None, argv=(), env=None):
+    """The bpf(2) calls agent pid makes while during() runs; without pid, those
+    argv and all it forks make (a daemon's too) until during() returns."""
+    with tempfile.NamedTemporaryFile("r", suffix=".strace") as out:
+        # -I2: SIGINT ends strace (it detaches) even when it started argv.
+        tr = subprocess.Popen(["strace", "-f", "-c", "-I2", "-e", "trace=bpf", "-o", out.name]
+                              + (["-p", str(pid)] if pid else ["--", *argv]),
+                              stderr=subprocess.PIPE if pid else subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, text=True, env=env)
+        try:
+            if pid:     # strace prints "Process N attached" once it is.
+                assert "attached" in tr.stderr.readline()
+            during()
+        finally:
+            tr.send_signal(2)
+            tr.wait(timeout=30)
+        rows = [l.split() for l in out.read().splitlines() if l.split()[-1:] == ["bpf"]]
+    assert len(rows) == 1, rows
+    return int(rows[0][3])      # % time, seconds, usecs/call, calls, [errors], syscall
 
 
 def poll(cond, timeout=5, what="the condition"):

@@ -9,7 +9,8 @@ import os
 import signal
 import time
 
-from agents import agent, agent_pids, ctl, map_held, pin_dir, pinging, run_in, wait_gone
+from agents import (AGENT, agent, agent_pids, bpf_calls, ctl, map_held, pin_dir, pinging, poll,
+                    run_in, start_env, wait_gone)
 from test_freebsd import PAGE, hosts, setkey  # noqa: F401  (fixture)
 
 KEYS = ("0x" + "11" * 20, "0x" + "22" * 20)
@@ -225,3 +226,20 @@ def test_pins_of_another_layout_are_refused_by_name(hosts):
         os.unlink(f"{d}/sa_ctr")
     agent(a, "start")
     assert json.loads(ctl(a, "-j").stdout)["interfaces"] == []
+
+
+def test_an_adopting_start_reads_the_slots_in_batches(hosts):
+    """An adopting agent looks for slots no SA it adopted holds (keys, sa_ctr):
+    16,384 of each.  A lookup per slot made a start with two SAs 32,931 bpf(2)
+    calls; a batch lookup reads a thousand at a time."""
+    a, b = hosts
+    bring_up(a, b)
+    agent(a, "stop")
+    wait_gone(a)
+    calls = bpf_calls(lambda: poll(lambda: agent(a, "status", check=False).returncode == 0,
+                                   timeout=20, what="the adopting agent"),
+                      argv=["ip", "netns", "exec", a.name, AGENT, "start"], env=start_env(a))
+    print(f"bpf(2) calls of an adopting start: {calls}")
+    st = json.loads(agent(a, "status", "-j").stdout)
+    assert st["interfaces"] == 1 and st["sas"] == 2, st
+    assert calls <= 2000, calls

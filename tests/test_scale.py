@@ -19,7 +19,7 @@ import statistics
 import subprocess
 import tempfile
 
-from agents import CTL, agent_pids, agent_sites, ctl
+from agents import CTL, agent_pids, agent_sites, bpf_calls, ctl, setkey
 from netns import sh
 
 N = int(os.environ.get("IPSECIF_SCALE_N", 512))   # another: to try old builds briefly
@@ -124,23 +124,9 @@ def test_512th_interface_costs_as_the_10th(host_bpffs):
         assert ratio <= RATIO, (early, late)
 
 
-def bpf_calls(ns, pid, script):
-    """The bpf(2) calls agent pid makes while ipsecifctl setkey runs script."""
-    with tempfile.NamedTemporaryFile("r", suffix=".strace") as out:
-        tr = subprocess.Popen(["strace", "-f", "-c", "-e", "trace=bpf", "-o", out.name,
-                               "-p", str(pid)], stderr=subprocess.PIPE, text=True)
-        try:
-            # strace prints "Process N attached" once it is.
-            assert "attached" in tr.stderr.readline()
-            r = subprocess.run(["ip", "netns", "exec", ns.name, CTL, "setkey", "-c"],
-                               input=script, capture_output=True, text=True, timeout=120)
-            assert r.returncode == 0, r.stderr
-        finally:
-            tr.send_signal(2)
-            tr.wait(timeout=30)
-        rows = [l.split() for l in out.read().splitlines() if l.split()[-1:] == ["bpf"]]
-    assert len(rows) == 1, rows
-    return int(rows[0][3])      # % time, seconds, usecs/call, calls, [errors], syscall
+def setkey_c(ns, script):
+    r = setkey(ns, script)
+    assert r.returncode == 0, r.stderr
 
 
 def test_deleting_a_reqids_sas_costs_each_the_same(host_bpffs):
@@ -158,14 +144,12 @@ def test_deleting_a_reqids_sas_costs_each_the_same(host_bpffs):
         spis = range(0x30000, 0x30000 + n)
         add = "".join(f"add {far(0)} 10.0.0.1 esp {spi} -m tunnel -u 1 -E aes-gcm-16 "
                       f"0x{spi:08x}{'11' * 16};\n" for spi in spis)
-        r = subprocess.run(["ip", "netns", "exec", a.name, CTL, "setkey", "-c"], input=add,
-                           capture_output=True, text=True, timeout=120)
-        assert r.returncode == 0, r.stderr
+        setkey_c(a, add)
         st = json.loads(ctl(a, "-j", "setkey", "-D").stdout)["sas"]
         assert len(st) == n and {s["state"] for s in st} == {"active"}
         (pid,) = agent_pids(a)
-        calls = bpf_calls(a, pid, "".join(f"delete {far(0)} 10.0.0.1 esp {spi};\n"
-                                          for spi in spis))
+        script = "".join(f"delete {far(0)} 10.0.0.1 esp {spi};\n" for spi in spis)
+        calls = bpf_calls(lambda: setkey_c(a, script), pid)
         print(f"bpf(2) calls deleting {n} SAs of one reqid: {calls}, {calls / n:.1f} each")
         assert json.loads(ctl(a, "-j", "setkey", "-D").stdout)["sas"] == []
         assert calls <= 20 * n, calls
