@@ -153,12 +153,14 @@ def test_bad_state_refused(hosts):
 def test_adopting_agent_never_reuses_an_sa_id(hosts):
     """An SA id still in the maps (a key, counters) is never handed out again by
     an adopting agent, even when its state file is behind: here an older copy,
-    as if the agent had died between installing SAs and recording them."""
+    as if the agent had died between installing SAs and recording them.  The slots
+    of the SAs it never knew are freed."""
     import shutil
     a, b = hosts
     bring_up(a, b)
     path = f"/run/ipsecif/state/{pin_dir(a).rsplit('/', 1)[1]}"
     shutil.copy(path, path + ".old")
+    known = {e["value"]["id"] for e in map_held(a, "keys")}
     r = setkey(a, "add 192.168.0.3 192.168.0.7 esp 20001 -u 100 -E aes-gcm-16 "
                   "0x" + "33" * 20 + ";\nadd 192.168.0.3 192.168.0.8 esp 20002 -u 100 "
                   "-E aes-gcm-16 0x" + "44" * 20 + ";\n")
@@ -175,6 +177,12 @@ def test_adopting_agent_never_reuses_an_sa_id(hosts):
     time.sleep(0.3)     # the orphans' slots go a grave's time after the start
     new = {e["value"]["id"] for e in map_held(a, "keys")} - before
     assert len(new) == 1 and min(new) > max(before), (before, new)
+    # The two the old state file never knew were reaped: their keys and counters freed.
+    orphans = before - known
+    assert len(orphans) == 2, (before, known)
+    for m in ("keys", "sa_ctr"):
+        held = {e["value"]["id"] for e in map_held(a, m)}
+        assert known <= held and not held & orphans, (m, held, orphans)
 
 
 def test_pins_of_a_namespace_gone_are_not_adopted(hosts):
