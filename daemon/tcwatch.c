@@ -37,7 +37,8 @@
 #define WATCH_PEERS	256	/* devices remembered a burst; past that, every interface */
 #define WATCH_READS	64	/* datagrams a wake-up: the loop's other work goes on */
 /*
- * Notices of hooks put back: at most WATCH_TELL in WATCH_TELL_NS.  A
+ * Notices of hooks put back: at most WATCH_TELL in a window of WATCH_TELL_NS,
+ * opened by the first after the last window closed (fixed, not sliding).  A
  * program that keeps deleting a hook would otherwise flood the log (the
  * hook is put back every time all the same: without it ipsecN's
  * traffic stops); the status counts them all.
