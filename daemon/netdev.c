@@ -127,6 +127,16 @@ static int veth_add(struct nl_sock *sk, const char *name, const char *pname, int
 	return 0;
 }
 
+/* A device made and then configured (ret): undone if that failed, 0 or -errno. */
+static int configured(const char *name, int ret, char *err, size_t errlen)
+{
+	if (ret) {
+		errmsg(err, errlen, ret, "%s: configuring the device: %s", name, strerror(-ret));
+		netdev_destroy(name, NULL, 0);
+	}
+	return ret;
+}
+
 int netdev_create(const char *name, int mtu, char *err, size_t errlen)
 {
 	struct nl_sock *sk = netdev_nl_open();
@@ -165,10 +175,7 @@ int netdev_create(const char *name, int mtu, char *err, size_t errlen)
 	ret = ret ?: ethtool_set(name, ETHTOOL_SGRO, 1);
 	ret = ret ?: link_change(sk, name, IFF_NOARP, 0, 0);
 	ret = ret ?: link_change(sk, pname, IFF_UP, 0, 0);
-	if (ret) {
-		errmsg(err, errlen, ret, "%s: configuring the device: %s", name, strerror(-ret));
-		netdev_destroy(name, NULL, 0);
-	}
+	ret = configured(name, ret, err, errlen);
 out:
 	nl_socket_free(sk);
 	return ret;
@@ -193,10 +200,7 @@ int netdev_create_pair(const char *name, const char *pname, int mtu, int queues,
 		sysctl_set(path, "1");
 		ret = link_change(sk, dev[k], IFF_NOARP | IFF_UP, 0, 0);
 	}
-	if (ret) {
-		errmsg(err, errlen, ret, "%s: configuring the device: %s", name, strerror(-ret));
-		netdev_destroy(name, NULL, 0);
-	}
+	ret = configured(name, ret, err, errlen);
 out:
 	nl_socket_free(sk);
 	return ret;
