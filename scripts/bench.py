@@ -941,6 +941,21 @@ def machine():
             "load": os.getloadavg(), "wireguard_go": wg_go_version()}
 
 
+def bench_progs():
+    """The agents' bpffs mounted where an agent would mount it (and leave it), here, so
+    that every later "ip netns exec" sees the same one (each exec has a mount namespace
+    of its own: an agent's own mount is its alone); this run's programs (BENCH_OBJ)
+    loaded into a folder of it, PROGS/p and PROGS/m: PROGS."""
+    os.makedirs(BPFFS, exist_ok=True)
+    if sh("stat", "-f", "-c", "%T", BPFFS).stdout.strip() != "bpf_fs":
+        sh("mount", "-t", "bpf", "bpf", BPFFS)
+    progs = f"{BPFFS}/bench-{os.urandom(4).hex()}"
+    os.makedirs(progs)
+    sh("bpftool", "prog", "loadall", BENCH_OBJ, f"{progs}/p", "pinmaps", f"{progs}/m",
+       "type", "xdp")
+    return progs
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--reps", type=int, default=3)
@@ -972,14 +987,7 @@ def main():
         log(f"bench: warning: net.core.rmem_max is {udp_rcvbuf()}: the UDP receivers' "
             f"socket buffers are that, not {UDP_RCVBUF} (their drops count as loss)")
 
-    # The agents' bpffs, where an agent would mount it (and leave it).
-    os.makedirs(BPFFS, exist_ok=True)
-    if sh("stat", "-f", "-c", "%T", BPFFS).stdout.strip() != "bpf_fs":
-        sh("mount", "-t", "bpf", "bpf", BPFFS)
-    progs = f"{BPFFS}/bench-{os.urandom(4).hex()}"
-    os.makedirs(progs)
-    sh("bpftool", "prog", "loadall", BENCH_OBJ, f"{progs}/p", "pinmaps", f"{progs}/m",
-       "type", "xdp")
+    progs = bench_progs()
     res = {}
     started, load_before = time.time(), os.getloadavg()
     try:

@@ -60,10 +60,7 @@ def main():
     ap.add_argument("--json", default=os.path.join(bench.BUILD, "bench", "crossover.json"))
     args = ap.parse_args()
     os.makedirs(os.path.dirname(args.json), exist_ok=True)
-    progs = f"{bench.BPFFS}/bench-{os.urandom(4).hex()}"
-    os.makedirs(progs)
-    bench.sh("bpftool", "prog", "loadall", bench.BENCH_OBJ, f"{progs}/p", "pinmaps", f"{progs}/m",
-             "type", "xdp")
+    progs = bench.bench_progs()
     res = {}
     try:
         for suite in args.suites.split(","):
