@@ -132,10 +132,15 @@ awk -v n="$GOT" -v t0="$START" -v t1="$END" 'BEGIN { printf "  %d bytes received
 INO=$(nsx "$B_NS" stat -L -c %i /proc/self/ns/net)
 say "NetBSD_B's interface, with its SAs and counters (ifconfig's view)"
 run "$B_NS" "$B/ipsecifctl" ipsec0
-say "NetBSD_B's SAs; its inbound SA map, and the SAs' counters by id, as bpftool dumps them"
+say "NetBSD_B's SAs; its inbound SA map, and the SAs' counters in their slots, as bpftool dumps them"
 run "$B_NS" "$B/ipsecifctl" setkey -D
 run "$B_NS" bpftool map dump pinned "$BPFFS/net-$INO/sa_in"
-run "$B_NS" bpftool map dump pinned "$BPFFS/net-$INO/sa_ctr"
+# sa_ctr is an array of 16,384 slots: only those an SA holds (id not 0).
+printf '  %s# %s\n' b "bpftool -j map dump pinned $BPFFS/net-$INO/sa_ctr | (the slots whose id is not 0)"
+nsx "$B_NS" bpftool -j map dump pinned "$BPFFS/net-$INO/sa_ctr" | /usr/bin/python3 -c '
+import json, sys
+held = [e.get("formatted", e) for e in json.load(sys.stdin)]
+print(json.dumps([e for e in held if e["value"]["id"]], indent=4))'
 
 if [ "$KEEP" = 1 ]; then
 	say "Left running.  To look around:"
