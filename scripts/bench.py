@@ -951,8 +951,12 @@ def bench_progs():
         sh("mount", "-t", "bpf", "bpf", BPFFS)
     progs = f"{BPFFS}/bench-{os.urandom(4).hex()}"
     os.makedirs(progs)
-    sh("bpftool", "prog", "loadall", BENCH_OBJ, f"{progs}/p", "pinmaps", f"{progs}/m",
-       "type", "xdp")
+    try:
+        sh("bpftool", "prog", "loadall", BENCH_OBJ, f"{progs}/p", "pinmaps", f"{progs}/m",
+           "type", "xdp")
+    except BaseException:
+        shutil.rmtree(progs, ignore_errors=True)
+        raise
     return progs
 
 

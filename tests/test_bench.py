@@ -24,7 +24,9 @@ def fresh():
     made = [d for d in (os.path.dirname(BPFFS), BPFFS) if not os.path.exists(d)]
     try:
         yield ["unshare", "-m", "--propagation", "private", "sh", "-c",
-               f'while umount {BPFFS} 2>/dev/null; do :; done; exec "$@"', "-"]
+               f'while umount {BPFFS} 2>/dev/null; do :; done; '
+               f'[ "$(stat -f -c %T {BPFFS} 2>/dev/null)" != bpf_fs ] || '
+               f'{{ echo "{BPFFS}: still a bpffs" >&2; exit 99; }}; exec "$@"', "-"]
     finally:
         for d in reversed(made):
             with contextlib.suppress(OSError):

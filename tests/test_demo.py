@@ -26,7 +26,7 @@ def netns_left():
 def test_demo(suite):
     had_bpffs = os.path.isdir(BPFFS) and is_bpffs(BPFFS)
     r = subprocess.run(["bash", os.path.join(ROOT, "scripts", "demo.sh")],
-                       env=dict(os.environ, SUITE=suite), capture_output=True, text=True,
+                       env=dict(os.environ, SUITE=suite, KEEP="0"), capture_output=True, text=True,
                        timeout=180)
     out = r.stdout
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr

@@ -180,9 +180,13 @@ def test_adopting_agent_never_reuses_an_sa_id(hosts):
     # The two the old state file never knew were reaped: their keys and counters freed.
     orphans = before - known
     assert len(orphans) == 2, (before, known)
-    for m in ("keys", "sa_ctr"):
+    def freed(m):
         held = {e["value"]["id"] for e in map_held(a, m)}
-        assert known <= held and not held & orphans, (m, held, orphans)
+        return None if held & orphans else held
+
+    for m in ("keys", "sa_ctr"):
+        held = poll(lambda: freed(m), what=f"{m}: the orphans' slots freed")
+        assert known <= held, (m, held, known)
 
 
 def test_pins_of_a_namespace_gone_are_not_adopted(hosts):
