@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -398,6 +399,49 @@ static void engine_stop(struct agent *a)
 	e->on = false;
 }
 
+/* The CPUs of set a list like 0-3,6 into buf. */
+static void cpus_name(const cpu_set_t *set, char *buf, size_t len)
+{
+	size_t n = 0;
+	int c, end;
+
+	buf[0] = 0;
+	for (c = 0; c < CPU_SETSIZE && n < len; c++) {
+		if (!CPU_ISSET(c, set))
+			continue;
+		for (end = c; end + 1 < CPU_SETSIZE && CPU_ISSET(end + 1, set); end++)
+			;
+		n += snprintf(buf + n, len - n, end > c ? "%s%d-%d" : "%s%d", n ? "," : "", c,
+			      end);
+		c = end;
+	}
+}
+
+/*
+ * Each CPU the settings pin a worker to is one this agent may run on
+ * (its workers start with its affinity): 0, or -EINVAL naming the first
+ * that is not, before anything changes.  A worker pinned elsewhere would
+ * die at its start, again and again.
+ */
+static int cpus_check(const struct eng_settings *set, char *err, size_t errlen)
+{
+	char may_name[256];
+	cpu_set_t may;
+	__u32 k;
+
+	if (sched_getaffinity(0, sizeof(may), &may))
+		return errmsg(err, errlen, -errno, "cpus: the CPUs this agent may use: %s",
+			      strerror(errno));
+	for (k = 0; k < set->n_cpus; k++)
+		if (set->cpus[k] < 0 || set->cpus[k] >= CPU_SETSIZE ||
+		    !CPU_ISSET(set->cpus[k], &may)) {
+			cpus_name(&may, may_name, sizeof(may_name));
+			return errmsg(err, errlen, -EINVAL, "cpus: CPU %d is not one this agent "
+				      "may run on (%s)", set->cpus[k], may_name);
+		}
+	return 0;
+}
+
 /* The engine on as e->set says. */
 static int engine_start(struct agent *a, char *err, size_t errlen)
 {
@@ -406,6 +450,9 @@ static int engine_start(struct agent *a, char *err, size_t errlen)
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	int q, ret;
 
+	ret = cpus_check(set, err, errlen);
+	if (ret)
+		return ret;
 	if (e->on)
 		engine_stop(a);
 	e->n_workers = set->workers ? (int)set->workers : (cpus > 0 ? (int)cpus : 1);

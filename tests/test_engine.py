@@ -244,13 +244,23 @@ def test_engine_min_threshold(hosts):
 
 
 def test_engine_bad_commands(hosts):
+    """Refused by name, and the running engine as it was: a CPU the agent may not run on
+    is refused before the engine stops (once, it was taken, and its workers died at
+    their start, restarted again and again)."""
     a, _ = hosts
+    was = engine(a)
+    off = max(os.sched_getaffinity(0)) + 1
     for words, why in ((["engine", "on", "workers", "0"], "1 to 64"),
                        (["engine", "min", "des", "5"], "the suites are"),
-                       (["engine", "sideways"], "engine takes on, off or min")):
+                       (["engine", "sideways"], "engine takes on, off or min"),
+                       (["engine", "on", "cpus", f"0,{off}"],
+                        f"cpus: CPU {off} is not one this agent may run on (0")):
         r = ctl(a, *words, check=False)
         assert r.returncode != 0 and why in r.stderr, r.stderr
-    assert engine(a)["up"], "a bad command changes nothing"
+    now = engine(a)
+    assert now["up"], "a bad command changes nothing"
+    assert [w["pid"] for w in now["worker"]] == [w["pid"] for w in was["worker"]], now
+    assert now["died"] == was["died"], now
 
 
 def test_agent_restart_keeps_the_engine(hosts):
