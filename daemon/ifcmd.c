@@ -240,20 +240,21 @@ static int parse_engine(struct args *a, struct ifcmd *c)
 		c->engine = IFCMD_ENGINE_ON;
 		while (a->i < a->argc) {
 			const char *tok = a->argv[a->i++];
+			bool cpus = !strcmp(tok, "cpus");
 
-			v = value(a, !strcmp(tok, "cpus") ? "cpus needs a list like 0,1" :
-					 "workers needs a number, 1 to 64");
+			if (!cpus && strcmp(tok, "workers"))
+				return bad(a, tok, "engine on takes workers N and cpus LIST");
+			v = value(a, cpus ? "cpus needs a list like 0,1" :
+					    "workers needs a number, 1 to 64");
 			if (!v)
 				return -EINVAL;
-			if (!strcmp(tok, "workers")) {
-				if (parse_num(v, 1, IFCMD_MAX_CPUS, &n))
-					return bad(a, v, "workers is a number, 1 to 64");
-				c->eng_workers = n;
-			} else if (!strcmp(tok, "cpus")) {
+			if (cpus) {
 				if (parse_cpus(a, c, v))
 					return -EINVAL;
 			} else {
-				return bad(a, tok, "engine on takes workers N and cpus LIST");
+				if (parse_num(v, 1, IFCMD_MAX_CPUS, &n))
+					return bad(a, v, "workers is a number, 1 to 64");
+				c->eng_workers = n;
 			}
 		}
 		return 0;

@@ -175,6 +175,7 @@ static const struct {
 	{ "engine on workers 0", "0", "1 to 64" },
 	{ "engine on workers 65", "65", "1 to 64" },
 	{ "engine on threads 2", "threads", "takes workers N and cpus LIST" },
+	{ "engine on workers 1 cpus 0 extra", "extra", "takes workers N and cpus LIST" },
 	{ "engine on cpus", "cpus", "cpus needs a list" },
 	{ "engine on cpus 0,x", "0,x", "CPU numbers separated by commas" },
 	{ "engine on cpus ,", ",", "a list like 0,1,2" },
