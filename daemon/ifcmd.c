@@ -2,6 +2,7 @@
 /* ifconfig-style interface commands (ifcmd.h). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -60,6 +61,22 @@ static int parse_ip(const char *s, int *fam, union ipsecif_addr *a)
 	return -1;
 }
 
+/*
+ * A tunnel's end is a unicast address: not the unspecified one (FreeBSD's
+ * if_ipsec refuses it with EADDRNOTAVAIL), nor a multicast one or IPv4's
+ * limited broadcast, which the SA pair of a point-to-point tunnel cannot
+ * have as an end.
+ */
+static bool unicast(int fam, const union ipsecif_addr *x)
+{
+	const struct in6_addr *x6 = (const struct in6_addr *)x->v6;
+	__u32 v4 = ntohl(x->v4);
+
+	if (fam == AF_INET)
+		return v4 != INADDR_ANY && !IN_MULTICAST(v4) && v4 != INADDR_BROADCAST;
+	return !IN6_IS_ADDR_UNSPECIFIED(x6) && !IN6_IS_ADDR_MULTICAST(x6);
+}
+
 static int parse_tunnel(struct args *a, struct ifcmd *c, int fam)
 {
 	const char *src = value(a, "tunnel needs a source and a destination address");
@@ -75,6 +92,12 @@ static int parse_tunnel(struct args *a, struct ifcmd *c, int fam)
 		return bad(a, src, what);
 	if (parse_ip(dst, &fam, &c->tunnel_dst))
 		return bad(a, dst, "not an address of the source's family");
+	if (!unicast(fam, &c->tunnel_src))
+		return bad(a, src, "a tunnel's end is a unicast address (not unspecified, "
+			   "multicast or broadcast)");
+	if (!unicast(fam, &c->tunnel_dst))
+		return bad(a, dst, "a tunnel's end is a unicast address (not unspecified, "
+			   "multicast or broadcast)");
 	if (!memcmp(&c->tunnel_src, &c->tunnel_dst, sizeof(c->tunnel_src)))
 		return bad(a, dst, "the tunnel's ends are the same address");
 	c->tunnel_family = fam;
