@@ -302,9 +302,33 @@ static bool looks_like_key(const struct token *v)
 	return v->quoted || (v->text[0] == '0' && (v->text[1] == 'x' || v->text[1] == 'X'));
 }
 
+/*
+ * The keys' lengths for their algorithms (keys.c), each error named by
+ * its key's token (ek, ak: the encryption and authentication keys'):
+ * the encryption key alone first.
+ */
+static int check_keys(struct parse *ps, const struct setkey_cmd *c, const struct token *ek,
+		      const struct token *ak)
+{
+	struct ipsecif_key_params p = {
+		.enc = c->enc, .enc_key = c->enc_key, .enc_key_len = c->enc_key_len,
+		.allow_no_auth = true,	/* the CLI warns */
+	};
+	char why[256];
+
+	if (ipsecif_key_check(&p, why, sizeof(why)))
+		return perr(ps, ek, "%s", why);
+	p.auth = c->auth;
+	p.auth_key = c->auth_key_len ? c->auth_key : NULL;
+	p.auth_key_len = c->auth_key_len;
+	if (ipsecif_key_check(&p, why, sizeof(why)))
+		return perr(ps, ak ? ak : ek, "%s", why);
+	return 0;
+}
+
 static int parse_add_options(struct parse *ps, struct setkey_cmd *c)
 {
-	const struct token *t, *v;
+	const struct token *t, *v, *ek = NULL, *ak = NULL;
 	bool have_e = false;
 	__u64 x;
 	size_t i;
@@ -379,6 +403,7 @@ static int parse_add_options(struct parse *ps, struct setkey_cmd *c)
 					    "(rijndael-cbc, aes-cbc, aes-gcm-16, chacha20-poly1305)");
 			c->enc = enc_names[i].enc;
 			have_e = true;
+			ek = ps->i < ps->n ? &ps->tok[ps->i] : NULL;
 			if (parse_key(ps, "the encryption key", c->enc_key, &c->enc_key_len))
 				return -EINVAL;
 		} else {
@@ -389,6 +414,7 @@ static int parse_add_options(struct parse *ps, struct setkey_cmd *c)
 				return perr(ps, v, "unknown or unsupported authentication algorithm "
 					    "(hmac-sha2-256, hmac-sha1)");
 			c->auth = auth_names[i].auth;
+			ak = ps->i < ps->n ? &ps->tok[ps->i] : NULL;
 			if (parse_key(ps, "the authentication key", c->auth_key, &c->auth_key_len))
 				return -EINVAL;
 		}
@@ -403,7 +429,7 @@ static int parse_add_options(struct parse *ps, struct setkey_cmd *c)
 		return perr(ps, t, "the soft byte limit (-bs) is above the hard one (-bh)");
 	if (c->esn && c->replay_set && !c->replay)
 		return perr(ps, t, "ESN needs a replay window (-r above 0)");
-	return 0;
+	return check_keys(ps, c, ek, ak);
 }
 
 /* The statement must end here. */
@@ -421,8 +447,6 @@ static int end(struct parse *ps)
 static int statement(struct parse *ps, struct setkey_cmd *c)
 {
 	const struct token *kw = next(ps), *t;
-	char why[256];
-	int ret;
 
 	memset(c, 0, sizeof(*c));
 	c->line = kw->line;
@@ -441,22 +465,7 @@ static int statement(struct parse *ps, struct setkey_cmd *c)
 			return -EINVAL;
 		if (c->op != SETKEY_ADD)
 			return end(ps);
-		ret = parse_add_options(ps, c);
-		if (ret)
-			return ret;
-		{
-			struct ipsecif_key_params p = {
-				.enc = c->enc, .auth = c->auth,
-				.enc_key = c->enc_key, .enc_key_len = c->enc_key_len,
-				.auth_key = c->auth_key_len ? c->auth_key : NULL,
-				.auth_key_len = c->auth_key_len,
-				.allow_no_auth = true,	/* the CLI warns */
-			};
-
-			if (ipsecif_key_check(&p, why, sizeof(why)))
-				return perr(ps, kw, "%s", why);
-		}
-		return 0;
+		return parse_add_options(ps, c);
 	}
 	if (!strcmp(kw->text, "deleteall")) {
 		c->op = SETKEY_DELETEALL;
