@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 #include "agent.h"
 #include "attach.h"
 #include "engine.h"
@@ -40,7 +41,9 @@ struct options {
 
 /*
  * Daemonized unless foreground: the parent returns once the child is
- * ready (one NUL byte on the pipe) or says why not (the reason, then EOF).
+ * ready (one NUL byte on the pipe), or once it said why not (the reason,
+ * then EOF) and has exited: what it had made undone, its control socket
+ * closed, so that a status or start right after finds no agent.
  */
 static int agent_start(const struct options *opt)
 {
@@ -72,6 +75,8 @@ static int agent_start(const struct options *opt)
 			else
 				buf[n] = 0;
 			fprintf(stderr, "ipsecif-agent: %s\n", buf);
+			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+				;
 			return -EIO;
 		}
 		close(pfd[0]);

@@ -72,3 +72,26 @@ def test_config_errors_leave_nothing(hosts, tmp_path):
     assert not os.path.exists("/run/ipsecif/state/" + os.path.basename(pin_dir(a)))
     assert not os.path.exists(pin_dir(a))
     agent(a, "start")  # fresh, for the fixture to stop
+
+
+def test_a_failed_start_has_undone_everything_when_it_returns(hosts, tmp_path):
+    """A configuration that fails at its last line, after 100 interfaces: when start
+    returns its error, the interfaces are gone and no agent answers (it used to return
+    while the agent was still tearing down: status then met its closing socket,
+    "Connection reset by peer", and the devices were still there)."""
+    a, _ = hosts
+    agent(a, "stop", "--flush")
+    wait_gone(a)
+    n = 100
+    text = "".join(f"ipsec{i} create reqid {i + 1} tunnel 10.0.{i}.1 10.9.{i}.1\n"
+                   for i in range(n)) + "ipsec0 inet 172.16.0.1/33\n"
+    path = write(tmp_path, "late.conf", text)
+    # start, then at once status and the devices, with no interpreter between.
+    r = a("sh", "-c", f'{AGENT} start --config {path}; echo "start $?"; {AGENT} status; '
+          'echo "status $?"; ip -br link', check=False)
+    out = r.stdout + r.stderr
+    assert f"{path}:{n + 1}: " in out and "start 1" in out, out
+    assert "not running in this network namespace" in out and "status 1" in out, out
+    left = [l.split()[0] for l in r.stdout.splitlines() if l.startswith("ipsec")]
+    assert not left, left
+    agent(a, "start")  # fresh, for the fixture to stop
