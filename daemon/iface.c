@@ -4,6 +4,7 @@
  * parses them), the device they make (daemon/netdev.h), the maps that
  * tell the data path about it (ifaces, if_reqid, if_stats), and its MTU.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,6 +153,29 @@ static void iface_swap(struct agent *a, struct table *next)
 static int auto_mtu(struct agent *a, const struct table_iface *f);
 
 /*
+ * The addresses c adds that its device (there already) has not: 0, or
+ * -EEXIST naming one it has, before anything changes (the kernel would
+ * refuse it after the command's other changes were made).
+ */
+static int addrs_new(const struct ifcmd *c, char *err, size_t errlen)
+{
+	union ipsecif_addr have[64];
+	int idx = (int)if_nametoindex(c->name), i, k, n;
+	char buf[INET6_ADDRSTRLEN];
+
+	for (i = 0; idx && i < c->n_addrs; i++) {
+		n = netdev_dev_addrs(idx, c->addrs[i].family, have, 64);
+		for (k = 0; k < n && k < 64; k++)
+			if (!memcmp(&have[k], &c->addrs[i].addr, sizeof(have[k]))) {
+				inet_ntop(c->addrs[i].family, &c->addrs[i].addr, buf, sizeof(buf));
+				return errmsg(err, errlen, -EEXIST, "%s: has %s already", c->name,
+					      buf);
+			}
+	}
+	return 0;
+}
+
+/*
  * The rules are checked on a copy of the interfaces, which replaces them
  * once the device work that can fail (create, attach) has succeeded: a
  * refused command changes nothing.
@@ -191,6 +215,11 @@ int iface_cmd(struct agent *a, const struct ctl_req *req, char *out, size_t len)
 		return errmsg(out, len, ret, "ipsecifctl: %s\n", err);
 	}
 	old = table_find(&a->t, c.name);
+	ret = old && !c.destroy ? addrs_new(&c, err, sizeof(err)) : 0;
+	if (ret) {
+		free(next.ifaces);
+		return errmsg(out, len, ret, "ipsecifctl: %s\n", err);
+	}
 	old_reqid = old ? old->reqid : 0;
 	/* Only a tunnel that moved or went can leave an underlay device unused. */
 	release = old && old->tunnel && (c.destroy || c.tunnel_set || c.tunnel_delete);

@@ -113,6 +113,7 @@ static int parse_inner(struct args *a, struct ifcmd *c, int fam)
 	struct ifcmd_addr *x;
 	char buf[INET6_ADDRSTRLEN + 8], *slash;
 	unsigned long plen = fam == AF_INET ? 32 : 128;
+	int k;
 
 	if (!tok)
 		return -EINVAL;
@@ -133,6 +134,10 @@ static int parse_inner(struct args *a, struct ifcmd *c, int fam)
 		return bad(a, tok, fam == AF_INET ? "a prefix length is 1 to 32" :
 			   "a prefix length is 1 to 128");
 	x->plen = plen;
+	for (k = 0; k < c->n_addrs; k++)
+		if (c->addrs[k].family == x->family &&
+		    !memcmp(&c->addrs[k].addr, &x->addr, sizeof(x->addr)))
+			return bad(a, tok, "the address is given twice");
 	/* A peer follows when the next word is an address of the family. */
 	if (a->i < a->argc) {
 		int f = fam;

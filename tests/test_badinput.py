@@ -58,6 +58,11 @@ IFCMD = [
     ("ipsec5 create reqid 200", "reqid 200"),
     ("ipsec0 reqid 200", "reqid 200"),
     ("ipsec1 tunnel 192.168.0.3 192.168.0.5", "192.168.0.3"),
+    ("ipsec0 tunnel 0.0.0.0 192.168.0.5", "a tunnel's end is a unicast address"),
+    ("ipsec0 tunnel 192.168.0.3 224.0.0.9", "a tunnel's end is a unicast address"),
+    ("ipsec0 inet 10.9.9.1/24 10.9.9.2 inet 10.9.9.1/24", "the address is given twice"),
+    # An address the device has, after one it has not: neither is added.
+    ("ipsec0 inet 172.16.9.9/32 inet 172.16.0.3/16 172.16.0.5", "ipsec0: has 172.16.0.3 already"),
     ("ipsec0 -link2 link2", "contradicts"),
 ]
 
@@ -134,7 +139,7 @@ def state(ns):
         del s["age"]
     return (json.loads(ctl(ns, "-j").stdout), sad,
             json.loads(ctl(ns, "-j", "setkey", "-DP").stdout),
-            ns("ip", "-br", "link").stdout)
+            ns("ip", "-br", "link").stdout, ns("ip", "-br", "addr").stdout)
 
 
 @pytest.fixture
@@ -142,6 +147,7 @@ def gateway(hosts):
     a, _ = hosts
     ctl(a, "ipsec0", "create", "reqid", "100")
     ctl(a, "ipsec0", "inet", "tunnel", "192.168.0.3", "192.168.0.5")
+    ctl(a, "ipsec0", "inet", "172.16.0.3/16", "172.16.0.5")
     ctl(a, "ipsec1", "create", "reqid", "200")
     ctl(a, "ipsec1", "inet", "tunnel", "192.168.0.3", "192.168.0.7")
     r = subprocess.run(["ip", "netns", "exec", a.name, CTL, "setkey", "-c"], text=True,

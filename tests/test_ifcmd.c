@@ -136,6 +136,8 @@ static const struct {
 	{ "ipsec0 tunnel 10.0.0.300 10.0.0.2", "10.0.0.300", "not an IPv4 or IPv6 address" },
 	{ "ipsec0 tunnel 10.0.0.1 10.0.0.1", "10.0.0.1", "same address" },
 	{ "ipsec0 tunnel 0.0.0.0 10.0.0.2", "0.0.0.0", "a tunnel's end is a unicast address" },
+	{ "ipsec0 inet 10.1.1.1/24 10.1.1.2 inet 10.1.1.1/32", "10.1.1.1/32", "given twice" },
+	{ "ipsec0 inet6 2001:db8::1/64 inet6 2001:db8::1", "2001:db8::1", "given twice" },
 	{ "ipsec0 tunnel 10.0.0.1 224.0.0.5", "224.0.0.5", "a tunnel's end is a unicast address" },
 	{ "ipsec0 tunnel 10.0.0.1 255.255.255.255", "255.255.255.255", "unicast address" },
 	{ "ipsec0 inet6 tunnel :: 2001:db8::2", "::", "a tunnel's end is a unicast address" },
