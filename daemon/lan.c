@@ -3,8 +3,9 @@
  * The LAN devices of the XDP line-rate path (docs/DATAPATH.md): "lan add
  * DEV" puts xdp_lan on a LAN-facing device, which then seals what it
  * routes into an ipsecif interface without the stack.  A device has one
- * XDP program, so an underlay that carries xdp_esp_in, or ipsecN and its
- * peer, are refused.
+ * XDP program, so an underlay (a tunnel starts at one of its addresses,
+ * whether or not xdp_esp_in is on it yet), or ipsecN and its peer, are
+ * refused; a LAN device deleted that a tunnel starts at gets xdp_esp_in.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include "attach.h"
 #include "errmsg.h"
 #include "lan.h"
+#include "netdev.h"
 
 int lan_find(const struct agent *a, int idx)
 {
@@ -53,8 +55,33 @@ void lan_prune(struct agent *a)
 		}
 }
 
+/*
+ * The first interface whose tunnel starts at an address of device idx
+ * (xdp_esp_in's device, once it has an SA), or NULL: by the device's
+ * addresses, two requests however many interfaces there are.
+ */
+static const struct table_iface *tunnel_at(const struct agent *a, int idx)
+{
+	union ipsecif_addr have[2][64];
+	int n[2], k;
+	size_t i;
+
+	n[0] = netdev_dev_addrs(idx, AF_INET, have[0], 64);
+	n[1] = netdev_dev_addrs(idx, AF_INET6, have[1], 64);
+	for (i = 0; i < a->t.n_ifaces; i++) {
+		const struct table_iface *f = &a->t.ifaces[i];
+		int fam = f->family == AF_INET6;
+
+		for (k = 0; f->tunnel && k < n[fam] && k < 64; k++)
+			if (!memcmp(&have[fam][k], &f->src, sizeof(f->src)))
+				return f;
+	}
+	return NULL;
+}
+
 int lan_cmd(struct agent *a, const struct ifcmd *c, char *out, size_t len)
 {
+	const struct table_iface *f;
 	struct bpf_link *l = NULL;
 	unsigned int idx = if_nametoindex(c->lan_dev);
 	int k = idx ? lan_find(a, idx) : -1, ret;
@@ -67,6 +94,10 @@ int lan_cmd(struct agent *a, const struct ifcmd *c, char *out, size_t len)
 			return errmsg(out, len, -ENOENT, "ipsecifctl: %s: not a LAN device "
 				      "(lan add)\n", c->lan_dev);
 		lan_forget(a, k);
+		/* A tunnel's underlay that xdp_lan kept xdp_esp_in from: now it can. */
+		f = tunnel_at(a, idx);
+		if (f)
+			attach_in(a, f);
 		return 0;
 	}
 	if (k >= 0)
@@ -76,6 +107,11 @@ int lan_cmd(struct agent *a, const struct ifcmd *c, char *out, size_t len)
 		if (a->xdp_devs[k] == (int)idx)
 			return errmsg(out, len, -EBUSY, "ipsecifctl: %s: an underlay device, "
 				      "xdp_esp_in is on it\n", c->lan_dev);
+	f = tunnel_at(a, idx);
+	if (f)
+		return errmsg(out, len, -EBUSY, "ipsecifctl: %s: %s's tunnel starts here: its "
+			      "underlay, xdp_esp_in's device, not a LAN device\n", c->lan_dev,
+			      f->name);
 	if (!bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.if_reqid), &idx, &reqid))
 		return errmsg(out, len, -EINVAL, "ipsecifctl: %s: an ipsecif interface, not a "
 			      "LAN device\n", c->lan_dev);

@@ -67,3 +67,33 @@ def test_line_rate_path_through_the_agent(lans):
         assert s["fast"] > 0.9 * s["packets"] > 2000, s
         assert not any(s["drops"].values()), s
         assert f"fast {s['fast']}" in ctl(g, "ipsec0").stdout
+
+
+def test_a_tunnels_underlay_is_not_a_lan_device(host_bpffs):
+    """lan add of a device a tunnel starts at is refused by the interface's name, even
+    before an SA puts xdp_esp_in there (it was taken, and kept xdp_esp_in off: no
+    inbound ESP).  A LAN device that a tunnel came to start at meanwhile gets
+    xdp_esp_in once lan del takes xdp_lan off it (it was left with none)."""
+    from agents import agent_sites
+    key = "0x" + "5a" * 20
+    with agent_sites(1) as (a,):
+        for dev, peer, addr in (("ul0", "ul9", "10.60.0.1"), ("lan0", "lan9", "10.61.0.1")):
+            a("ip", "link", "add", dev, "type", "veth", "peer", "name", peer)
+            a("ip", "addr", "add", f"{addr}/24", "dev", dev)
+            for d in (dev, peer):
+                a("ip", "link", "set", d, "up")
+        ctl(a, "ipsec0", "create", "reqid", "1", "tunnel", "10.60.0.1", "10.60.0.2")
+        r = ctl(a, "lan", "add", "ul0", check=False)
+        assert r.returncode != 0 and "ul0: ipsec0's tunnel starts here" in r.stderr, r.stderr
+        assert json.loads(ctl(a, "-j").stdout)["lan"] == []
+        assert "xdp" not in a("ip", "-d", "link", "show", "ul0").stdout
+        ctl(a, "lan", "add", "lan0")
+        ctl(a, "ipsec1", "create", "reqid", "2", "tunnel", "10.61.0.1", "10.61.0.2")
+        r = setkey(a, f"add 10.61.0.2 10.61.0.1 esp 7002 -m tunnel -u 2 -E aes-gcm-16 {key};\n")
+        assert r.returncode == 0, r.stderr
+        shown = json.loads(ctl(a, "-j", "ipsec1").stdout)["interfaces"][0]
+        assert shown["attached"]["xdp_esp_in"] is None, shown
+        ctl(a, "lan", "del", "lan0")
+        shown = json.loads(ctl(a, "-j", "ipsec1").stdout)["interfaces"][0]
+        assert shown["attached"]["xdp_esp_in"] == "lan0", shown
+        assert "xdp_esp_in" in a("ip", "-d", "link", "show", "lan0").stdout
