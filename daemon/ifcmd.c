@@ -190,14 +190,16 @@ static int check_name(struct args *a, const char *name)
 /* lan add|del DEV: a LAN-facing device for xdp_lan (no interface named "lan" then). */
 static int parse_lan(struct args *a, struct ifcmd *c)
 {
-	const char *op = value(a, "lan takes add DEV or del DEV");
-	const char *dev = op ? value(a, "lan add and lan del need a device") : NULL;
+	const char *op = value(a, "lan takes add DEV or del DEV"), *dev;
 	int ret;
 
-	if (!dev)
+	if (!op)
 		return -EINVAL;
 	if (strcmp(op, "add") && strcmp(op, "del"))
 		return bad(a, op, "lan takes add DEV or del DEV");
+	dev = value(a, "lan add and lan del need a device");
+	if (!dev)
+		return -EINVAL;
 	if (a->i < a->argc)
 		return bad(a, a->argv[a->i], "lan add and lan del take one device");
 	ret = check_name(a, dev);

@@ -170,6 +170,7 @@ static const struct {
 	{ "ipsec0 xdpfwd -xdpfwd", "-xdpfwd", "contradicts" },
 	{ "lan", "lan", "lan takes add DEV or del DEV" },
 	{ "lan attach eth1", "attach", "lan takes add DEV or del DEV" },
+	{ "lan bogus", "bogus", "lan takes add DEV or del DEV" },
 	{ "lan add", "add", "need a device" },
 	{ "lan add eth1 eth2", "eth2", "one device" },
 	{ "lan del eth:1", "eth:1", "no spaces, '/' or ':'" },
