@@ -83,21 +83,31 @@ static int script_add(struct agent *a, const struct setkey_cmd *c, struct out *o
 }
 
 /* delete, deleteall, flush: the SAs they name go. */
-static void script_delete(struct agent *a, const struct setkey_cmd *c)
+/* Whether SA s is one that line c names: all (flush, dump), those of its pair, or its one. */
+static bool script_names(const struct setkey_cmd *c, const struct table_sa *s)
 {
-	size_t j;
+	if (c->op == SETKEY_FLUSH || c->op == SETKEY_DUMP)
+		return true;
+	return s->family == c->family && !memcmp(&s->src, &c->src, sizeof(c->src)) &&
+	       !memcmp(&s->dst, &c->dst, sizeof(c->dst)) &&
+	       (c->op == SETKEY_DELETEALL || s->spi == c->spi);
+}
+
+/* The SAs line c names, deleted: how many. */
+static size_t script_delete(struct agent *a, const struct setkey_cmd *c)
+{
+	size_t j, n = 0;
 
 	for (j = a->t.n_sas; j-- > 0;) {
 		const struct table_sa *s = &a->t.sas[j];
 
-		if (c->op == SETKEY_FLUSH ||
-		    (s->family == c->family && !memcmp(&s->src, &c->src, sizeof(c->src)) &&
-		     !memcmp(&s->dst, &c->dst, sizeof(c->dst)) &&
-		     (c->op == SETKEY_DELETEALL || s->spi == c->spi))) {
+		if (script_names(c, s)) {
 			sadb_touch(a, s->reqid);
 			sadb_forget(a, j, false);
+			n++;
 		}
 	}
+	return n;
 }
 
 /* Four policies an interface (ipsecif(4)), for every interface. */
@@ -120,9 +130,9 @@ int script_run(struct agent *a, const struct ctl_req *req, char *out, size_t len
 	bool json = req->flags & CTL_F_JSON;
 	const struct setkey_cmd *dup;
 	struct setkey_script sc;
-	char err[512], addr[INET6_ADDRSTRLEN];
+	char err[512], addr[INET6_ADDRSTRLEN], addr2[INET6_ADDRSTRLEN];
 	struct out o;
-	size_t i, j;
+	size_t i, j, n;
 	int ret;
 
 	out[0] = 0;
@@ -151,6 +161,7 @@ int script_run(struct agent *a, const struct ctl_req *req, char *out, size_t len
 	for (i = 0; i < sc.n; i++) {
 		const struct setkey_cmd *c = &sc.cmds[i];
 
+		n = 0;
 		switch (c->op) {
 		case SETKEY_ADD:
 			ret = script_add(a, c, &o, err, sizeof(err));
@@ -166,13 +177,15 @@ int script_run(struct agent *a, const struct ctl_req *req, char *out, size_t len
 		case SETKEY_DELETE:
 		case SETKEY_DELETEALL:
 		case SETKEY_FLUSH:
-			script_delete(a, c);
+			n = script_delete(a, c);
 			break;
 		case SETKEY_DUMP:
 		case SETKEY_GET:
-			for (j = 0; j < a->t.n_sas; j++)
-				if (c->op != SETKEY_GET || a->t.sas[j].spi == c->spi)
+			for (j = 0, n = 0; j < a->t.n_sas; j++)
+				if (script_names(c, &a->t.sas[j])) {
 					show_sa(&o, a, &a->t.sas[j]);
+					n++;
+				}
 			break;
 		case SETKEY_SPDDUMP:
 			ret = script_spddump(a, &o);
@@ -181,6 +194,15 @@ int script_run(struct agent *a, const struct ctl_req *req, char *out, size_t len
 				goto done;
 			}
 			break;
+		}
+		/* As setkey(8): get or delete of an SA there is not is an error (ESRCH). */
+		if ((c->op == SETKEY_GET || c->op == SETKEY_DELETE) && !n) {
+			ret = errmsg(out, len, -ESRCH, "ipsecifctl: setkey: line %d: no SA %u from "
+				     "%s to %s%s\n", c->line, c->spi,
+				     inet_ntop(c->family, &c->src, addr, sizeof(addr)) ?: "?",
+				     inet_ntop(c->family, &c->dst, addr2, sizeof(addr2)) ?: "?",
+				     i ? " (the lines before it were carried out)" : "");
+			goto done;
 		}
 	}
 	if (a->n_touched)	/* SAs came or went: a dump alone changes nothing */

@@ -196,6 +196,33 @@ def test_bad_keys_never_echoed(gateway):
     assert not failures, failures
 
 
+def test_get_or_delete_of_no_such_sa_is_an_error(gateway):
+    """As setkey(8) (ESRCH): get or delete of an SA that is not there fails, naming it, and
+    changes nothing; a get shows only the SA its addresses and SPI name.  Both used to
+    succeed silently: a mistyped SPI left the SA meant to go in the maps."""
+    a, before = gateway
+    for line in ("get 192.168.0.3 192.168.0.5 esp 9999;", "delete 192.168.0.3 192.168.0.5 esp 9999;",
+                 "delete 192.168.0.3 192.168.0.6 esp 10000;"):
+        r = run(a, ["setkey", "-c"], line + "\n")
+        dst = line.split()[2]
+        assert r.returncode != 0 and \
+            f"line 1: no SA {line.split()[4][:-1]} from 192.168.0.3 to {dst}" in r.stderr, r
+        assert state(a) == before, line
+    # Another SA with SPI 10000, to another destination: a get names one.
+    r = run(a, ["setkey", "-c"], "add 192.168.0.3 192.168.0.6 esp 10000 -E aes-gcm-16 0x"
+            + "22" * 20 + ";\n")
+    assert r.returncode == 0, r.stderr
+    r = run(a, ["setkey", "-c"], "get 192.168.0.3 192.168.0.5 esp 10000;\n")
+    assert r.returncode == 0 and r.stdout.count("spi=10000") == 1, r.stdout
+    assert r.stdout.startswith("192.168.0.3 192.168.0.5"), r.stdout
+    # A second delete of one SA in a script: the first stands, the second is the error.
+    r = run(a, ["setkey", "-c"], "delete 192.168.0.3 192.168.0.6 esp 10000;\n"
+            "delete 192.168.0.3 192.168.0.6 esp 10000;\n")
+    assert r.returncode != 0 and "line 2: no SA 10000" in r.stderr, r.stderr
+    assert "the lines before it were carried out" in r.stderr
+    assert state(a) == before
+
+
 def test_a_failing_add_leaves_the_lines_before_it_in_the_maps(host_bpffs):
     """An add that fails when it is carried out (here: the keys map is full),
     after lines that succeeded: those stand, as setkey(8) has it, and are in the
