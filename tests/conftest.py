@@ -8,7 +8,7 @@ import tempfile
 
 import pytest
 
-from agents import BPFFS, is_bpffs
+from agents import BPFFS, is_bpffs, remove_made
 
 # The agents' sequence-number store (daemon/seqstore.c) is the machine's,
 # in /var/lib/ipsecif, and outlives everything: the tests' agents keep
@@ -35,5 +35,4 @@ def host_bpffs():
     yield
     if mounted:
         subprocess.run(["umount", BPFFS], check=False)
-    for d in reversed(made):
-        os.rmdir(d)
+    remove_made(made)

@@ -10,7 +10,7 @@ import json
 import os
 import subprocess
 
-from agents import BPFFS
+from agents import BPFFS, remove_made
 from dp import ROOT
 
 OUT = os.path.join(ROOT, "build", "bench")
@@ -28,9 +28,7 @@ def fresh():
                f'[ "$(stat -f -c %T {BPFFS} 2>/dev/null)" != bpf_fs ] || '
                f'{{ echo "{BPFFS}: still a bpffs" >&2; exit 99; }}; exec "$@"', "-"]
     finally:
-        for d in reversed(made):
-            with contextlib.suppress(OSError):
-                os.rmdir(d)
+        remove_made(made)
 
 
 def test_every_case_gives_every_figure():
