@@ -320,42 +320,54 @@ static int addr_cmp(const void *x, const void *y)
 	return memcmp(x, y, sizeof(union ipsecif_addr));
 }
 
-/* Does some interface's tunnel start from an address of device idx? */
-static bool dev_used(const struct agent *a, int idx)
+/*
+ * The first interface whose tunnel starts from an address of device idx,
+ * into *f (NULL: none): 0, or -errno with nothing known.
+ */
+int attach_tunnel_at(const struct agent *a, int idx, const struct table_iface **f)
 {
 	static const int families[] = { AF_INET, AF_INET6 };
 	union ipsecif_addr *addrs = NULL, *p;
 	int n = 0, cap = 64, fam;
-	bool used = false;
 	size_t i;
 
+	*f = NULL;
 	/* That device's addresses (a dump of its own), sorted, then the table: no dump of all. */
-	for (fam = 0; fam < 2 && !used; fam++) {
+	for (fam = 0; fam < 2 && !*f; fam++) {
 		do {
 			if (n > cap)
 				cap = n;
 			p = realloc(addrs, cap * sizeof(*addrs));
 			if (!p) {
 				free(addrs);
-				return true;	/* nothing known: kept */
+				return -ENOMEM;
 			}
 			addrs = p;
 			n = netdev_dev_addrs(idx, families[fam], addrs, cap);
 		} while (n > cap);
 		if (n < 0) {
 			free(addrs);
-			return true;
+			return n;
 		}
 		qsort(addrs, n, sizeof(*addrs), addr_cmp);
-		for (i = 0; n && !used && i < a->t.n_ifaces; i++) {
+		for (i = 0; n && !*f && i < a->t.n_ifaces; i++) {
 			const struct table_iface *t = &a->t.ifaces[i];
 
-			used = t->tunnel && t->family == families[fam] &&
-			       bsearch(&t->src, addrs, n, sizeof(*addrs), addr_cmp);
+			if (t->tunnel && t->family == families[fam] &&
+			    bsearch(&t->src, addrs, n, sizeof(*addrs), addr_cmp))
+				*f = t;
 		}
 	}
 	free(addrs);
-	return used;
+	return 0;
+}
+
+/* Does some interface's tunnel start from an address of device idx?  If not known, yes. */
+static bool dev_used(const struct agent *a, int idx)
+{
+	const struct table_iface *f;
+
+	return attach_tunnel_at(a, idx, &f) || f;
 }
 
 void xdp_release_unused(struct agent *a)

@@ -21,6 +21,7 @@ int attach_out(struct agent *a, const char *name, char *err, size_t errlen);
 int attach_block_filter(struct agent *a);
 /* xdp_esp_in onto the device holding f's tunnel source, once. */
 void attach_in(struct agent *a, const struct table_iface *f);
+int attach_tunnel_at(const struct agent *a, int idx, const struct table_iface **f);
 /* p at idx's TC ingress through a tcx link pinned as link_KIND_IDX (made, or updated): 0 or -errno. */
 int attach_tcx(struct agent *a, const struct bpf_program *p, const char *kind, int idx);
 /* prog onto device idx through a link pinned as link_KIND_IDX (adopted if pinned). */

@@ -160,7 +160,7 @@ static int auto_mtu(struct agent *a, const struct table_iface *f);
 static int addrs_new(const struct ifcmd *c, char *err, size_t errlen)
 {
 	union ipsecif_addr have[64];
-	int idx = (int)if_nametoindex(c->name), i, k, n;
+	int idx = c->n_addrs ? (int)if_nametoindex(c->name) : 0, i, k, n;
 	char buf[INET6_ADDRSTRLEN];
 
 	for (i = 0; idx && i < c->n_addrs; i++) {

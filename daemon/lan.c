@@ -18,7 +18,6 @@
 #include "attach.h"
 #include "errmsg.h"
 #include "lan.h"
-#include "netdev.h"
 
 int lan_find(const struct agent *a, int idx)
 {
@@ -55,30 +54,6 @@ void lan_prune(struct agent *a)
 		}
 }
 
-/*
- * The first interface whose tunnel starts at an address of device idx
- * (xdp_esp_in's device, once it has an SA), or NULL: by the device's
- * addresses, two requests however many interfaces there are.
- */
-static const struct table_iface *tunnel_at(const struct agent *a, int idx)
-{
-	union ipsecif_addr have[2][64];
-	int n[2], k;
-	size_t i;
-
-	n[0] = netdev_dev_addrs(idx, AF_INET, have[0], 64);
-	n[1] = netdev_dev_addrs(idx, AF_INET6, have[1], 64);
-	for (i = 0; i < a->t.n_ifaces; i++) {
-		const struct table_iface *f = &a->t.ifaces[i];
-		int fam = f->family == AF_INET6;
-
-		for (k = 0; f->tunnel && k < n[fam] && k < 64; k++)
-			if (!memcmp(&have[fam][k], &f->src, sizeof(f->src)))
-				return f;
-	}
-	return NULL;
-}
-
 int lan_cmd(struct agent *a, const struct ifcmd *c, char *out, size_t len)
 {
 	const struct table_iface *f;
@@ -95,8 +70,7 @@ int lan_cmd(struct agent *a, const struct ifcmd *c, char *out, size_t len)
 				      "(lan add)\n", c->lan_dev);
 		lan_forget(a, k);
 		/* A tunnel's underlay that xdp_lan kept xdp_esp_in from: now it can. */
-		f = tunnel_at(a, idx);
-		if (f)
+		if (!attach_tunnel_at(a, idx, &f) && f)
 			attach_in(a, f);
 		return 0;
 	}
@@ -107,7 +81,10 @@ int lan_cmd(struct agent *a, const struct ifcmd *c, char *out, size_t len)
 		if (a->xdp_devs[k] == (int)idx)
 			return errmsg(out, len, -EBUSY, "ipsecifctl: %s: an underlay device, "
 				      "xdp_esp_in is on it\n", c->lan_dev);
-	f = tunnel_at(a, idx);
+	ret = attach_tunnel_at(a, idx, &f);
+	if (ret)
+		return errmsg(out, len, ret, "ipsecifctl: %s: its addresses: %s\n", c->lan_dev,
+			      strerror(-ret));
 	if (f)
 		return errmsg(out, len, -EBUSY, "ipsecifctl: %s: %s's tunnel starts here: its "
 			      "underlay, xdp_esp_in's device, not a LAN device\n", c->lan_dev,

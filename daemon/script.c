@@ -82,7 +82,6 @@ static int script_add(struct agent *a, const struct setkey_cmd *c, struct out *o
 	return ret;
 }
 
-/* delete, deleteall, flush: the SAs they name go. */
 /* Whether SA s is one that line c names: all (flush, dump), those of its pair, or its one. */
 static bool script_names(const struct setkey_cmd *c, const struct table_sa *s)
 {
@@ -93,7 +92,7 @@ static bool script_names(const struct setkey_cmd *c, const struct table_sa *s)
 	       (c->op == SETKEY_DELETEALL || s->spi == c->spi);
 }
 
-/* The SAs line c names, deleted: how many. */
+/* delete, deleteall, flush: the SAs line c names go; how many. */
 static size_t script_delete(struct agent *a, const struct setkey_cmd *c)
 {
 	size_t j, n = 0;
